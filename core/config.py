@@ -1,0 +1,140 @@
+"""The configuration of one training run and the record it produces."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from core.errors import UserError
+from core.models import DEFAULT_MODEL, POOLINGS
+from core.tasks import TaskRequest
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides one run. ``lr=None`` means the strategy's default learning rate."""
+
+    task: str = "sst2"
+    strategy: str = "lora"
+    model: str = DEFAULT_MODEL
+    strategy_params: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+    text_columns: tuple[str, ...] = ()
+    label_column: str = "label"
+    train_size: int | None = None
+    heldout_size: int | None = None
+    max_length: int = 128
+    pooling: str = "mean"
+    lr: float | None = None
+    batch_size: int = 32
+    epochs: int = 1
+    max_steps: int | None = None
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    eval_every: int = 0  # in optimizer steps; 0 evaluates once per epoch
+    patience: int = 0  # evaluations without improvement before stopping; 0 never stops early
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    cache_features: bool = True  # strategies with a frozen encoder train the head on cached features
+    memory_cap_mb: int | None = None  # CPU stand-in for an out-of-memory error
+    output_dir: str | None = None  # where the trained weights/adapter are saved (safetensors)
+    progress: bool = True
+
+    def task_request(self) -> TaskRequest:
+        return TaskRequest(self.task, self.data_dir, tuple(self.text_columns), self.label_column,
+                           self.train_size, self.heldout_size, self.seed)
+
+    def validate(self) -> None:
+        """Reject impossible values with a message that says what would be right."""
+        checks = [
+            (self.lr is None or (math.isfinite(self.lr) and self.lr > 0), f"lr must be a positive number, got {self.lr}"),
+            (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
+            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (self.max_steps is None or self.max_steps >= 1, f"max steps must be at least 1, got {self.max_steps}"),
+            (0 <= self.warmup_ratio < 1, f"warmup ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (0 <= self.weight_decay < 1, f"weight decay must be in [0, 1), got {self.weight_decay}"),
+            (self.max_grad_norm > 0, f"max grad norm must be positive, got {self.max_grad_norm}"),
+            (8 <= self.max_length <= 4096, f"max length must be in [8, 4096], got {self.max_length}"),
+            (self.train_size is None or self.train_size >= 2, f"train size must be at least 2, got {self.train_size}"),
+            (self.eval_every >= 0, f"eval every must be 0 (per epoch) or a positive step count, got {self.eval_every}"),
+            (self.patience >= 0, f"patience must be 0 (off) or positive, got {self.patience}"),
+            (self.seed >= 0, f"seed must be 0 or a positive integer, got {self.seed}"),
+            (self.pooling in POOLINGS, f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
+            (self.memory_cap_mb is None or self.memory_cap_mb > 0, f"memory cap must be positive, got {self.memory_cap_mb}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        config = cls(**{k: v for k, v in values.items() if k in known})
+        config.text_columns = tuple(config.text_columns)
+        return config
+
+
+@dataclass
+class Evaluation:
+    """One evaluation on dev during training; what the callbacks (e.g. Optuna pruning) receive."""
+
+    step: int
+    samples_seen: int
+    epoch: int
+    metrics: dict[str, float]
+    value: float  # the task's primary metric
+
+
+@dataclass
+class RunResult:
+    """The record of one run: what it scored, what it cost, and exactly what produced it."""
+
+    task: str
+    model: str
+    strategy: str
+    seed: int
+    hyperparameters: dict[str, Any]
+    primary_metric: str
+    metrics: dict[str, dict[str, float]]  # split name ("dev", "test") → metric → value
+    trainable_params: int
+    total_params: int
+    peak_memory_bytes: int
+    memory_kind: str
+    train_seconds: float
+    eval_seconds: float
+    train_samples_per_second: float
+    train_samples_seen: int
+    train_tokens_seen: int
+    steps: int
+    stopped_early: bool
+    artifact_bytes: int
+    artifact_path: str | None
+    learning_curve: list[dict[str, float]]
+    data_sizes: dict[str, int]
+    data_notes: list[str]
+    device: str
+    precision: str
+    versions: dict[str, str]
+
+    @property
+    def trainable_percent(self) -> float:
+        return 100.0 * self.trainable_params / max(self.total_params, 1)
+
+    def score(self, split: str = "dev") -> float:
+        return self.metrics[split][self.primary_metric]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunResult":
+        return cls(**{f.name: values[f.name] for f in fields(cls)})

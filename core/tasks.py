@@ -1,0 +1,336 @@
+"""Tasks: what the inputs and labels are, how a task is scored, and where its data comes from.
+
+A named GLUE task resolves to a local directory in GLUE layout first (``<dir>/<task>/train.tsv``
+and ``dev.tsv``, columns named as the Hugging Face ``glue`` data set names them), then to the
+Hugging Face hub. Anything else given as ``--task`` is a path to the user's own CSV/TSV/JSONL file
+or to a directory holding ``train.*`` and ``dev.*``/``test.*`` files.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import datasets
+
+from core.errors import UserError
+from core.tables import SUFFIXES, read_table
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR_ENV = "PEFTBENCH_DATA_DIR"
+# Searched in order when neither --data-dir nor $PEFTBENCH_DATA_DIR is given. The second entry is
+# the shared data folder that sits beside a checkout on the development machines.
+DEFAULT_DATA_DIRS = (PROJECT_ROOT / "data", PROJECT_ROOT.parent / "shared" / "data")
+LABEL_COLUMN = "label"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a task looks like: its text columns, its labels and its metric."""
+
+    name: str
+    text_columns: tuple[str, ...]
+    num_labels: int  # 1 means regression
+    metric: str  # the primary metric, used for model selection
+    label_names: tuple[str, ...] = ()
+    hub_dev_split: str = "validation"
+
+    @property
+    def is_regression(self) -> bool:
+        return self.num_labels == 1
+
+
+GLUE_TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec("cola", ("sentence",), 2, "mcc", ("unacceptable", "acceptable")),
+        TaskSpec("sst2", ("sentence",), 2, "accuracy", ("negative", "positive")),
+        TaskSpec("mrpc", ("sentence1", "sentence2"), 2, "f1", ("not_equivalent", "equivalent")),
+        TaskSpec("qqp", ("question1", "question2"), 2, "f1", ("not_duplicate", "duplicate")),
+        TaskSpec("stsb", ("sentence1", "sentence2"), 1, "pearson"),
+        TaskSpec("mnli", ("premise", "hypothesis"), 3, "accuracy", ("entailment", "neutral", "contradiction"), "validation_matched"),
+        TaskSpec("qnli", ("question", "sentence"), 2, "accuracy", ("entailment", "not_entailment")),
+        TaskSpec("rte", ("sentence1", "sentence2"), 2, "accuracy", ("entailment", "not_entailment")),
+        TaskSpec("wnli", ("sentence1", "sentence2"), 2, "accuracy", ("not_entailment", "entailment")),
+    )
+}
+
+
+@dataclass
+class TaskData:
+    """A task's splits as ``datasets.Dataset`` objects with the text columns and an integer/float ``label``."""
+
+    spec: TaskSpec
+    train: datasets.Dataset
+    dev: datasets.Dataset
+    test: datasets.Dataset | None = None
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def sizes(self) -> dict[str, int]:
+        sizes = {"train": len(self.train), "dev": len(self.dev)}
+        if self.test is not None:
+            sizes["test"] = len(self.test)
+        return sizes
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """How the user named a task, plus the options that decide which rows are used."""
+
+    task: str
+    data_dir: str | None = None
+    text_columns: tuple[str, ...] = ()
+    label_column: str = LABEL_COLUMN
+    train_size: int | None = None  # stratified, seeded subsample of train
+    heldout_size: int | None = None  # carve a held-out split from train when the task has no labelled test
+    seed: int = 0
+
+
+def task_names() -> list[str]:
+    return sorted(GLUE_TASKS)
+
+
+def load_task(request: TaskRequest) -> TaskData:
+    """Load a task's splits, then subsample / carve a held-out split as the request says."""
+    if request.task in GLUE_TASKS:
+        data = _load_glue(GLUE_TASKS[request.task], request.data_dir)
+    elif _looks_like_path(request.task):
+        data = _load_custom(Path(request.task), request)
+    else:
+        raise UserError(
+            f"unknown task {request.task!r}: use a GLUE task ({', '.join(task_names())}) "
+            f"or a path to a {'/'.join(s[1:] for s in SUFFIXES)} file or a directory of them"
+        )
+    if request.heldout_size:
+        data = carve_heldout(data, request.heldout_size, request.seed)
+    if request.train_size is not None:
+        if request.train_size > len(data.train):
+            data.notes.append(f"asked for {request.train_size} training examples; the task has {len(data.train)}, all used")
+        else:
+            data.train = stratified_subset(data.train, request.train_size, request.seed)
+    return data
+
+
+def _looks_like_path(task: str) -> bool:
+    return os.sep in task or task.endswith(SUFFIXES) or Path(task).exists()
+
+
+# ----------------------------------------------------------------------------- GLUE
+def data_dir_candidates(data_dir: str | None) -> list[Path]:
+    if data_dir:
+        return [Path(data_dir)]
+    if os.environ.get(DATA_DIR_ENV):
+        return [Path(os.environ[DATA_DIR_ENV])]
+    return list(DEFAULT_DATA_DIRS)
+
+
+def _load_glue(spec: TaskSpec, data_dir: str | None) -> TaskData:
+    candidates = data_dir_candidates(data_dir)
+    for root in candidates:
+        folder = root / spec.name
+        if (folder / "train.tsv").is_file() and (folder / "dev.tsv").is_file():
+            test = folder / "test.tsv"
+            test_split = _read_split(spec, test) if test.is_file() and _has_label_column(test) else None
+            return TaskData(spec, _read_split(spec, folder / "train.tsv"), _read_split(spec, folder / "dev.tsv"),
+                            test_split, source=str(folder))
+    if data_dir:
+        raise UserError(f"--data-dir {data_dir} has no {spec.name}/train.tsv and {spec.name}/dev.tsv (GLUE layout)")
+    return _load_glue_from_hub(spec, candidates)
+
+
+def _load_glue_from_hub(spec: TaskSpec, searched: list[Path]) -> TaskData:
+    try:
+        hub = datasets.load_dataset("glue", spec.name)
+    except Exception as error:  # the hub raises many types (offline, DNS, HTTP); all mean "not reachable"
+        where = ", ".join(str(p) for p in searched)
+        raise UserError(
+            f"task {spec.name}: no local copy (looked in {where}) and the Hugging Face hub failed "
+            f"({type(error).__name__}); pass --data-dir DIR holding {spec.name}/train.tsv and dev.tsv"
+        ) from None
+    columns = [*spec.text_columns, LABEL_COLUMN]
+    train = hub["train"].select_columns(columns)
+    dev = hub[spec.hub_dev_split].select_columns(columns)
+    return TaskData(spec, train, dev, None, source=f"hub:glue/{spec.name}")
+
+
+def _has_label_column(path: Path) -> bool:
+    """GLUE's own test files carry no labels; those are not a usable held-out split."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return LABEL_COLUMN in handle.readline().rstrip("\n").split("\t")
+
+
+def _read_split(spec: TaskSpec, path: Path, label_column: str = LABEL_COLUMN) -> datasets.Dataset:
+    columns = read_table(path)
+    missing = [c for c in (*spec.text_columns, label_column) if c not in columns]
+    if missing:
+        raise UserError(f"{path}: no column {missing[0]!r}; the file has {', '.join(columns)}")
+    labels = [_parse_label(spec, value, path, row) for row, value in enumerate(columns[label_column], start=2)]
+    rows = {name: columns[name] for name in spec.text_columns}
+    for name, texts in rows.items():
+        for row, text in enumerate(texts, start=2):
+            if not text.strip():
+                raise UserError(f"{path}:{row}: column {name!r} is empty")
+    rows[LABEL_COLUMN] = labels
+    return datasets.Dataset.from_dict(rows)
+
+
+def _parse_label(spec: TaskSpec, value: str, path: Path, row: int) -> int | float:
+    text = value.strip()
+    if spec.is_regression:
+        try:
+            number = float(text)
+        except ValueError:
+            raise UserError(f"{path}:{row}: label {value!r} is not a number (this is a regression task)") from None
+        if not math.isfinite(number):
+            raise UserError(f"{path}:{row}: label {value!r} is not a finite number")
+        return number
+    if text in spec.label_names:
+        return spec.label_names.index(text)
+    try:
+        label = int(text)
+    except ValueError:
+        label = -1
+    if not 0 <= label < spec.num_labels:
+        allowed = [str(i) for i in range(spec.num_labels)] + list(spec.label_names)
+        raise UserError(f"{path}:{row}: label {value!r} is not one of {', '.join(allowed)}")
+    return label
+
+
+# ----------------------------------------------------------------------------- custom files
+def _load_custom(path: Path, request: TaskRequest) -> TaskData:
+    if path.is_dir():
+        files = {kind: _find_split(path, names) for kind, names in
+                 (("train", ("train",)), ("dev", ("dev", "validation")), ("test", ("test",)))}
+        if files["train"] is None:
+            raise UserError(f"{path}: no train.tsv/.csv/.jsonl in this directory")
+    elif path.is_file():
+        files = {"train": path, "dev": None, "test": None}
+    else:
+        raise UserError(f"task file {path} does not exist")
+    train_columns = read_table(files["train"])
+    spec = infer_spec(path, train_columns, request.text_columns, request.label_column)
+    train = _read_split(spec, files["train"], request.label_column)
+    notes = []
+    if files["dev"] is not None:
+        dev = _read_split(spec, files["dev"], request.label_column)
+    else:
+        train, dev = split_off(train, fraction=0.1, seed=request.seed, stratify=not spec.is_regression)
+        notes.append("no dev file: dev is a seeded, stratified 10% of the train file")
+    test = _read_split(spec, files["test"], request.label_column) if files["test"] is not None else None
+    return TaskData(spec, train, dev, test, source=str(path), notes=notes)
+
+
+def _find_split(folder: Path, names: tuple[str, ...]) -> Path | None:
+    for name in names:
+        for suffix in SUFFIXES:
+            if (folder / f"{name}{suffix}").is_file():
+                return folder / f"{name}{suffix}"
+    return None
+
+
+def infer_spec(path: Path, columns: dict[str, list[str]], text_columns: tuple[str, ...], label_column: str) -> TaskSpec:
+    """Work out a custom task's text columns, label set and metric from its training file."""
+    if label_column not in columns:
+        raise UserError(f"{path}: no label column {label_column!r}; the file has {', '.join(columns)} (use --label-column)")
+    if not text_columns:
+        text_columns = _guess_text_columns(path, columns, label_column)
+    for name in text_columns:
+        if name not in columns:
+            raise UserError(f"{path}: no text column {name!r}; the file has {', '.join(columns)}")
+    values = [v.strip() for v in columns[label_column]]
+    for row, value in enumerate(values, start=2):
+        if value == "" or value.lower() in ("nan", "none", "null", "na"):
+            raise UserError(f"{path}:{row}: label is missing ({columns[label_column][row - 2]!r})")
+    name = path.stem if path.is_file() else path.name
+    if all(_is_int(v) for v in values):
+        classes = sorted(set(values), key=int)
+    elif all(_is_float(v) for v in values):
+        return TaskSpec(name, text_columns, 1, "pearson")
+    else:
+        classes = sorted(set(values))
+    if len(classes) < 2:
+        raise UserError(f"{path}: the label column has only one value ({classes[0]!r}); a classifier needs two or more")
+    metric = "accuracy" if len(classes) == 2 else "macro_f1"
+    return TaskSpec(name, text_columns, len(classes), metric, tuple(classes))
+
+
+def _guess_text_columns(path: Path, columns: dict[str, list[str]], label_column: str) -> tuple[str, ...]:
+    for guess in (("sentence1", "sentence2"), ("premise", "hypothesis"), ("question", "sentence"),
+                  ("sentence",), ("text",)):
+        if all(name in columns for name in guess):
+            return guess
+    others = [c for c in columns if c != label_column]
+    if len(others) == 1:
+        return (others[0],)
+    raise UserError(f"{path}: cannot tell which columns hold the text among {', '.join(others)}; pass --text-columns")
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_float(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+# ----------------------------------------------------------------------------- splitting
+def _label_groups(dataset: datasets.Dataset, stratify: bool) -> list[list[int]]:
+    if not stratify:
+        return [list(range(len(dataset)))]
+    groups: dict[object, list[int]] = defaultdict(list)
+    for index, label in enumerate(list(dataset[LABEL_COLUMN])):
+        groups[label].append(index)
+    return [groups[key] for key in sorted(groups)]
+
+
+def stratified_indices(dataset: datasets.Dataset, size: int, seed: int, stratify: bool = True) -> list[int]:
+    """``size`` row indices drawn without replacement, keeping label proportions; deterministic in ``seed``."""
+    rng = random.Random(seed)
+    groups = _label_groups(dataset, stratify)
+    total = len(dataset)
+    quotas = [math.floor(size * len(g) / total) for g in groups]
+    # hand the rounding remainder to the groups with the largest fractional parts
+    remainders = sorted(range(len(groups)), key=lambda i: size * len(groups[i]) / total - quotas[i], reverse=True)
+    for i in remainders[: size - sum(quotas)]:
+        quotas[i] += 1
+    chosen: list[int] = []
+    for group, quota in zip(groups, quotas):
+        chosen.extend(rng.sample(group, quota))
+    return sorted(chosen)
+
+
+def stratified_subset(dataset: datasets.Dataset, size: int, seed: int) -> datasets.Dataset:
+    stratify = isinstance(dataset[0][LABEL_COLUMN], int)
+    return dataset.select(stratified_indices(dataset, size, seed, stratify))
+
+
+def split_off(dataset: datasets.Dataset, fraction: float | None = None, seed: int = 0, stratify: bool = True,
+              size: int | None = None) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """Split into (rest, part) with ``part`` a seeded, stratified sample of ``size`` rows (or ``fraction``)."""
+    size = size if size is not None else max(1, round(len(dataset) * (fraction or 0)))
+    if not 0 < size < len(dataset):
+        raise UserError(f"cannot split {size} rows off a split of {len(dataset)} rows")
+    part = set(stratified_indices(dataset, size, seed, stratify))
+    rest = [i for i in range(len(dataset)) if i not in part]
+    return dataset.select(rest), dataset.select(sorted(part))
+
+
+def carve_heldout(data: TaskData, size: int, seed: int) -> TaskData:
+    """Give a task without a labelled test split one, carved from train (seeded, stratified)."""
+    if data.test is not None:
+        return data
+    train, test = split_off(data.train, size=size, seed=seed, stratify=not data.spec.is_regression)
+    note = f"held-out split: {size} examples carved from train (seed {seed}, stratified); dev is the official dev set"
+    return replace(data, train=train, test=test, notes=[*data.notes, note])

@@ -1,0 +1,275 @@
+"""The one training loop every strategy shares, readable top to bottom.
+
+A strategy decides how the model is loaded, what trains and at which learning rates (``prepare``,
+``quantization``, ``param_groups``); it never sees this loop. A run is:
+
+  load task → tokenise once → seed → build model and let the strategy prepare it →
+  (frozen encoder: compute features once and train the head on them) →
+  AdamW + linear warmup/decay, clipping, dynamic-padded length-grouped batches →
+  evaluate on dev every N steps or per epoch, report to callbacks, keep the best weights, stop early →
+  evaluate dev/test with the best weights → save trainable weights as safetensors → RunResult.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import random
+import time
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from core import artifacts, features
+from core.config import Evaluation, RunResult, TrainConfig
+from core.costs import PeakMemory, current_rss_bytes, device_description, versions
+from core.data import EncodedSplit, collate, encode_split, eval_batches, length_grouped_batches
+from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
+from core.metrics import compute_metrics
+from core.models import FeatureHead, SequenceClassifier, count_parameters, load_encoder, load_tokenizer
+from core.tasks import TaskData, load_task
+from strategies import Strategy, get_strategy
+
+Callback = Callable[[Evaluation], None]
+CHECK_EVERY = 20  # steps between the (synchronising) checks for a finite loss and the memory cap
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} asked for, but no CUDA GPU is available here; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    if name != "auto":
+        if name != "fp32" and device.type != "cuda":
+            raise UserError(f"precision {name} needs a CUDA GPU here; use fp32 on CPU")
+        return name
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def build_model(config: TrainConfig, strategy: Strategy, params: dict, num_labels: int) -> SequenceClassifier:
+    """Load the encoder as the strategy wants it, add the head, let the strategy choose what trains.
+
+    Seeded first: peft creates LoRA weights inside ``prepare``, and the head is initialised here.
+    """
+    seed_everything(config.seed)
+    encoder = load_encoder(config.model, strategy.quantization(params))
+    model = SequenceClassifier(encoder, num_labels, config.pooling)
+    strategy.prepare(model, params)
+    return model
+
+
+class Batches:
+    """Where a run's batches come from: token ids through the whole model, or cached features
+    through the head alone. The loop below does not care which."""
+
+    def __init__(self, module: nn.Module, splits: dict[str, EncodedSplit], inputs: dict[str, torch.Tensor] | None,
+                 pad_id: int, device: torch.device):
+        self.module = module
+        self.splits = splits
+        self.features = inputs  # split name → features, when training on cached features
+        self.pad_id = pad_id
+        self.device = device
+
+    def get(self, split: str, indices: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        if self.features is not None:
+            inputs = {"features": self.features[split][indices]}
+            labels = self.splits[split].labels[indices]
+        else:
+            inputs, labels = collate(self.splits[split], indices, self.pad_id)
+        return ({k: v.to(self.device, non_blocking=True) for k, v in inputs.items()},
+                labels.to(self.device, non_blocking=True))
+
+
+def loss_function(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    if outputs.shape[-1] == 1:
+        return nn.functional.mse_loss(outputs.squeeze(-1).float(), labels)
+    return nn.functional.cross_entropy(outputs.float(), labels)
+
+
+@torch.inference_mode()
+def evaluate(batches: Batches, split: str, batch_size: int, num_labels: int, autocast) -> dict[str, float]:
+    was_training = batches.module.training
+    batches.module.eval()
+    encoded = batches.splits[split]
+    outputs = torch.empty((len(encoded), num_labels), dtype=torch.float32)
+    for indices in eval_batches(encoded.lengths(), batch_size * 2):
+        inputs, _ = batches.get(split, indices)
+        with autocast():
+            outputs[indices] = batches.module(**inputs).float().cpu()
+    batches.module.train(was_training)
+    return compute_metrics(outputs.numpy(), encoded.labels.numpy(), num_labels)
+
+
+def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskData | None = None) -> RunResult:
+    """Train one run as ``config`` says and return its record. Callbacks may raise to stop the run."""
+    config.validate()
+    strategy = get_strategy(config.strategy)
+    params = strategy.resolve_params(config.strategy_params)
+    lr = config.lr if config.lr is not None else strategy.learning_rate.default
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    data = data if data is not None else load_task(config.task_request())
+    spec = data.spec
+
+    # ---- data: tokenised once per process and split
+    tokenizer = load_tokenizer(config.model)
+    named = {"train": data.train, "dev": data.dev, **({"test": data.test} if data.test is not None else {})}
+    splits = {name: encode_split(ds, spec, tokenizer, config.max_length) for name, ds in named.items()}
+
+    # ---- model: the strategy decides what trains
+    model = build_model(config, strategy, params, spec.num_labels).to(device)
+    trainable, total = count_parameters(model)
+    memory = PeakMemory(device)
+    memory.start()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+    def autocast():
+        return torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+
+    cached = None
+    module: nn.Module = model
+    if strategy.encoder_frozen and config.cache_features:
+        cached = {name: features.pooled_features(model, config.model, split, tokenizer.pad_token_id,
+                                                 config.batch_size * 4, device, autocast)
+                  for name, split in splits.items()}
+        module = FeatureHead(model)
+    batches = Batches(module, splits, cached, tokenizer.pad_token_id, device)
+
+    # ---- optimisation
+    optimizer = torch.optim.AdamW(strategy.param_groups(model, lr, config.weight_decay, params), lr=lr,
+                                  foreach=device.type == "cuda" or None)
+    steps_per_epoch = math.ceil(len(splits["train"]) / config.batch_size)
+    total_steps = min(config.max_steps or math.inf, config.epochs * steps_per_epoch)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    lengths = splits["train"].lengths()
+    trained = [p for group in optimizer.param_groups for p in group["params"]]
+
+    step = samples = tokens = 0
+    best_value, best_state, stale = -math.inf, None, 0
+    curve: list[dict[str, float]] = []
+    eval_seconds = 0.0
+    stopped_early = False
+    running_loss = torch.zeros((), device=device)
+    progress = tqdm(total=total_steps, desc=f"{config.strategy} train", unit="step", disable=not config.progress,
+                    leave=False, dynamic_ncols=True)
+    module.train()
+    started = time.perf_counter()
+    for epoch in range(config.epochs):
+        epoch_batches = length_grouped_batches(lengths, config.batch_size, config.seed * 1000 + epoch)
+        for position, indices in enumerate(epoch_batches):
+            inputs, labels = batches.get("train", indices)
+            with autocast():
+                loss = loss_function(module(**inputs), labels)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(trained, config.max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            step += 1
+            samples += len(indices)
+            tokens += sum(lengths[i] for i in indices)
+            running_loss += loss.detach()
+            progress.update()
+            if step % CHECK_EVERY == 0:
+                check_health(running_loss / CHECK_EVERY, step, config.memory_cap_mb, device)
+                progress.set_postfix(loss=f"{running_loss.item() / CHECK_EVERY:.4f}")
+                running_loss.zero_()
+
+            last_step = step >= total_steps
+            end_of_epoch = position == len(epoch_batches) - 1
+            if last_step or (config.eval_every and step % config.eval_every == 0) or (not config.eval_every and end_of_epoch):
+                eval_started = time.perf_counter()
+                dev = evaluate(batches, "dev", config.batch_size, spec.num_labels, autocast)
+                eval_seconds += time.perf_counter() - eval_started
+                value = dev[spec.metric]
+                curve.append({"step": step, "samples": samples, "epoch": epoch, "value": value})
+                if value > best_value:
+                    best_value, stale = value, 0
+                    best_state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+                else:
+                    stale += 1
+                for callback in callbacks:
+                    callback(Evaluation(step, samples, epoch, dev, value))
+                if config.patience and stale >= config.patience:
+                    stopped_early = True
+            if last_step or stopped_early:
+                break
+        if step >= total_steps or stopped_early:
+            break
+    progress.close()
+    if not math.isfinite(float(running_loss)):
+        raise TrainingDiverged(f"loss became {float(running_loss)} by step {step}")
+    train_seconds = time.perf_counter() - started - eval_seconds
+    peak = memory.peak_bytes()
+
+    # ---- final evaluation with the best weights, then save what the strategy must save
+    if best_state is not None:
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if name in best_state:
+                    parameter.copy_(best_state[name])
+    eval_started = time.perf_counter()
+    metrics = {name: evaluate(batches, name, config.batch_size, spec.num_labels, autocast) for name in splits
+               if name != "train"}
+    eval_seconds += time.perf_counter() - eval_started
+    hyperparameters = {"lr": lr, "batch_size": config.batch_size, "epochs": config.epochs,
+                       "max_steps": config.max_steps, "warmup_ratio": config.warmup_ratio,
+                       "weight_decay": config.weight_decay, "max_grad_norm": config.max_grad_norm,
+                       "max_length": config.max_length, "pooling": config.pooling, **params}
+    artifact_bytes, artifact_path = artifacts.save_trainable(model, config, config.output_dir)
+    result = RunResult(
+        task=spec.name, model=config.model, strategy=config.strategy, seed=config.seed,
+        hyperparameters=hyperparameters, primary_metric=spec.metric, metrics=metrics,
+        trainable_params=trainable, total_params=total, peak_memory_bytes=peak, memory_kind=memory.kind,
+        train_seconds=train_seconds, eval_seconds=eval_seconds,
+        train_samples_per_second=samples / max(train_seconds, 1e-9), train_samples_seen=samples,
+        train_tokens_seen=tokens, steps=step, stopped_early=stopped_early, artifact_bytes=artifact_bytes,
+        artifact_path=artifact_path, learning_curve=curve, data_sizes=data.sizes(), data_notes=list(data.notes),
+        device=device_description(device), precision=precision, versions=versions(),
+    )
+    del model, module, batches, optimizer, scheduler, best_state, cached
+    free_memory()
+    return result
+
+
+def check_health(mean_loss: torch.Tensor, step: int, memory_cap_mb: int | None, device: torch.device) -> None:
+    """The loop's only host syncs: a non-finite loss and the CPU memory cap end the run with a reason."""
+    value = float(mean_loss)
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"loss became {value} by step {step}")
+    if memory_cap_mb and device.type == "cpu" and current_rss_bytes() > memory_cap_mb * 2**20:
+        raise MemoryCapExceeded(f"process memory {current_rss_bytes() / 2**20:.0f} MiB passed the cap of "
+                                f"{memory_cap_mb} MiB at step {step}")
+
+
+def free_memory() -> None:
+    """Collect a finished run's leftovers so the next trial in this process starts clean (transformers#13019)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,121 @@
+"""Train one run: ``python -m runners.train --task sst2 --strategy lora``.
+
+Prints the run's result record as JSON on stdout (progress goes to stderr) and writes it, with the
+trained weights as safetensors, to the output directory.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from core import cli
+from core.config import PRECISIONS, TrainConfig
+from core.errors import UserError
+from core.models import DEFAULT_MODEL, POOLINGS
+from core.tasks import DATA_DIR_ENV, task_names
+from strategies import STRATEGIES, get_strategy
+
+
+def strategy_help() -> str:
+    lines = ["strategies and their hyperparameters (set with --param NAME=VALUE):"]
+    for name, cls in STRATEGIES.items():
+        lines.append(f"  {name:9} {cls.summary}; default lr {cls.learning_rate.default:g}")
+        lines += [f"            {h.describe()}" for h in cls.hyperparameters]
+    return "\n".join(lines)
+
+
+def add_run_arguments(parser: cli.ArgumentParser) -> None:
+    """Flags shared by every runner that trains (train, compare)."""
+    data = parser.add_argument_group("task and data")
+    data.add_argument("--task", default="sst2", help=f"GLUE task ({', '.join(task_names())}) or a path to a "
+                      "CSV/TSV/JSONL file or a directory with train.*/dev.*/test.* (default: sst2)")
+    data.add_argument("--data-dir", help=f"directory holding <task>/train.tsv and dev.tsv in GLUE layout "
+                      f"(default: ${DATA_DIR_ENV}, ./data, or ../shared/data beside the checkout; then the HF hub)")
+    data.add_argument("--text-columns", type=lambda s: tuple(c for c in s.split(",") if c),
+                      help="custom tasks: comma-separated text column(s), e.g. premise,hypothesis (default: guessed)")
+    data.add_argument("--label-column", default="label", help="custom tasks: the label column (default: label)")
+    data.add_argument("--max-length", type=cli.positive_int, default=128, help="truncate inputs to this many tokens (default: 128)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or local directory (default: {DEFAULT_MODEL}, "
+                       "which ships with peftbench and works offline)")
+    model.add_argument("--pooling", choices=POOLINGS, default="mean", help="sentence features for the head: mean over "
+                       "tokens or the [CLS] token (default: mean)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:N (default: auto)")
+    run.add_argument("--precision", choices=PRECISIONS, default="auto",
+                     help="auto = bf16 (or fp16) autocast on GPU, fp32 on CPU (default: auto)")
+    run.add_argument("--memory-cap-mb", type=cli.positive_int, help="fail a run whose process memory passes this (CPU)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> cli.ArgumentParser:
+    parser = cli.ArgumentParser(prog="python -m runners.train", description=__doc__, epilog=strategy_help(),
+                                formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    parser.add_argument("--strategy", default="lora", help=f"one of {', '.join(STRATEGIES)} (default: lora)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a strategy hyperparameter, e.g. --param rank=16 (repeatable; see below)")
+    add_run_arguments(parser)
+    train = parser.add_argument_group("training")
+    train.add_argument("--train-size", type=cli.positive_int, help="stratified, seeded subsample of the training set")
+    train.add_argument("--epochs", type=cli.positive_int, default=1, help="(default: 1)")
+    train.add_argument("--max-steps", type=cli.positive_int, help="stop after this many optimizer steps")
+    train.add_argument("--batch-size", type=cli.positive_int, default=32, help="(default: 32)")
+    train.add_argument("--lr", type=cli.positive_float, help="peak learning rate (default: the strategy's)")
+    train.add_argument("--warmup-ratio", type=float, default=0.06, help="fraction of steps of linear warm-up (default: 0.06)")
+    train.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01)")
+    train.add_argument("--eval-every", type=cli.non_negative_int, default=0, help="evaluate on dev every N steps; 0 = per epoch")
+    train.add_argument("--patience", type=cli.non_negative_int, default=0, help="stop after N evaluations without improvement; 0 = off")
+    train.add_argument("--seed", type=cli.non_negative_int, default=0, help="(default: 0)")
+    train.add_argument("--out", help="output directory (default: runs/train/<task>-<strategy>-<time>)")
+    return parser
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"--param takes NAME=VALUE, got {pair!r}")
+        params[name.strip()] = value.strip()
+    return params
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cli.quiet_libraries()
+    strategy = get_strategy(args.strategy)
+    params = strategy.resolve_params(parse_params(args.param))
+    task_label = Path(args.task).stem if ("/" in args.task or "." in args.task) else args.task
+    out = Path(args.out or f"runs/train/{task_label}-{args.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if (out / "result.json").exists():
+        raise UserError(f"{out} already holds a finished run; choose another --out")
+    config = TrainConfig(
+        task=args.task, strategy=args.strategy, model=args.model, strategy_params=params, data_dir=args.data_dir,
+        text_columns=args.text_columns or (), label_column=args.label_column, train_size=args.train_size,
+        max_length=args.max_length, pooling=args.pooling, lr=args.lr, batch_size=args.batch_size,
+        epochs=args.epochs, max_steps=args.max_steps, warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
+        eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device,
+        precision=args.precision, memory_cap_mb=args.memory_cap_mb, output_dir=str(out), progress=not args.quiet,
+    )
+    config.validate()
+    from core.train import train  # imported late: --help and bad flags answer without loading torch models
+
+    result = train(config)
+    record = json.dumps(result.to_dict(), indent=2)
+    temporary = out / ".result.json.tmp"
+    temporary.write_text(record + "\n")
+    temporary.replace(out / "result.json")
+    print(record)
+    dev = result.metrics["dev"][result.primary_metric]
+    print(f"{result.strategy}: dev {result.primary_metric} {dev:.4f}, {result.trainable_params:,} trainable "
+          f"parameters ({result.trainable_percent:.2f}%), {result.train_seconds:.1f}s training, "
+          f"peak memory {result.peak_memory_bytes / 2**20:.0f} MiB → {out}/result.json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run_main(main)

@@ -1,0 +1,18 @@
+"""Frozen encoder (linear probe): only the classification head trains.
+
+Because the encoder never changes, the core computes its pooled features once and trains the head on
+the cached features (``encoder_frozen = True``), which makes each trial nearly free.
+"""
+
+from strategies.base import Hyperparameter, Strategy, freeze_encoder
+
+
+class Frozen(Strategy):
+    name = "frozen"
+    summary = "encoder frozen, only the head trains (on cached features)"
+    learning_rate = Hyperparameter("lr", 1e-2, 1e-4, 1e-1, log=True, help="peak learning rate")
+    encoder_frozen = True
+
+    def prepare(self, model, params):
+        freeze_encoder(model)
+        model.encoder_frozen = True

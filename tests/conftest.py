@@ -1,0 +1,81 @@
+"""Shared fixtures: a tiny random BERT built from a config (no weights downloaded) that reuses the
+packaged model's real tokenizer files, and tiny task files in GLUE layout."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+POSITIVE = ["a great film", "wonderful and moving", "the best movie this year", "funny , warm and smart",
+            "beautifully acted", "a joy to watch", "brilliant", "i loved it"]
+NEGATIVE = ["a dull mess", "boring and long", "the worst film this year", "not funny at all",
+            "badly acted", "a chore to sit through", "awful", "i hated it"]
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+
+
+def packaged_model_dir() -> Path:
+    from core.models import DEFAULT_MODEL, resolve_model
+
+    return Path(resolve_model(DEFAULT_MODEL))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """A 2-layer, 64-wide random BERT (64: bitsandbytes' CPU 4-bit kernels need rows of one 64-block) saved as safetensors beside the real MiniLM tokenizer."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder, safe_serialization=True)
+    for name in TOKENIZER_FILES:
+        source = packaged_model_dir() / name
+        if source.exists():
+            shutil.copy(source, folder / name)
+    return str(folder)
+
+
+def write_tsv(path: Path, header: list[str], rows: list[list]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join("\t".join(map(str, r)) for r in [header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def sentiment_rows(count: int, seed: int) -> list[list]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        label = i % 2
+        words = rng.choice(POSITIVE if label else NEGATIVE)
+        rows.append([f"{words} {rng.choice(['', 'indeed', 'really', 'so'])}".strip(), label])
+    return rows
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> str:
+    """GLUE-layout sst2 (single sentence) and rte (pairs) with a few dozen rows each."""
+    root = tmp_path_factory.mktemp("glue")
+    write_tsv(root / "sst2" / "train.tsv", ["sentence", "label"], sentiment_rows(96, 1))
+    write_tsv(root / "sst2" / "dev.tsv", ["sentence", "label"], sentiment_rows(32, 2))
+    pairs = [[f"{a[0]} .", f"it was {'good' if a[1] else 'bad'}", 1 - a[1]] for a in sentiment_rows(64, 3)]
+    write_tsv(root / "rte" / "train.tsv", ["sentence1", "sentence2", "label"], pairs[:48])
+    write_tsv(root / "rte" / "dev.tsv", ["sentence1", "sentence2", "label"], pairs[48:])
+    return str(root)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Feature caches go to a per-test folder, never the user's home, and start empty."""
+    from core import features
+
+    monkeypatch.setenv("PEFTBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    features._MEMORY.clear()

@@ -1,0 +1,162 @@
+"""For every strategy, on a tiny model: exactly which parameters train, and one optimiser step changes
+those and leaves every frozen one bit-identical. LLRD's learning rates; QLoRA's 4-bit base layers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from core.config import TrainConfig
+from core.errors import UserError
+from core.train import build_model, seed_everything
+from strategies import STRATEGIES, get_strategy
+
+ALL = lambda name: True  # noqa: E731
+# For each strategy: which parameter names must train (everything else must be frozen).
+EXPECTED_TRAINABLE = {
+    "full": ALL,
+    "llrd": ALL,
+    "frozen": lambda n: n.startswith("classifier."),
+    "bitfit": lambda n: n.startswith("classifier.") or n.endswith(".bias"),
+    "lora": lambda n: n.startswith("classifier.") or re.search(r"\.(query|value)\.lora_[AB]\.", n) is not None,
+    "qlora": lambda n: n.startswith("classifier.") or re.search(r"\.(query|value)\.lora_[AB]\.", n) is not None,
+    "adapters": lambda n: n.startswith("classifier.") or ".adapter." in n or "LayerNorm" in n,
+}
+
+
+def make(strategy_name: str, tiny_model: str, **params):
+    strategy = get_strategy(strategy_name)
+    resolved = strategy.resolve_params(params)
+    config = TrainConfig(model=tiny_model, strategy=strategy_name, seed=0)
+    return strategy, resolved, build_model(config, strategy, resolved, num_labels=2)
+
+
+def one_step(model, strategy, params, lr: float = 1e-2):
+    optimizer = torch.optim.AdamW(strategy.param_groups(model, lr, 0.01, params), lr=lr)
+    torch.manual_seed(1)
+    inputs = {"input_ids": torch.randint(1000, 2000, (4, 7)), "attention_mask": torch.ones(4, 7, dtype=torch.long)}
+    loss = torch.nn.functional.cross_entropy(model(**inputs), torch.tensor([0, 1, 0, 1]))
+    loss.backward()
+    optimizer.step()
+
+
+def snapshot(model) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def test_registry_has_the_seven_strategies():
+    assert list(STRATEGIES) == ["full", "frozen", "lora", "adapters", "llrd", "qlora", "bitfit"]
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_exactly_the_expected_parameters_train_and_only_they_change(name, tiny_model):
+    strategy, params, model = make(name, tiny_model)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    expected = EXPECTED_TRAINABLE[name]
+    assert trainable, "nothing trains"
+    assert {n for n in trainable if not expected(n)} == set()
+    assert {n for n in frozen if expected(n) and "quant" not in n} == set()
+    if name in ("full", "llrd"):
+        assert frozen == set()
+    else:
+        assert frozen, "a parameter-efficient strategy must freeze something"
+
+    model.train()
+    before = snapshot(model)
+    one_step(model, strategy, params)
+    after = snapshot(model)
+    unchanged_trainable = [n for n in trainable if torch.equal(before[n], after[n])]
+    changed_frozen = [n for n in frozen if not torch.equal(before[n], after[n])]
+    assert unchanged_trainable == []
+    assert changed_frozen == []
+
+
+def test_lora_all_linear_targets_every_linear_layer(tiny_model):
+    _, _, model = make("lora", tiny_model, targets="all_linear")
+    adapted = {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, _ in model.named_parameters() if ".lora_A." in n}
+    assert adapted == {"query", "key", "value", "dense"}
+
+
+def test_adapters_placement(tiny_model):
+    _, _, houlsby = make("adapters", tiny_model, placement="houlsby", size=8)
+    _, _, pfeiffer = make("adapters", tiny_model, placement="pfeiffer", size=8)
+    sites = lambda m: sorted({n.split(".adapter.")[0] for n, _ in m.named_parameters() if ".adapter." in n})  # noqa: E731
+    assert sites(houlsby) == [f"encoder.encoder.layer.{i}.{part}.dense" for i in range(2)
+                              for part in ("attention.output", "output")]
+    assert sites(pfeiffer) == [f"encoder.encoder.layer.{i}.output.dense" for i in range(2)]
+    assert houlsby.encoder.encoder.layer[0].output.dense.adapter.down.out_features == 8
+
+
+def test_adapters_start_close_to_the_pretrained_function(tiny_model):
+    _, _, plain = make("full", tiny_model)
+    _, _, adapted = make("adapters", tiny_model)
+    inputs = {"input_ids": torch.randint(1000, 2000, (2, 5)), "attention_mask": torch.ones(2, 5, dtype=torch.long)}
+    plain.eval(), adapted.eval()
+    with torch.no_grad():
+        difference = (plain.encode(**inputs) - adapted.encode(**inputs)).abs().max()
+    assert difference < 1e-3
+
+
+def test_llrd_learning_rates_per_layer(tiny_model):
+    strategy, params, model = make("llrd", tiny_model, decay=0.5)
+    groups = strategy.param_groups(model, 1.0, 0.01, params)
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    names = dict(model.named_parameters())
+    # 2 layers: embeddings at decay^2, layer 0 at decay^1, layer 1 and the head at the base lr
+    assert lr_of[id(names["encoder.embeddings.word_embeddings.weight"])] == 0.25
+    assert lr_of[id(names["encoder.encoder.layer.0.attention.self.query.weight"])] == 0.5
+    assert lr_of[id(names["encoder.encoder.layer.1.output.dense.weight"])] == 1.0
+    assert lr_of[id(names["classifier.weight"])] == 1.0
+    assert sum(len(g["params"]) for g in groups) == len(names)
+    no_decay = {id(p) for g in groups if g["weight_decay"] == 0 for p in g["params"]}
+    assert id(names["classifier.bias"]) in no_decay and id(names["classifier.weight"]) not in no_decay
+
+
+def test_qlora_base_linear_layers_are_4bit(tiny_model):
+    import bitsandbytes as bnb
+
+    _, _, model = make("qlora", tiny_model)
+    layer = model.encoder.base_model.model.encoder.layer[0]
+    for linear in (layer.attention.self.query.base_layer, layer.attention.self.key, layer.intermediate.dense,
+                   layer.output.dense):
+        assert isinstance(linear, bnb.nn.Linear4bit)
+        assert linear.weight.quant_type == "nf4"
+        assert linear.weight.dtype == torch.uint8
+    assert isinstance(model.classifier, torch.nn.Linear) and model.classifier.weight.dtype == torch.float32
+
+
+def test_qlora_counts_parameters_by_logical_size(tiny_model):
+    from core.models import count_parameters
+
+    _, _, full = make("full", tiny_model)
+    _, _, quantised = make("qlora", tiny_model)
+    lora = sum(p.numel() for n, p in quantised.named_parameters() if "lora_" in n)
+    assert count_parameters(quantised)[1] == count_parameters(full)[1] + lora
+
+
+def test_seeding_before_wrapping_makes_lora_repeatable(tiny_model):
+    _, _, first = make("lora", tiny_model)
+    seed_everything(123)  # a different global state must not matter: build_model seeds itself
+    _, _, second = make("lora", tiny_model)
+    for (n, a), (_, b) in zip(first.named_parameters(), second.named_parameters()):
+        assert torch.equal(a, b), n
+
+
+@pytest.mark.parametrize("name,params,message", [
+    ("lora", {"rank": 0}, "rank=0 is outside"),
+    ("lora", {"rank": "two"}, "rank must be an integer"),
+    ("llrd", {"decay": 1.5}, "decay=1.5 is outside"),
+    ("adapters", {"placement": "middle"}, "placement must be one of houlsby, pfeiffer"),
+    ("full", {"rank": 4}, "has no hyperparameter 'rank'"),
+])
+def test_impossible_hyperparameters_are_rejected(name, params, message):
+    with pytest.raises(UserError, match=message):
+        get_strategy(name).resolve_params(params)
+
+
+def test_unknown_strategy():
+    with pytest.raises(UserError, match="unknown strategy 'lorax': choose from full, frozen"):
+        get_strategy("lorax")

@@ -1,0 +1,175 @@
+"""The training core end to end on a tiny model: the result record, determinism, early stopping,
+cached frozen features, length-grouped batches, saved artifacts and the callback hook."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from core.artifacts import load_trained
+from core.config import RunResult, TrainConfig
+from core.data import collate, encode_split, length_grouped_batches
+from core.errors import TrainingDiverged, UserError
+from core.models import FeatureHead, load_tokenizer
+from core.tasks import TaskRequest, load_task
+from core.train import build_model, train
+from strategies import STRATEGIES, get_strategy
+
+
+def config(tiny_model, data_dir, **overrides) -> TrainConfig:
+    values = dict(task="sst2", model=tiny_model, data_dir=data_dir, batch_size=16, epochs=1, progress=False,
+                  device="cpu")
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_every_strategy_trains_and_reports_every_field(strategy, tiny_model, data_dir):
+    result = train(config(tiny_model, data_dir, strategy=strategy, max_steps=3, eval_every=2))
+    assert result.steps == 3 and result.train_samples_seen == 48
+    assert [point["step"] for point in result.learning_curve] == [2, 3]
+    assert set(result.metrics["dev"]) >= {"accuracy", "macro_f1", "precision", "recall", "mcc", "f1"}
+    assert 0 <= result.score("dev") <= 1
+    assert 0 < result.trainable_params <= result.total_params
+    assert result.peak_memory_bytes > 0 and result.memory_kind == "cpu_peak_rss"
+    assert result.train_seconds > 0 and result.train_samples_per_second > 0
+    assert result.artifact_bytes > 4 * result.trainable_params * 0.99
+    assert result.hyperparameters["lr"] == get_strategy(strategy).learning_rate.default
+    assert set(result.versions) >= {"torch", "transformers", "peft", "bitsandbytes"}
+    assert RunResult.from_dict(result.to_dict()) == result
+
+
+def test_pair_task_trains(tiny_model, data_dir):
+    result = train(config(tiny_model, data_dir, task="rte", strategy="bitfit"))
+    assert result.data_sizes == {"train": 48, "dev": 16} and result.task == "rte"
+
+
+def test_same_seed_same_result_other_seed_other_result(tiny_model, data_dir, tmp_path):
+    def run(seed, name):
+        result = train(config(tiny_model, data_dir, strategy="lora", seed=seed, output_dir=str(tmp_path / name)))
+        return result, load_file(str(tmp_path / name / "trained.safetensors"))
+
+    first, first_weights = run(5, "a")
+    again, again_weights = run(5, "b")
+    _, other_weights = run(6, "c")
+    assert first.metrics == again.metrics and first.learning_curve == again.learning_curve
+    assert first_weights.keys() == other_weights.keys()
+    assert all(torch.equal(first_weights[k], again_weights[k]) for k in first_weights)
+    assert not all(torch.equal(first_weights[k], other_weights[k]) for k in first_weights)
+
+
+def test_full_training_learns_the_toy_task(tiny_model, data_dir):
+    result = train(config(tiny_model, data_dir, strategy="full", epochs=8, lr=1e-3, batch_size=8))
+    assert result.score("dev") >= 0.9
+
+
+def test_heldout_split_is_evaluated(tiny_model, data_dir):
+    result = train(config(tiny_model, data_dir, strategy="frozen", heldout_size=16))
+    assert set(result.metrics) == {"dev", "test"} and result.data_sizes["test"] == 16
+
+
+def test_callbacks_see_every_evaluation_and_can_stop_the_run(tiny_model, data_dir):
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def callback(evaluation):
+        seen.append(evaluation)
+        if evaluation.step >= 4:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(config(tiny_model, data_dir, strategy="bitfit", eval_every=2, epochs=3), callbacks=[callback])
+    assert [e.step for e in seen] == [2, 4] and seen[1].samples_seen == 64
+    assert seen[0].value == seen[0].metrics["accuracy"]
+
+
+def test_early_stopping_keeps_the_best_weights(tiny_model, data_dir):
+    result = train(config(tiny_model, data_dir, strategy="full", lr=0.5, epochs=6, eval_every=1, patience=2))
+    assert result.stopped_early and result.steps < 36
+    best = max(point["value"] for point in result.learning_curve)
+    assert result.score("dev") == pytest.approx(best)
+
+
+def test_diverging_loss_stops_with_a_reason(tiny_model, data_dir):
+    with pytest.raises(TrainingDiverged, match="loss became"):
+        train(config(tiny_model, data_dir, strategy="full", lr=1e12, epochs=8, batch_size=4, max_grad_norm=1e30))
+
+
+def test_cached_frozen_features_give_the_live_encoder_logits(tiny_model, data_dir):
+    from core import features
+
+    cfg = config(tiny_model, data_dir, strategy="frozen")
+    strategy = get_strategy("frozen")
+    model = build_model(cfg, strategy, {}, num_labels=2).eval()
+    tokenizer = load_tokenizer(tiny_model)
+    data = load_task(TaskRequest("sst2", data_dir))
+    split = encode_split(data.dev, data.spec, tokenizer, 128)
+    cached = features.pooled_features(model, tiny_model, split, tokenizer.pad_token_id, 8, torch.device("cpu"),
+                                      __import__("contextlib").nullcontext)
+    inputs, _ = collate(split, list(range(len(split))), tokenizer.pad_token_id)
+    with torch.no_grad():
+        live = model(**inputs)
+        from_cache = FeatureHead(model)(cached)
+    torch.testing.assert_close(from_cache, live, rtol=1e-5, atol=1e-5)
+    assert len(list(features.cache_dir().glob("*.safetensors"))) == 1
+    model.train()
+    assert not model.encoder.training, "a frozen encoder must not apply dropout"
+
+
+def test_frozen_with_and_without_cache_agree(tiny_model, data_dir):
+    cached = train(config(tiny_model, data_dir, strategy="frozen", epochs=2))
+    live = train(config(tiny_model, data_dir, strategy="frozen", epochs=2, cache_features=False))
+    assert cached.metrics["dev"]["accuracy"] == live.metrics["dev"]["accuracy"]
+
+
+def test_length_grouping_covers_every_example_once_per_epoch():
+    lengths = [(i * 37) % 50 + 1 for i in range(1000)]
+    batches = length_grouped_batches(lengths, 16, seed=3)
+    flat = [i for batch in batches for i in batch]
+    assert sorted(flat) == list(range(1000))
+    assert batches == length_grouped_batches(lengths, 16, seed=3)
+    assert batches != length_grouped_batches(lengths, 16, seed=4)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert padded < 1.1 * sum(lengths)
+
+
+@pytest.mark.parametrize("strategy", ["lora", "adapters", "bitfit", "qlora"])
+def test_saved_artifact_reloads_to_identical_predictions(strategy, tiny_model, data_dir, tmp_path):
+    cfg = config(tiny_model, data_dir, strategy=strategy, output_dir=str(tmp_path / "run"), lr=5e-3)
+    result = train(cfg)
+    assert (tmp_path / "run" / "trained.safetensors").stat().st_size == result.artifact_bytes
+    model, tokenizer, _ = load_trained(str(tmp_path / "run"))
+    data = load_task(TaskRequest("sst2", data_dir))
+    split = encode_split(data.dev, data.spec, tokenizer, 128)
+    inputs, labels = collate(split, list(range(len(split))), tokenizer.pad_token_id)
+    with torch.no_grad():
+        accuracy = (model(**inputs).argmax(-1) == labels).float().mean().item()
+    assert math.isclose(accuracy, result.metrics["dev"]["accuracy"], abs_tol=1e-9)
+    assert not list((tmp_path / "run").glob("*.bin")) and not list((tmp_path / "run").glob("*.pt"))
+
+
+def test_artifact_sizes_rank_as_expected(tiny_model, data_dir):
+    size = {s: train(config(tiny_model, data_dir, strategy=s, max_steps=1)).artifact_bytes
+            for s in ("full", "lora", "frozen")}
+    assert size["frozen"] < size["lora"] < size["full"]
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"lr": -1.0}, "lr must be a positive number"),
+    ({"batch_size": 0}, "batch size must be at least 1"),
+    ({"warmup_ratio": 1.5}, "warmup ratio must be in"),
+    ({"seed": -3}, "seed must be 0 or a positive integer"),
+    ({"device": "cuda:0"}, "no CUDA GPU"),
+    ({"strategy": "lora", "strategy_params": {"rank": 0}}, "rank=0 is outside"),
+    ({"model": "/nonexistent/model"}, "neither a local directory nor loadable"),
+])
+def test_impossible_configs_are_user_errors(tiny_model, data_dir, overrides, message):
+    if overrides.get("device") == "cuda:0" and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(UserError, match=message):
+        train(config(tiny_model, data_dir, **overrides))
