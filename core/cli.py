@@ -21,23 +21,22 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def quiet_libraries() -> None:
-    """Silence the progress bars and advisory warnings that transformers/peft print on every load."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    """Silence the progress bars and advisory warnings transformers, peft and bitsandbytes print on
+    every load. Environment and logging only, so it is cheap and works before those are imported."""
+    import logging
     import warnings
 
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=".*gemm_4bit_forward.*")
-    import logging
-
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="peft")
 
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
     """Run a runner's main; bad input ends in one line and exit code 2, Ctrl-C in exit code 130."""
+    quiet_libraries()
     try:
         code = main(argv)
     except UserError as error:

@@ -70,6 +70,7 @@ class TaskData:
     test: datasets.Dataset | None = None
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    full_train_size: int = 0  # training rows available before any subsampling
 
     def sizes(self) -> dict[str, int]:
         sizes = {"train": len(self.train), "dev": len(self.dev)}
@@ -108,6 +109,7 @@ def load_task(request: TaskRequest) -> TaskData:
         )
     if request.heldout_size:
         data = carve_heldout(data, request.heldout_size, request.seed)
+    data.full_train_size = len(data.train)
     if request.train_size is not None:
         if request.train_size > len(data.train):
             data.notes.append(f"asked for {request.train_size} training examples; the task has {len(data.train)}, all used")

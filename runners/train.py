@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Sequence
 
 from core import cli
-from core.config import PRECISIONS, TrainConfig
+from core.config import TrainConfig
 from core.errors import UserError
-from core.models import DEFAULT_MODEL, POOLINGS
-from core.tasks import DATA_DIR_ENV, task_names
+from core.models import DEFAULT_MODEL
+from runners.common import add_run_arguments
 from strategies import STRATEGIES, get_strategy
 
 
@@ -28,37 +28,13 @@ def strategy_help() -> str:
     return "\n".join(lines)
 
 
-def add_run_arguments(parser: cli.ArgumentParser) -> None:
-    """Flags shared by every runner that trains (train, compare)."""
-    data = parser.add_argument_group("task and data")
-    data.add_argument("--task", default="sst2", help=f"GLUE task ({', '.join(task_names())}) or a path to a "
-                      "CSV/TSV/JSONL file or a directory with train.*/dev.*/test.* (default: sst2)")
-    data.add_argument("--data-dir", help=f"directory holding <task>/train.tsv and dev.tsv in GLUE layout "
-                      f"(default: ${DATA_DIR_ENV}, ./data, or ../shared/data beside the checkout; then the HF hub)")
-    data.add_argument("--text-columns", type=lambda s: tuple(c for c in s.split(",") if c),
-                      help="custom tasks: comma-separated text column(s), e.g. premise,hypothesis (default: guessed)")
-    data.add_argument("--label-column", default="label", help="custom tasks: the label column (default: label)")
-    data.add_argument("--max-length", type=cli.positive_int, default=128, help="truncate inputs to this many tokens (default: 128)")
-    model = parser.add_argument_group("model")
-    model.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or local directory (default: {DEFAULT_MODEL}, "
-                       "which ships with peftbench and works offline)")
-    model.add_argument("--pooling", choices=POOLINGS, default="mean", help="sentence features for the head: mean over "
-                       "tokens or the [CLS] token (default: mean)")
-    run = parser.add_argument_group("run")
-    run.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:N (default: auto)")
-    run.add_argument("--precision", choices=PRECISIONS, default="auto",
-                     help="auto = bf16 (or fp16) autocast on GPU, fp32 on CPU (default: auto)")
-    run.add_argument("--memory-cap-mb", type=cli.positive_int, help="fail a run whose process memory passes this (CPU)")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
 def build_parser() -> cli.ArgumentParser:
     parser = cli.ArgumentParser(prog="python -m runners.train", description=__doc__, epilog=strategy_help(),
                                 formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     parser.add_argument("--strategy", default="lora", help=f"one of {', '.join(STRATEGIES)} (default: lora)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a strategy hyperparameter, e.g. --param rank=16 (repeatable; see below)")
-    add_run_arguments(parser)
+    add_run_arguments(parser, model_default=DEFAULT_MODEL, max_length_default=128)
     train = parser.add_argument_group("training")
     train.add_argument("--train-size", type=cli.positive_int, help="stratified, seeded subsample of the training set")
     train.add_argument("--epochs", type=cli.positive_int, default=1, help="(default: 1)")
@@ -86,7 +62,6 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    cli.quiet_libraries()
     strategy = get_strategy(args.strategy)
     params = strategy.resolve_params(parse_params(args.param))
     task_label = Path(args.task).stem if ("/" in args.task or "." in args.task) else args.task

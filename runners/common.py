@@ -1,0 +1,33 @@
+"""Command-line pieces shared by the runners."""
+
+from __future__ import annotations
+
+from core import cli
+from core.config import PRECISIONS
+from core.models import DEFAULT_MODEL, POOLINGS
+from core.tasks import DATA_DIR_ENV, task_names
+
+
+def add_run_arguments(parser: cli.ArgumentParser, model_default: str | None, max_length_default: int | None) -> None:
+    """Flags shared by every runner that trains (train, compare); None defaults come from a preset."""
+    data = parser.add_argument_group("task and data")
+    data.add_argument("--task", default="sst2", help=f"GLUE task ({', '.join(task_names())}) or a path to a "
+                      "CSV/TSV/JSONL file or a directory with train.*/dev.*/test.* (default: sst2)")
+    data.add_argument("--data-dir", help=f"directory holding <task>/train.tsv and dev.tsv in GLUE layout "
+                      f"(default: ${DATA_DIR_ENV}, ./data, or ../shared/data beside the checkout; then the HF hub)")
+    data.add_argument("--text-columns", type=lambda s: tuple(c for c in s.split(",") if c),
+                      help="custom tasks: comma-separated text column(s), e.g. premise,hypothesis (default: guessed)")
+    data.add_argument("--label-column", default="label", help="custom tasks: the label column (default: label)")
+    data.add_argument("--max-length", type=cli.positive_int, default=max_length_default,
+                      help=f"truncate inputs to this many tokens (default: {max_length_default or 'the preset'})")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default=model_default, help=f"hub id or local directory (default: "
+                       f"{model_default or 'the preset'}; {DEFAULT_MODEL} ships with peftbench and works offline)")
+    model.add_argument("--pooling", choices=POOLINGS, default="mean", help="sentence features for the head: mean over "
+                       "tokens or the [CLS] token (default: mean)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:N (default: auto)")
+    run.add_argument("--precision", choices=PRECISIONS, default="auto",
+                     help="auto = bf16 (or fp16) autocast on GPU, fp32 on CPU (default: auto)")
+    run.add_argument("--memory-cap-mb", type=cli.positive_int, help="fail a run whose process memory passes this (CPU)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -1,0 +1,305 @@
+"""Compare strategies: ``python -m runners.compare --task sst2``.
+
+Tunes every strategy with Optuna on an equal budget (dev split only), re-trains each best configuration
+with several seeds (scored on dev and a held-out split), writes ``results.json`` and the report, and
+prints a ranking. Re-running the same command resumes: finished trials and seed runs are not repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from core import cli
+from core.errors import UserError
+from runners.common import add_run_arguments
+from strategies import STRATEGIES
+
+MANIFEST = "comparison.json"
+LOCK = ".lock"
+
+
+def build_parser() -> cli.ArgumentParser:
+    from studies.compare import BUDGET_KINDS, PRUNERS, SAMPLERS
+    from studies.presets import PRESETS
+
+    parser = cli.ArgumentParser(prog="python -m runners.compare", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help=f"comma-separated subset of {','.join(STRATEGIES)} (default: all)")
+    parser.add_argument("--preset", choices=list(PRESETS), help="smoke (tests, seconds), quick (CPU default: "
+                        "2,000 training examples, 4 trials, 3 seeds), full (GPU default: all data, 20 trials, 5 seeds)")
+    add_run_arguments(parser, model_default=None, max_length_default=None)
+    budget = parser.add_argument_group("budget (equal for every strategy)")
+    budget.add_argument("--budget-kind", choices=BUDGET_KINDS, default="trials",
+                        help="count the tuning budget in trials, training samples seen, or wall-clock seconds")
+    budget.add_argument("--budget", type=cli.positive_float,
+                        help="tuning budget per strategy in --budget-kind units (default: the preset's trials)")
+    budget.add_argument("--trials", type=cli.positive_int, help="shorthand for --budget-kind trials --budget N")
+    budget.add_argument("--seeds", type=cli.positive_int, help="seed re-runs of each best configuration")
+    budget.add_argument("--train-size", type=cli.positive_int, help="stratified subsample of the training set")
+    budget.add_argument("--heldout-size", type=cli.positive_int,
+                        help="held-out examples carved from train when the task has no labelled test split")
+    budget.add_argument("--epochs", type=cli.positive_int, help="most epochs a trial may train (searched 1..N)")
+    search = parser.add_argument_group("search")
+    search.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="(default: tpe, seeded)")
+    search.add_argument("--pruner", choices=PRUNERS, default="median", help="(default: median)")
+    search.add_argument("--sampler-seed", type=cli.non_negative_int, default=0)
+    search.add_argument("--data-seed", type=cli.non_negative_int, default=0,
+                        help="seed of the train subsample and the held-out carve-out (default: 0)")
+    where = parser.add_argument_group("storage, workers and output")
+    where.add_argument("--out", help="comparison directory (default: runs/<task>-<model>-<preset>)")
+    where.add_argument("--storage", help="Optuna storage: a database URL (sqlite:///…, postgresql://user:pw@host/db) "
+                       "or a journal file (*.journal); default: a SQLite file in --out")
+    where.add_argument("--workers", type=cli.positive_int, default=1,
+                       help="worker processes on this machine sharing the storage (default: 1)")
+    where.add_argument("--heartbeat-interval", type=cli.positive_int, default=20,
+                       help="seconds between a worker's heartbeats on a shared RDB storage (default: 20)")
+    where.add_argument("--grace-period", type=cli.positive_int, default=60,
+                       help="seconds without a heartbeat before a trial counts as dead and is re-queued (default: 60)")
+    where.add_argument("--no-report", action="store_true", help="write results.json only, no report")
+    where.add_argument("--worker-index", type=cli.non_negative_int, default=0, help=argparse.SUPPRESS)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace):
+    from studies.compare import ComparisonSettings
+    from studies.presets import default_preset_name, resolve_preset
+
+    preset = resolve_preset(args.preset or default_preset_name(), {
+        "model": args.model, "train_size": args.train_size, "heldout_size": args.heldout_size,
+        "epochs": args.epochs, "max_length": args.max_length,
+    })
+    strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
+    unknown = [name for name in strategies if name not in STRATEGIES]
+    if unknown:
+        raise UserError(f"unknown strategy {unknown[0]!r} in --strategies: choose from {', '.join(STRATEGIES)}")
+    budget_kind, budget = args.budget_kind, args.budget
+    if args.trials is not None:
+        if args.budget is not None and args.budget_kind != "trials":
+            raise UserError("give either --trials N or --budget-kind/--budget, not both")
+        budget_kind, budget = "trials", args.trials
+    if budget is None:
+        if budget_kind != "trials":
+            raise UserError(f"--budget-kind {budget_kind} needs --budget N")
+        budget = preset.trials
+    if budget_kind == "trials" and budget != int(budget):
+        raise UserError(f"a trial budget must be a whole number, got {budget:g}")
+    return ComparisonSettings(
+        task=args.task, preset=preset, strategies=strategies, budget_kind=budget_kind, budget=budget,
+        seeds=args.seeds or preset.seeds, sampler=args.sampler, pruner=args.pruner, sampler_seed=args.sampler_seed,
+        data_seed=args.data_seed, pooling=args.pooling, data_dir=args.data_dir,
+        text_columns=tuple(args.text_columns or ()), label_column=args.label_column, device=args.device,
+        precision=args.precision, memory_cap_mb=args.memory_cap_mb, workers=args.workers,
+        worker_index=args.worker_index, progress=not args.quiet,
+    )
+
+
+def check_manifest(out: Path, settings) -> None:
+    """A directory holds one comparison: refuse to mix in a different task or model."""
+    import json
+
+    from studies.results import write_atomic
+
+    path = out / MANIFEST
+    mine = {"task": settings.task, "model": settings.preset.model, "preset": settings.preset.name}
+    if path.exists():
+        try:
+            theirs = json.loads(path.read_text())
+        except ValueError:
+            theirs = None
+        if not isinstance(theirs, dict):
+            raise UserError(f"{path} is not a peftbench comparison manifest; use another --out")
+        for key in ("task", "model"):
+            if theirs.get(key) != mine[key]:
+                raise UserError(f"{out} holds a comparison of {key} {theirs.get(key)!r}, not {mine[key]!r}; "
+                                f"use another --out")
+        return
+    write_atomic(path, json.dumps(mine, indent=2) + "\n")
+
+
+def take_lock(out: Path):
+    """One coordinating process per output directory; the lock dies with the process."""
+    handle = open(out / LOCK, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise UserError(f"another runners.compare is already running in {out}; wait for it or use --workers") from None
+    return handle
+
+
+def die_with_parent() -> None:
+    """Linux: a worker process is killed when its coordinator dies, so none outlives a kill."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def spawn_workers(argv: Sequence[str], count: int, out: Path) -> list[subprocess.Popen]:
+    log = open(out / "workers.log", "a")
+    return [subprocess.Popen([sys.executable, "-m", "runners.compare", *argv, "--worker-index", str(index), "--quiet",
+                              "--no-report"], stdout=log, stderr=log, preexec_fn=die_with_parent)
+            for index in range(1, count)]
+
+
+def setup_logging(out: Path) -> logging.Logger:
+    """Everything that happens goes to ``compare.log`` in the comparison directory."""
+    logger = logging.getLogger("peftbench")
+    logger.setLevel(logging.INFO)
+    handler = logging.FileHandler(out / "compare.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+    for name in ("peftbench", "optuna"):
+        for old in [h for h in logging.getLogger(name).handlers if isinstance(h, logging.FileHandler)]:
+            logging.getLogger(name).removeHandler(old)
+            old.close()
+        logging.getLogger(name).addHandler(handler)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.disable_default_handler()
+    import warnings
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return logger
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
+    settings.validate()
+    from studies.compare import model_short_name, task_label
+
+    out = Path(args.out or f"runs/{task_label(settings.task)}-{model_short_name(settings.preset.model)}-"
+                           f"{settings.preset.name}")
+    coordinator = settings.worker_index == 0
+    if coordinator:
+        out.mkdir(parents=True, exist_ok=True)
+        check_manifest(out, settings)
+    elif not out.is_dir():
+        raise UserError(f"worker started for {out}, which does not exist")
+    logger = setup_logging(out)
+
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.workers))
+    from studies.storage import choose_storage
+
+    choice = choose_storage(args.storage, out, settings.workers)
+    lock = take_lock(out) if coordinator and choice.local else None
+    try:
+        return run_comparison(args, argv, settings, out, choice, lock is not None, logger)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def run_comparison(args, argv, settings, out: Path, choice, locked: bool, logger: logging.Logger) -> int:
+    from studies import results
+    from studies.compare import Comparison
+    from studies.storage import open_storage, redact
+
+    coordinator = settings.worker_index == 0
+    storage = open_storage(choice, args.heartbeat_interval, args.grace_period)
+    settings.extra = {"shared_storage": not choice.local, "heartbeat_interval": args.heartbeat_interval,
+                      "grace_period": args.grace_period}
+    progress = Progress(settings, quiet=args.quiet or not coordinator, logger=logger)
+    comparison = Comparison(settings, storage, on_run_finished=progress.finished)
+    progress.bar.update(comparison.finished_runs())
+    if locked:
+        requeued = comparison.requeue_all_running()
+        if requeued:
+            progress.say(f"resuming: {requeued} trial(s) interrupted by an earlier kill will run again")
+    if not coordinator:
+        comparison.run()
+        return 0
+
+    created = results.previous_created(out)
+    write = lambda: results.save(results.build(comparison, redact(choice.url), created), out)  # noqa: E731
+    progress.say(f"comparing {', '.join(settings.strategies)} on {settings.task} "
+                 f"({settings.preset.name} preset, budget {settings.budget:g} {settings.budget_kind} per strategy, "
+                 f"{settings.seeds} seeds) → {out}")
+    workers = spawn_workers(argv, settings.workers, out)
+    try:
+        comparison.run(after_strategy=write)
+    finally:
+        for worker in workers:
+            worker.wait()
+    progress.close()
+    path = write()
+    final = results.build(comparison, redact(choice.url), created)
+    print(ranking_table(final))
+    if not args.no_report:
+        from runners.report import write_report
+
+        report = write_report(out, style="paper")
+        print(f"report: {report}")
+    print(f"results: {path}")
+    return 0
+
+
+class Progress:
+    """One bar for the whole comparison (the core draws one per run); plain lines in the log."""
+
+    def __init__(self, settings, quiet: bool, logger: logging.Logger):
+        from tqdm.auto import tqdm
+
+        runs = len(settings.strategies) * (settings.budget + settings.seeds) if settings.budget_kind == "trials" else None
+        self.logger = logger
+        self.quiet = quiet
+        self.bar = tqdm(total=runs, desc="comparison", unit="run", disable=quiet, dynamic_ncols=True, position=0)
+
+    def finished(self, line: str) -> None:
+        self.logger.info(line)
+        self.bar.update()
+        if not self.quiet:
+            self.bar.write(line, file=sys.stderr)
+
+    def say(self, line: str) -> None:
+        self.logger.info(line)
+        if not self.quiet:
+            self.bar.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def ranking_table(results: dict) -> str:
+    """The short ranking printed at the end: by held-out mean over seeds."""
+    import statistics
+
+    metric = results["task"]["metric"]
+    rows = []
+    for name, record in results["strategies"].items():
+        runs = record["seed_runs"]
+        if not runs:
+            rows.append((float("-inf"), f"{name:9}  {record['status']}: no seed runs"))
+            continue
+        held = [r["metrics"]["test"][metric] for r in runs if "test" in r["metrics"]]
+        dev = [r["metrics"]["dev"][metric] for r in runs]
+        mean = statistics.mean(held or dev)
+        spread = statistics.stdev(held or dev) if len(held or dev) > 1 else 0.0
+        first = runs[0]
+        rows.append((mean, f"{name:9}  {mean:.4f} ± {spread:.4f}  {statistics.mean(dev):.4f}  "
+                           f"{100 * first['trainable_params'] / first['total_params']:8.3f}%  "
+                           f"{statistics.mean(r['train_seconds'] for r in runs):7.1f}s  "
+                           f"{max(r['peak_memory_bytes'] for r in runs) / 2**20:7.0f} MiB"))
+    split = "held-out" if any("test" in r["metrics"] for s in results["strategies"].values() for r in s["seed_runs"]) \
+        else "dev"
+    header = (f"rank strategy   {split} {metric} (mean ± sd, {results['settings']['seeds']} seeds)  dev  "
+              f"trainable  train time  peak memory")
+    lines = [header] + [f"{i:>4} {row}" for i, (_, row) in enumerate(sorted(rows, key=lambda r: -r[0]), start=1)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    cli.run_main(main)

@@ -1,0 +1,351 @@
+"""A comparison: for every strategy an Optuna study over its hyperparameters on an equal budget, then
+the best configuration re-trained with several seeds, everything kept in Optuna storage.
+
+Each strategy has two studies in the storage: ``<name>`` (tuning trials, on dev only) and
+``<name>-seeds`` (one enqueued trial per seed, trained on train, scored on dev *and* the held-out
+split). Re-running the same command finds both and carries on: finished trials and seed runs are
+never repeated, and the slot of a trial whose process died is run again (``studies.queue``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from core.config import RunResult, TrainConfig
+from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
+from core.tasks import TaskData, TaskRequest, load_task
+from core.train import free_memory, train
+from studies import queue, space
+from studies.presets import Preset
+from strategies import Strategy, get_strategy
+
+log = logging.getLogger("peftbench.compare")
+BUDGET_KINDS = ("trials", "samples", "seconds")
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "none")
+SEED_RESULT = "result"  # user attribute of a seed trial: its RunResult record
+READY = "queue_ready"  # study user attribute: the creator has enqueued every slot
+# Settings that change what a study measures; a stored study run with other values is not resumed.
+IDENTITY = ("task", "model", "train_size", "heldout_size", "epochs", "max_length", "pooling", "data_seed",
+            "batch_sizes", "evals_per_epoch", "data_dir", "text_columns", "label_column")
+
+
+@dataclass
+class ComparisonSettings:
+    """Everything that decides a comparison (resolved preset plus flags)."""
+
+    task: str
+    preset: Preset
+    strategies: list[str]
+    budget_kind: str = "trials"
+    budget: float = 4
+    seeds: int = 3
+    sampler: str = "tpe"
+    pruner: str = "median"
+    sampler_seed: int = 0
+    data_seed: int = 0
+    pooling: str = "mean"
+    data_dir: str | None = None
+    text_columns: tuple[str, ...] = ()
+    label_column: str = "label"
+    device: str = "auto"
+    precision: str = "auto"
+    memory_cap_mb: int | None = None
+    workers: int = 1
+    worker_index: int = 0
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, Any]:
+        values = {"task": self.task, "model": self.preset.model, "train_size": self.preset.train_size,
+                  "heldout_size": self.preset.heldout_size, "epochs": self.preset.epochs,
+                  "max_length": self.preset.max_length, "pooling": self.pooling, "data_seed": self.data_seed,
+                  "batch_sizes": list(self.preset.batch_sizes), "evals_per_epoch": self.preset.evals_per_epoch,
+                  "data_dir": self.data_dir, "text_columns": list(self.text_columns),
+                  "label_column": self.label_column}
+        return {key: values[key] for key in IDENTITY}
+
+    def validate(self) -> None:
+        if self.budget_kind not in BUDGET_KINDS:
+            raise UserError(f"budget kind must be one of {', '.join(BUDGET_KINDS)}, got {self.budget_kind!r}")
+        if not (self.budget > 0 and math.isfinite(self.budget)):
+            raise UserError(f"the budget must be positive, got {self.budget:g}")
+        if self.seeds < 1:
+            raise UserError(f"--seeds must be at least 1, got {self.seeds}")
+        if self.sampler not in SAMPLERS or self.pruner not in PRUNERS:
+            raise UserError(f"sampler must be one of {SAMPLERS} and pruner one of {PRUNERS}")
+        if not self.strategies:
+            raise UserError("no strategies to compare")
+        for name in self.strategies:
+            get_strategy(name)
+        if len(set(self.strategies)) != len(self.strategies):
+            raise UserError(f"--strategies names a strategy twice: {','.join(self.strategies)}")
+
+
+def model_short_name(model: str) -> str:
+    return Path(model.rstrip("/")).name or model
+
+
+def task_label(task: str) -> str:
+    return Path(task).stem if ("/" in task or Path(task).suffix) else task
+
+
+def study_name(settings: ComparisonSettings, strategy: str) -> str:
+    return f"{task_label(settings.task)}-{model_short_name(settings.preset.model)}-{strategy}-{settings.preset.name}"
+
+
+def load_data(settings: ComparisonSettings) -> TaskData:
+    """The comparison's data, the same for every run: subsample and held-out carve use ``data_seed``."""
+    request = TaskRequest(settings.task, settings.data_dir, tuple(settings.text_columns), settings.label_column,
+                          settings.preset.train_size, settings.preset.heldout_size, settings.data_seed)
+    return load_task(request)
+
+
+class Comparison:
+    """One worker's view of a comparison; several workers (processes, machines) may share the storage."""
+
+    def __init__(self, settings: ComparisonSettings, storage: optuna.storages.BaseStorage,
+                 on_run_finished: Callable[[str], None] = lambda line: None):
+        settings.validate()
+        self.settings = settings
+        self.storage = storage
+        self.on_run_finished = on_run_finished
+        self.data = load_data(settings)
+        self.tuning_data = replace(self.data, test=None)  # the held-out split is for the seed runs only
+
+    # ------------------------------------------------------------------ studies
+    def sampler(self, strategy: str) -> optuna.samplers.BaseSampler:
+        # each worker gets its own seed, or parallel workers would all propose the same first configs
+        seed = self.settings.sampler_seed + 1000 * self.settings.worker_index + sum(map(ord, strategy))
+        if self.settings.sampler == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(4, max(1, int(self.settings.budget) // 2)))
+
+    def pruner(self) -> optuna.pruners.BasePruner:
+        if self.settings.pruner == "median":
+            return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+        if self.settings.pruner == "hyperband":
+            samples = len(self.tuning_data.train) * self.settings.preset.epochs
+            return optuna.pruners.HyperbandPruner(min_resource=max(1, samples // 8), max_resource=samples)
+        return optuna.pruners.NopPruner()
+
+    def open_study(self, name: str, strategy: str) -> tuple[optuna.Study, bool]:
+        """Load or create a study; check a loaded one measures the same thing. Returns (study, created)."""
+        try:
+            study = optuna.create_study(study_name=name, storage=self.storage, direction="maximize",
+                                        sampler=self.sampler(strategy), pruner=self.pruner())
+            study.set_user_attr("settings", self.settings.identity())
+            return study, True
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=name, storage=self.storage, sampler=self.sampler(strategy),
+                                      pruner=self.pruner())
+        stored = study.user_attrs.get("settings", {})
+        for key, value in self.settings.identity().items():
+            if key in stored and stored[key] != value:
+                raise UserError(f"study {name} in this storage was run with {key}={stored[key]!r}, not {value!r}; "
+                                f"use another --out (or --storage) for a different comparison")
+        return study, False
+
+    def queued_study(self, name: str, strategy: str, wanted: list[dict[str, Any]]) -> optuna.Study:
+        """Open a study whose queue should hold one trial per entry of ``wanted`` (fixed params),
+        counting trials already finished. Only the creator fills a new study; other workers wait
+        until it says the queue is ready, so no slot is enqueued twice."""
+        study, created = self.open_study(name, strategy)
+        if not created:
+            wait_until_ready(study)
+        have = [json.dumps(t.system_attrs.get("fixed_params", {}), sort_keys=True) for t in queue.trials(study)
+                if t.state != TrialState.FAIL or t.user_attrs.get(queue.COUNTED)]
+        for params in wanted:
+            key = json.dumps(params, sort_keys=True)
+            if key in have:
+                have.remove(key)
+            else:
+                study.enqueue_trial(params)
+        if created:
+            study.set_user_attr(READY, True)
+        return study
+
+    def tuning_study(self, strategy: str) -> optuna.Study:
+        slots = int(self.settings.budget) if self.settings.budget_kind == "trials" else 0
+        return self.queued_study(study_name(self.settings, strategy), strategy, [{}] * slots)
+
+    def seeds_study(self, strategy: str, best_params: dict[str, Any]) -> optuna.Study:
+        study = self.queued_study(study_name(self.settings, strategy) + "-seeds", strategy,
+                                  [{"seed": seed} for seed in range(self.settings.seeds)])
+        if "params" not in study.user_attrs:
+            study.set_user_attr("params", best_params)
+        return study
+
+    def spent(self, study: optuna.Study) -> dict[str, float]:
+        counted = queue.counted_trials(study)
+        return {"trials": len(counted),
+                "samples": sum(t.user_attrs.get("samples_seen", 0) for t in counted),
+                "seconds": sum(t.duration.total_seconds() for t in counted if t.duration is not None)}
+
+    def refill(self, study: optuna.Study) -> Callable[[], bool]:
+        """For compute budgets: queue one more trial while the strategy has budget left, counting
+        trials still running elsewhere at the mean cost so far (the last trial may overshoot)."""
+        def more() -> bool:
+            kind = self.settings.budget_kind
+            if kind == "trials":
+                return False
+            spent = self.spent(study)
+            mean_cost = spent[kind] / spent["trials"] if spent["trials"] else 0.0
+            running = len(queue.trials(study, TrialState.RUNNING))
+            if spent[kind] + running * mean_cost >= self.settings.budget:
+                return False
+            study.enqueue_trial({})
+            return True
+        return more
+
+    # ------------------------------------------------------------------ runs
+    def base_config(self, strategy: str, values: dict[str, Any], seed: int) -> TrainConfig:
+        preset = self.settings.preset
+        epochs = values.get("epochs", 1)
+        steps_per_epoch = math.ceil(len(self.data.train) / values["batch_size"])
+        return TrainConfig(
+            task=self.settings.task, strategy=strategy, model=preset.model,
+            strategy_params=values["strategy_params"], data_dir=self.settings.data_dir,
+            max_length=preset.max_length, pooling=self.settings.pooling, lr=values["lr"],
+            batch_size=values["batch_size"], epochs=epochs, warmup_ratio=values["warmup_ratio"],
+            weight_decay=values["weight_decay"],
+            eval_every=max(1, steps_per_epoch // preset.evals_per_epoch) if preset.evals_per_epoch > 1 else 0,
+            seed=seed, device=self.settings.device, precision=self.settings.precision,
+            memory_cap_mb=self.settings.memory_cap_mb,
+            progress=self.settings.progress,
+        )
+
+    def run_tuning_trial(self, strategy: Strategy, trial: optuna.Trial) -> float:
+        values = space.suggest(trial, strategy, self.settings.preset.batch_sizes, self.settings.preset.epochs)
+        config = self.base_config(strategy.name, values, seed=self.settings.data_seed)
+
+        def report(evaluation) -> None:
+            trial.report(evaluation.value, evaluation.samples_seen)
+            trial.set_user_attr("samples_seen", evaluation.samples_seen)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after {evaluation.samples_seen} samples: dev "
+                                         f"{evaluation.value:.4f} below the median of earlier trials")
+
+        result = train(config, callbacks=[report], data=self.tuning_data)
+        trial.set_user_attr("samples_seen", result.train_samples_seen)
+        trial.set_user_attr("train_seconds", result.train_seconds)
+        trial.set_user_attr("learning_curve", result.learning_curve)
+        return result.score("dev")
+
+    def run_seed(self, strategy: Strategy, trial: optuna.Trial, best_params: dict[str, Any]) -> float:
+        seed = trial.suggest_int("seed", 0, max(self.settings.seeds - 1, 0))
+        config = self.base_config(strategy.name, space.from_params(best_params, strategy), seed=seed)
+        result = train(config, data=self.data)
+        trial.set_user_attr(SEED_RESULT, result.to_dict())
+        trial.set_user_attr("samples_seen", result.train_samples_seen)
+        return result.score("dev")
+
+    def execute(self, study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float],
+                what: str) -> None:
+        """Run one claimed trial and record how it ended; a failing trial never stops the comparison."""
+        started = time.perf_counter()
+        with queue.heartbeat(self.storage, trial):
+            try:
+                value = objective(trial)
+            except optuna.TrialPruned as pruned:
+                self.finish(study, trial, TrialState.PRUNED, str(pruned))
+            except TrainingDiverged as error:  # NaN/inf loss: pruned, never the best
+                self.finish(study, trial, TrialState.PRUNED, f"diverged: {error}")
+            except (MemoryCapExceeded, MemoryError) as error:
+                self.finish(study, trial, TrialState.FAIL, f"out of memory: {error}")
+            except UserError:
+                raise
+            except Exception as error:  # noqa: BLE001 — recorded, and the study goes on (like optimize(catch=...))
+                if _is_cuda_oom(error):
+                    self.finish(study, trial, TrialState.FAIL, f"out of memory: {str(error).splitlines()[0]}")
+                else:
+                    log.exception("trial %s of %s failed", trial.number, study.study_name)
+                    self.finish(study, trial, TrialState.FAIL, f"{type(error).__name__}: {error}")
+            else:
+                study.tell(trial, value)
+                self.on_run_finished(f"{what} {trial.number}: dev {value:.4f} ({time.perf_counter() - started:.0f}s)")
+            finally:
+                free_memory()
+
+    def finish(self, study: optuna.Study, trial: optuna.Trial, state: TrialState, reason: str) -> None:
+        trial.set_user_attr(queue.REASON, reason[:500])
+        if state == TrialState.FAIL:
+            trial.set_user_attr(queue.COUNTED, True)
+        study.tell(trial, state=state)
+        self.on_run_finished(f"trial {trial.number} of {study.study_name} {state.name.lower()}: {reason[:200]}")
+
+    # ------------------------------------------------------------------ the whole comparison
+    def run(self, after_strategy: Callable[[], None] = lambda: None) -> None:
+        """Tune every strategy, then re-run each best configuration with every seed."""
+        tuning = {name: self.tuning_study(name) for name in self.settings.strategies}
+        for name, study in tuning.items():
+            self.tune(get_strategy(name), study)
+        for name, study in tuning.items():
+            self.run_seeds(get_strategy(name), study)
+            after_strategy()
+
+    def tune(self, strategy: Strategy, study: optuna.Study) -> None:
+        def run(trial: optuna.Trial) -> None:
+            self.execute(study, trial, lambda t: self.run_tuning_trial(strategy, t), f"{strategy.name} trial")
+
+        queue.drain(study, self.storage, run, refill=self.refill(study))
+
+    def run_seeds(self, strategy: Strategy, tuning: optuna.Study) -> None:
+        if not queue.trials(tuning, TrialState.COMPLETE):
+            log.warning("strategy %s: no tuning trial completed, so no seed runs", strategy.name)
+            return
+        seeds = self.seeds_study(strategy.name, dict(tuning.best_trial.params))
+        best = seeds.user_attrs["params"]
+
+        def run(trial: optuna.Trial) -> None:
+            self.execute(seeds, trial, lambda t: self.run_seed(strategy, t, best), f"{strategy.name} seed run")
+
+        queue.drain(seeds, self.storage, run)
+
+    def existing_studies(self) -> list[optuna.Study]:
+        """This comparison's studies already in the storage (tuning and seeds)."""
+        found = []
+        for name in self.settings.strategies:
+            for suffix in ("", "-seeds"):
+                try:
+                    found.append(optuna.load_study(study_name=study_name(self.settings, name) + suffix,
+                                                   storage=self.storage))
+                except KeyError:
+                    continue
+        return found
+
+    def finished_runs(self) -> int:
+        return sum(len(queue.counted_trials(study)) for study in self.existing_studies())
+
+    def requeue_all_running(self) -> int:
+        """At start-up under the output directory's lock (local storage): trials left RUNNING by a
+        killed process are failed and their slots queued again."""
+        return sum(queue.requeue_running(study, self.storage) for study in self.existing_studies())
+
+
+def wait_until_ready(study: optuna.Study, timeout: float = 120.0) -> None:
+    """Wait for the worker that created ``study`` to finish filling its queue (bounded: a creator
+    that died meanwhile must not hang everyone; the caller then tops the queue up itself)."""
+    deadline = time.monotonic() + timeout
+    while not study.user_attrs.get(READY) and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def _is_cuda_oom(error: Exception) -> bool:
+    import torch
+
+    return isinstance(error, torch.OutOfMemoryError) or "CUDA out of memory" in str(error)
+
+
+def seed_results(study: optuna.Study) -> list[RunResult]:
+    return [RunResult.from_dict(t.user_attrs[SEED_RESULT]) for t in queue.trials(study, TrialState.COMPLETE)
+            if SEED_RESULT in t.user_attrs]

@@ -1,0 +1,152 @@
+"""``results.json``: one schema-versioned file per comparison, rebuilt from the Optuna storage and
+written atomically (temp file, then rename), so a killed process never leaves half a file behind.
+The format is documented in docs/results-schema.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from core.costs import device_description, versions
+from core.train import resolve_device
+from studies import queue
+from studies.compare import Comparison, seed_results, study_name
+
+SCHEMA_VERSION = 1
+KIND = "peftbench-comparison"
+RESULTS_FILE = "results.json"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "params": trial.params,
+        "value": trial.value,
+        "duration_seconds": trial.duration.total_seconds() if trial.duration is not None else None,
+        "samples_seen": trial.user_attrs.get("samples_seen", 0),
+        "intermediate": sorted([int(step), value] for step, value in trial.intermediate_values.items()),
+        "reason": trial.user_attrs.get(queue.REASON),
+        "retry_of": trial.system_attrs.get("failed_trial"),
+    }
+
+
+def strategy_record(comparison: Comparison, strategy: str) -> dict[str, Any]:
+    settings = comparison.settings
+    name = study_name(settings, strategy)
+    try:
+        study = optuna.load_study(study_name=name, storage=comparison.storage)
+    except KeyError:
+        return {"status": "pending", "study_name": name, "trials": [], "spent": {}, "best": None,
+                "param_importance": None, "seed_runs": []}
+    finished = [t for t in queue.trials(study) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+                or (t.state == TrialState.FAIL and t.user_attrs.get(queue.COUNTED))]
+    complete = [t for t in finished if t.state == TrialState.COMPLETE]
+    best = None
+    if complete:
+        top = study.best_trial
+        best = {"trial": top.number, "value": top.value, "params": top.params}
+    runs: list[dict[str, Any]] = []
+    try:
+        seeds = optuna.load_study(study_name=name + "-seeds", storage=comparison.storage)
+        runs = [r.to_dict() for r in sorted(seed_results(seeds), key=lambda r: r.seed)]
+    except KeyError:
+        pass
+    budget_done = len(finished) >= settings.budget if settings.budget_kind == "trials" else \
+        comparison.spent(study)[settings.budget_kind] >= settings.budget
+    status = "done" if budget_done and len(runs) >= settings.seeds else "running"
+    if budget_done and not complete:
+        status = "failed"
+    return {
+        "status": status,
+        "study_name": name,
+        "trials": [trial_record(t) for t in finished],
+        "spent": comparison.spent(study),
+        "best": best,
+        "param_importance": importance(study) if len(complete) >= 2 else None,
+        "seed_runs": runs,
+    }
+
+
+def importance(study: optuna.Study) -> dict[str, float] | None:
+    """PED-ANOVA importance of each searched hyperparameter (fANOVA would need scikit-learn);
+    None where Optuna cannot compute it (too few or constant trials)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "importances will be equal" with few trials: the numbers say so
+            evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+            found = optuna.importance.get_param_importances(study, evaluator=evaluator)
+        return {k: float(v) for k, v in found.items()}
+    except (RuntimeError, ValueError):
+        return None
+
+
+def build(comparison: Comparison, storage_label: str, created: str | None = None) -> dict[str, Any]:
+    settings = comparison.settings
+    data = comparison.data
+    strategies = {name: strategy_record(comparison, name) for name in settings.strategies}
+    total = next((r["total_params"] for s in strategies.values() for r in s["seed_runs"]), None)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": KIND,
+        "complete": all(s["status"] in ("done", "failed") for s in strategies.values()),
+        "created": created or now,
+        "updated": now,
+        "task": {
+            "name": data.spec.name,
+            "metric": data.spec.metric,
+            "num_labels": data.spec.num_labels,
+            "source": data.source,
+            "sizes": data.sizes(),
+            "full_train_size": data.full_train_size,
+            "heldout": next((n for n in data.notes if n.startswith("held-out")), "the task's own labelled test split"),
+            "notes": data.notes,
+        },
+        "model": {"name": settings.preset.model, "total_params": total},
+        "preset": settings.preset.name,
+        "settings": {
+            **settings.identity(), "seeds": settings.seeds, "sampler": settings.sampler, "pruner": settings.pruner,
+            "sampler_seed": settings.sampler_seed, "trials_preset": settings.preset.trials,
+            "workers": settings.workers, **settings.extra,
+        },
+        "budget": {"kind": settings.budget_kind, "per_strategy": settings.budget},
+        "storage": storage_label,
+        "environment": {
+            "device": device_description(resolve_device(settings.device)),
+            "hostname": socket.gethostname(),
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "versions": versions(),
+        },
+        "parallel": settings.workers > 1 or settings.extra.get("shared_storage", False),
+        "strategies": strategies,
+    }
+
+
+def save(results: dict[str, Any], out: Path) -> Path:
+    path = out / RESULTS_FILE
+    write_atomic(path, json.dumps(results, indent=2, default=str) + "\n")
+    return path
+
+
+def previous_created(out: Path) -> str | None:
+    try:
+        return json.loads((out / RESULTS_FILE).read_text()).get("created")
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,162 @@
+"""The comparison runner with the smoke preset on a tiny model: equal budgets, seed re-runs, resume
+(also after a real SIGKILL), compute budgets, custom tasks and bad input."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from runners.compare import main
+from tests.conftest import sentiment_rows, write_tsv
+from tests.test_cli_train import assert_one_line_error, run_cli
+
+STRATEGIES = "frozen,lora,bitfit"
+
+
+def compare_args(tiny_model, data_dir, out, *extra) -> list[str]:
+    return ["--task", "sst2", "--preset", "smoke", "--model", tiny_model, "--data-dir", data_dir,
+            "--out", str(out), "--strategies", STRATEGIES, "--quiet", "--no-report", *extra]
+
+
+def counted(out: Path) -> dict[str, int]:
+    """Finished trials per study, straight from the SQLite storage."""
+    with sqlite3.connect(out / "optuna.db") as db:
+        rows = db.execute("SELECT s.study_name, t.state, COUNT(*) FROM trials t JOIN studies s "
+                          "ON s.study_id = t.study_id GROUP BY s.study_name, t.state").fetchall()
+    return {f"{name}:{state}": count for name, state, count in rows}
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_model, data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare") / "run"
+    assert main(compare_args(tiny_model, data_dir, out, "--trials", "3", "--seeds", "2")) == 0
+    return out
+
+
+def test_every_strategy_gets_the_same_budget_and_its_seed_runs(finished):
+    results = json.loads((finished / "results.json").read_text())
+    assert results["schema_version"] == 1 and results["complete"]
+    assert results["budget"] == {"kind": "trials", "per_strategy": 3}
+    for name in STRATEGIES.split(","):
+        record = results["strategies"][name]
+        assert record["status"] == "done"
+        assert len(record["trials"]) == 3 and record["spent"]["trials"] == 3
+        assert all(t["state"] in ("COMPLETE", "PRUNED") for t in record["trials"])
+        assert record["best"]["value"] == max(t["value"] for t in record["trials"] if t["state"] == "COMPLETE")
+        runs = record["seed_runs"]
+        assert sorted(r["seed"] for r in runs) == [0, 1]
+        assert all(set(r["metrics"]) == {"dev", "test"} for r in runs)
+        assert all(r["hyperparameters"]["lr"] == record["best"]["params"]["lr"] for r in runs)
+        assert all(r["data_sizes"] == {"train": 64, "dev": 32, "test": 32} for r in runs)
+
+
+def test_trials_never_see_the_heldout_split(finished):
+    study = optuna.load_study(study_name="sst2-tiny-bert0-lora-smoke", storage=f"sqlite:///{finished}/optuna.db")
+    for trial in study.trials:
+        assert trial.intermediate_values and trial.user_attrs["samples_seen"] > 0
+        assert "result" not in trial.user_attrs  # only seed runs store records with held-out metrics
+
+
+def test_rerunning_the_same_command_resumes_without_repeating(finished, tiny_model, data_dir):
+    before = counted(finished)
+    assert main(compare_args(tiny_model, data_dir, finished, "--trials", "3", "--seeds", "2")) == 0
+    assert counted(finished) == before
+
+
+def test_a_larger_budget_adds_only_the_missing_trials(finished, tiny_model, data_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "grown"
+    shutil.copytree(finished, out)
+    assert main(compare_args(tiny_model, data_dir, out, "--trials", "4", "--seeds", "3")) == 0
+    results = json.loads((out / "results.json").read_text())
+    for record in results["strategies"].values():
+        assert len(record["trials"]) == 4
+        assert sorted(r["seed"] for r in record["seed_runs"]) == [0, 1, 2]
+
+
+def test_a_sample_budget_is_spent_and_recorded(tiny_model, data_dir, tmp_path):
+    out = tmp_path / "samples"
+    assert main(compare_args(tiny_model, data_dir, out, "--budget-kind", "samples", "--budget", "150",
+                             "--seeds", "1", "--strategies", "frozen,bitfit")) == 0
+    results = json.loads((out / "results.json").read_text())
+    for record in results["strategies"].values():
+        spent = record["spent"]["samples"]
+        per_trial = [t["samples_seen"] for t in record["trials"]]
+        assert spent == sum(per_trial) >= 150
+        assert spent - per_trial[-1] < 150  # the last trial started while budget was left
+
+
+def test_custom_csv_task(tiny_model, tmp_path):
+    path = tmp_path / "reviews.csv"
+    rows = sentiment_rows(160, 7)
+    path.write_text("review,stars\n" + "".join(f'"{text}",{"good" if label else "bad"}\n' for text, label in rows))
+    out = tmp_path / "custom"
+    assert main(["--task", str(path), "--label-column", "stars", "--preset", "smoke", "--model", tiny_model,
+                 "--out", str(out), "--strategies", "frozen", "--trials", "2", "--seeds", "1", "--quiet",
+                 "--no-report"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["task"]["name"] == "reviews" and results["task"]["sizes"]["test"] == 32
+    assert "dev is a seeded, stratified 10%" in " ".join(results["task"]["notes"])
+
+
+def test_sigkill_during_a_trial_then_rerun_finishes_without_repeats(tiny_model, tmp_path):
+    """A real process killed with SIGKILL while a trial runs; the rerun completes the budget exactly."""
+    import signal
+    import subprocess
+    import sys
+
+    data = tmp_path / "glue"
+    write_tsv(data / "sst2" / "train.tsv", ["sentence", "label"], sentiment_rows(1200, 1))
+    write_tsv(data / "sst2" / "dev.tsv", ["sentence", "label"], sentiment_rows(32, 2))
+    out = tmp_path / "killed"
+    args = ["--task", "sst2", "--preset", "smoke", "--model", tiny_model, "--data-dir", str(data), "--out", str(out),
+            "--strategies", "full", "--trials", "3", "--seeds", "2", "--train-size", "1000", "--quiet", "--no-report"]
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen([sys.executable, "-m", "runners.compare", *args], cwd=root,
+                               env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            states = counted(out)
+        except sqlite3.Error:
+            continue
+        if states.get("sst2-tiny-bert0-full-smoke:COMPLETE", 0) >= 1 and "sst2-tiny-bert0-full-smoke:RUNNING" in states:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed = counted(out)
+    assert killed.get("sst2-tiny-bert0-full-smoke:RUNNING") == 1, killed
+
+    assert main(args) == 0
+    after = counted(out)
+    assert after["sst2-tiny-bert0-full-smoke:COMPLETE"] + after.get("sst2-tiny-bert0-full-smoke:PRUNED", 0) == 3
+    assert after["sst2-tiny-bert0-full-smoke:FAIL"] == 1  # the killed trial, its slot run again
+    assert killed["sst2-tiny-bert0-full-smoke:COMPLETE"] <= after["sst2-tiny-bert0-full-smoke:COMPLETE"]
+    assert after["sst2-tiny-bert0-full-smoke-seeds:COMPLETE"] == 2
+
+
+@pytest.mark.parametrize("extra,fragment", [
+    (["--strategies", "full,lorax"], "unknown strategy 'lorax' in --strategies"),
+    (["--trials", "0"], "--trials: must be a positive integer"),
+    (["--budget-kind", "samples"], "--budget-kind samples needs --budget N"),
+    (["--budget", "0"], "--budget: must be a positive finite number"),
+    (["--storage", "postgresql://peft:s3cret@127.0.0.1:9/nowhere"], "cannot open storage postgresql://peft:***@"),
+    (["--preset", "huge"], "argument --preset: invalid choice"),
+])
+def test_bad_input_is_one_line_and_exit_2(extra, fragment, tmp_path, tiny_model, data_dir):
+    process = run_cli("runners.compare", *compare_args(tiny_model, data_dir, tmp_path / "bad"), *extra)
+    assert_one_line_error(process, fragment)
+    assert "s3cret" not in process.stderr
+    assert not (tmp_path / "bad" / "results.json").exists()
+
+
+def test_a_directory_holding_another_comparison_is_refused(finished, tiny_model, data_dir):
+    process = run_cli("runners.compare", *compare_args(tiny_model, data_dir, finished), "--task", "rte")
+    assert_one_line_error(process, "holds a comparison of task 'sst2', not 'rte'")
