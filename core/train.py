@@ -223,8 +223,7 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
         if step >= total_steps or stopped_early:
             break
     progress.close()
-    if not math.isfinite(float(running_loss)):
-        raise TrainingDiverged(f"loss became {float(running_loss)} by step {step}")
+    check_health(running_loss / max(step % CHECK_EVERY, 1), step, config.memory_cap_mb, device)
     train_seconds = time.perf_counter() - started - eval_seconds
     peak = memory.peak_bytes()
 
