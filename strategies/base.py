@@ -71,7 +71,7 @@ class Strategy:
 
     name: ClassVar[str]
     summary: ClassVar[str]
-    learning_rate: ClassVar[Hyperparameter] = Hyperparameter("lr", 3e-5, 1e-5, 2e-4, log=True, help="peak learning rate")
+    learning_rate: ClassVar[Hyperparameter] = Hyperparameter("lr", 1e-4, 1e-5, 3e-4, log=True, help="peak learning rate")
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()
     encoder_frozen: ClassVar[bool] = False  # True: the encoder never changes, so its features can be cached
 

@@ -31,7 +31,7 @@ def lora_target_modules(encoder: nn.Module, targets: str) -> list[str]:
 class Lora(Strategy):
     name = "lora"
     summary = "low-rank adapters on attention (or all) linear layers, via peft"
-    learning_rate = Hyperparameter("lr", 5e-4, 5e-5, 5e-3, log=True, help="peak learning rate")
+    learning_rate = Hyperparameter("lr", 2e-3, 1e-4, 1e-2, log=True, help="peak learning rate")
     hyperparameters = (
         Hyperparameter("rank", 8, 1, 64, log=True, help="LoRA rank r"),
         Hyperparameter("alpha_ratio", 2.0, 0.5, 4.0, help="lora_alpha = alpha_ratio * rank"),
