@@ -21,7 +21,7 @@ def layer_depth(name: str, num_layers: int) -> int:
 class Llrd(Strategy):
     name = "llrd"
     summary = "all parameters train, learning rate decaying from the top layer down"
-    learning_rate = Hyperparameter("lr", 5e-5, 1e-5, 3e-4, log=True, help="learning rate of the head and top layer")
+    learning_rate = Hyperparameter("lr", 2e-4, 2e-5, 5e-4, log=True, help="learning rate of the head and top layer")
     hyperparameters = (
         Hyperparameter("decay", 0.9, 0.5, 1.0, help="per-layer learning-rate factor (1 = no decay)"),
     )
