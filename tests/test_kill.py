@@ -76,17 +76,17 @@ def test_sigkill_during_a_seed_run(tiny_model, slow_data, tmp_path):
     args = arguments(tiny_model, slow_data, out)
     process = launch(args)
     deadline = time.time() + 240
-    while time.time() < deadline and states(out).get(f"{STUDY.format("lora")}-seeds:RUNNING") != 1:
+    while time.time() < deadline and states(out).get(f"{STUDY.format('lora')}-seeds:RUNNING") != 1:
         time.sleep(0.1)
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = states(out)
-    assert before.get(f"{STUDY.format("lora")}-seeds:RUNNING") == 1, before
-    finished_seeds = before.get(f"{STUDY.format("lora")}-seeds:COMPLETE", 0)
+    assert before.get(f"{STUDY.format('lora')}-seeds:RUNNING") == 1, before
+    finished_seeds = before.get(f"{STUDY.format('lora')}-seeds:COMPLETE", 0)
     assert main(args) == 0
     after = states(out)
-    assert after[f"{STUDY.format("lora")}-seeds:FAIL"] == 1
-    assert after[f"{STUDY.format("lora")}-seeds:COMPLETE"] == 2 >= finished_seeds
+    assert after[f"{STUDY.format('lora')}-seeds:FAIL"] == 1
+    assert after[f"{STUDY.format('lora')}-seeds:COMPLETE"] == 2 >= finished_seeds
     assert_finished_exactly(out)
 
 
