@@ -8,9 +8,10 @@ import os
 import sys
 from typing import Callable, NoReturn, Sequence
 
-from core.errors import UserError
+from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
 
 EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED = 1
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -40,13 +41,17 @@ def quiet_libraries() -> None:
 
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
-    """Run a runner's main; bad input ends in one line and exit code 2, Ctrl-C in exit code 130."""
+    """Run a runner's main; bad input ends in one line and exit code 2, a run that fails (diverged,
+    out of memory) in one line and exit code 1, Ctrl-C in exit code 130."""
     quiet_libraries()
     try:
         code = main(argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         code = EXIT_BAD_INPUT
+    except (TrainingDiverged, MemoryCapExceeded) as error:  # the run failed, the input was fine
+        print(f"run failed: {error}", file=sys.stderr)
+        code = EXIT_RUN_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130

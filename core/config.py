@@ -63,7 +63,7 @@ class TrainConfig:
             (self.train_size is None or self.train_size >= 2, f"train size must be at least 2, got {self.train_size}"),
             (self.eval_every >= 0, f"eval every must be 0 (per epoch) or a positive step count, got {self.eval_every}"),
             (self.patience >= 0, f"patience must be 0 (off) or positive, got {self.patience}"),
-            (self.seed >= 0, f"seed must be 0 or a positive integer, got {self.seed}"),
+            (0 <= self.seed < 2**32, f"seed must be an integer in [0, 2**32 - 1], got {self.seed}"),
             (self.pooling in POOLINGS, f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
             (self.memory_cap_mb is None or self.memory_cap_mb > 0, f"memory cap must be positive, got {self.memory_cap_mb}"),

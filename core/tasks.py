@@ -18,7 +18,7 @@ from pathlib import Path
 import datasets
 
 from core.errors import UserError
-from core.tables import SUFFIXES, read_table
+from core.tables import SUFFIXES, names, read_table
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "PEFTBENCH_DATA_DIR"
@@ -107,6 +107,8 @@ def load_task(request: TaskRequest) -> TaskData:
             f"unknown task {request.task!r}: use a GLUE task ({', '.join(task_names())}) "
             f"or a path to a {'/'.join(s[1:] for s in SUFFIXES)} file or a directory of them"
         )
+    if request.train_size is not None and request.train_size < 1:
+        raise UserError(f"train size must be at least 1, got {request.train_size}")
     if request.heldout_size:
         data = carve_heldout(data, request.heldout_size, request.seed)
     data.full_train_size = len(data.train)
@@ -162,15 +164,18 @@ def _load_glue_from_hub(spec: TaskSpec, searched: list[Path]) -> TaskData:
 
 def _has_label_column(path: Path) -> bool:
     """GLUE's own test files carry no labels; those are not a usable held-out split."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        return LABEL_COLUMN in handle.readline().rstrip("\n").split("\t")
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return LABEL_COLUMN in handle.readline().rstrip("\n").split("\t")
+    except OSError as error:
+        raise UserError(f"{path}: cannot read the file ({error.strerror or type(error).__name__})") from None
 
 
 def _read_split(spec: TaskSpec, path: Path, label_column: str = LABEL_COLUMN) -> datasets.Dataset:
     columns = read_table(path)
     missing = [c for c in (*spec.text_columns, label_column) if c not in columns]
     if missing:
-        raise UserError(f"{path}: no column {missing[0]!r}; the file has {', '.join(columns)}")
+        raise UserError(f"{path}: no column {missing[0]!r}; the file has {names(columns)}")
     labels = [_parse_label(spec, value, path, row) for row, value in enumerate(columns[label_column], start=2)]
     rows = {name: columns[name] for name in spec.text_columns}
     for name, texts in rows.items():
@@ -193,13 +198,16 @@ def _parse_label(spec: TaskSpec, value: str, path: Path, row: int) -> int | floa
         return number
     if text in spec.label_names:
         return spec.label_names.index(text)
+    # an integer may index the classes (GLUE files use 0/1) unless the class names are integers themselves:
+    # then a "0" that is not a class is a mistake, not class number 0
+    by_index = not any(_is_int(name) for name in spec.label_names)
     try:
-        label = int(text)
+        label = int(text) if by_index else -1
     except ValueError:
         label = -1
     if not 0 <= label < spec.num_labels:
-        allowed = [str(i) for i in range(spec.num_labels)] + list(spec.label_names)
-        raise UserError(f"{path}:{row}: label {value!r} is not one of {', '.join(allowed)}")
+        allowed = [str(i) for i in range(spec.num_labels) if by_index] + list(spec.label_names)
+        raise UserError(f"{path}:{row}: label {value!r} is not one of {names(allowed)}")
     return label
 
 
@@ -213,7 +221,7 @@ def _load_custom(path: Path, request: TaskRequest) -> TaskData:
     elif path.is_file():
         files = {"train": path, "dev": None, "test": None}
     else:
-        raise UserError(f"task file {path} does not exist")
+        raise UserError(f"task file {path} " + ("is not a regular file" if path.exists() else "does not exist"))
     train_columns = read_table(files["train"])
     spec = infer_spec(path, train_columns, request.text_columns, request.label_column)
     train = _read_split(spec, files["train"], request.label_column)
@@ -238,12 +246,15 @@ def _find_split(folder: Path, names: tuple[str, ...]) -> Path | None:
 def infer_spec(path: Path, columns: dict[str, list[str]], text_columns: tuple[str, ...], label_column: str) -> TaskSpec:
     """Work out a custom task's text columns, label set and metric from its training file."""
     if label_column not in columns:
-        raise UserError(f"{path}: no label column {label_column!r}; the file has {', '.join(columns)} (use --label-column)")
+        raise UserError(f"{path}: no label column {label_column!r}; the file has {names(columns)} (use --label-column)")
     if not text_columns:
         text_columns = _guess_text_columns(path, columns, label_column)
     for name in text_columns:
         if name not in columns:
-            raise UserError(f"{path}: no text column {name!r}; the file has {', '.join(columns)}")
+            raise UserError(f"{path}: no text column {name!r}; the file has {names(columns)}")
+        if name in (label_column, LABEL_COLUMN):  # the loaded splits keep the labels in a column named "label"
+            why = "it is the label column" if name == label_column else f"the name {LABEL_COLUMN!r} is kept for labels"
+            raise UserError(f"{path}: column {name!r} cannot be a text column ({why}); rename it or pass --text-columns")
     values = [v.strip() for v in columns[label_column]]
     for row, value in enumerate(values, start=2):
         if value == "" or value.lower() in ("nan", "none", "null", "na"):
@@ -269,7 +280,7 @@ def _guess_text_columns(path: Path, columns: dict[str, list[str]], label_column:
     others = [c for c in columns if c != label_column]
     if len(others) == 1:
         return (others[0],)
-    raise UserError(f"{path}: cannot tell which columns hold the text among {', '.join(others)}; pass --text-columns")
+    raise UserError(f"{path}: cannot tell which columns hold the text among {names(others)}; pass --text-columns")
 
 
 def _is_int(text: str) -> bool:

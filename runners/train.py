@@ -66,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = strategy.resolve_params(parse_params(args.param))
     task_label = Path(args.task).stem if ("/" in args.task or "." in args.task) else args.task
     out = Path(args.out or f"runs/train/{task_label}-{args.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a directory")
     if (out / "result.json").exists():
         raise UserError(f"{out} already holds a finished run; choose another --out")
     config = TrainConfig(

@@ -33,6 +33,7 @@ BUDGET_KINDS = ("trials", "samples", "seconds")
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")
 SEED_RESULT = "result"  # user attribute of a seed trial: its RunResult record
+MAX_TRIALS = 100_000  # a queue of enqueued trials; more than this is a typo, not a plan
 READY = "queue_ready"  # study user attribute: the creator has enqueued every slot
 # Settings that change what a study measures; a stored study run with other values is not resumed.
 IDENTITY = ("task", "model", "train_size", "heldout_size", "epochs", "max_length", "pooling", "data_seed",
@@ -81,6 +82,13 @@ class ComparisonSettings:
             raise UserError(f"the budget must be positive, got {self.budget:g}")
         if self.seeds < 1:
             raise UserError(f"--seeds must be at least 1, got {self.seeds}")
+        if self.budget_kind == "trials" and self.budget > MAX_TRIALS:
+            raise UserError(f"--trials {self.budget:g} is more than peftbench runs per strategy (at most {MAX_TRIALS:,})")
+        if self.seeds > MAX_TRIALS:
+            raise UserError(f"--seeds {self.seeds} is more than peftbench runs per strategy (at most {MAX_TRIALS:,})")
+        for flag, seed in (("--sampler-seed", self.sampler_seed), ("--data-seed", self.data_seed)):
+            if not 0 <= seed < 2**31:
+                raise UserError(f"{flag} must be an integer in [0, 2**31 - 1], got {seed}")
         if self.sampler not in SAMPLERS or self.pruner not in PRUNERS:
             raise UserError(f"sampler must be one of {SAMPLERS} and pruner one of {PRUNERS}")
         if not self.strategies:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +27,20 @@ class StorageChoice:
         return self.url.endswith(JOURNAL_SUFFIXES) and "://" not in self.url or self.url.startswith("journal:")
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` — safe for logs and reports."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+def password_of(url: str) -> str | None:
+    """The password in ``scheme://user:password@host/...`` (everything up to the last ``@``)."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, _ = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return None
+    return credentials.split(":", 1)[1] or None
+
+
+def redact(text: str, url: str | None = None) -> str:
+    """``text`` with the password of ``url`` (default: of ``text`` itself) replaced by ``***``,
+    wherever it appears — safe for logs, errors and reports."""
+    password = password_of(url if url is not None else text)
+    return text.replace(password, "***") if password else text
 
 
 def choose_storage(url: str | None, out: Path, workers: int) -> StorageChoice:
@@ -70,5 +80,5 @@ def open_storage(choice: StorageChoice, heartbeat_interval: int, grace_period: i
         storage.get_all_studies()  # fail now, clearly, if the server is unreachable or refuses us
     except Exception as error:  # sqlalchemy/driver errors of many types all mean "cannot use this storage"
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"cannot open storage {redact(choice.url)}: {redact(first)[:300]}") from None
+        raise UserError(f"cannot open storage {redact(choice.url)}: {redact(first, choice.url)[:300]}") from None
     return storage
