@@ -124,6 +124,7 @@ class RunResult:
     device: str
     precision: str
     versions: dict[str, str]
+    feature_seconds: float = 0.0  # frozen encoder: computing the cached features (included in train/eval time)
 
     @property
     def trainable_percent(self) -> float:
@@ -137,4 +138,4 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunResult":
-        return cls(**{f.name: values[f.name] for f in fields(cls)})
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})

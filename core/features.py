@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from core.data import EncodedSplit, collate, eval_batches
 
 CACHE_ENV = "PEFTBENCH_CACHE_DIR"
-_MEMORY: dict[str, torch.Tensor] = {}
+_MEMORY: dict[str, tuple[torch.Tensor, float]] = {}
 
 
 def cache_dir() -> Path:
@@ -50,17 +52,24 @@ def compute(model, split: EncodedSplit, pad_id: int, batch_size: int, device: to
 
 
 def pooled_features(model, model_name: str, split: EncodedSplit, pad_id: int, batch_size: int,
-                    device: torch.device, autocast) -> torch.Tensor:
-    """Features for every row of ``split``, from memory, the disk cache, or computed now; on ``device``."""
+                    device: torch.device, autocast) -> tuple[torch.Tensor, float]:
+    """Features for every row of ``split`` (on ``device``), from memory, the disk cache, or computed
+    now, and the seconds computing them took (when they were computed, also for a cache hit): a run
+    on cached features still reports what the features cost."""
     key = content_key(model, split)
     if key not in _MEMORY:
         path = cache_dir() / f"{key}.safetensors"
         if path.is_file():
-            _MEMORY[key] = load_file(path)["features"]
+            with safe_open(str(path), framework="pt") as handle:
+                _MEMORY[key] = (handle.get_tensor("features"), float(handle.metadata().get("seconds", 0.0)))
         else:
-            _MEMORY[key] = compute(model, split, pad_id, batch_size, device, autocast)
+            started = time.perf_counter()
+            computed = compute(model, split, pad_id, batch_size, device, autocast)
+            _MEMORY[key] = (computed, time.perf_counter() - started)
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            save_file({"features": _MEMORY[key]}, str(temporary), metadata={"model": model_name})
+            save_file({"features": computed}, str(temporary),
+                      metadata={"model": model_name, "seconds": f"{_MEMORY[key][1]:.6f}"})
             os.replace(temporary, path)  # atomic: a killed run never leaves a half-written cache entry
-    return _MEMORY[key].to(device)
+    features, seconds = _MEMORY[key]
+    return features.to(device), seconds

@@ -109,8 +109,8 @@ def test_cached_frozen_features_give_the_live_encoder_logits(tiny_model, data_di
     tokenizer = load_tokenizer(tiny_model)
     data = load_task(TaskRequest("sst2", data_dir))
     split = encode_split(data.dev, data.spec, tokenizer, 128)
-    cached = features.pooled_features(model, tiny_model, split, tokenizer.pad_token_id, 8, torch.device("cpu"),
-                                      __import__("contextlib").nullcontext)
+    cached, _ = features.pooled_features(model, tiny_model, split, tokenizer.pad_token_id, 8, torch.device("cpu"),
+                                         __import__("contextlib").nullcontext)
     inputs, _ = collate(split, list(range(len(split))), tokenizer.pad_token_id)
     with torch.no_grad():
         live = model(**inputs)
@@ -173,3 +173,11 @@ def test_impossible_configs_are_user_errors(tiny_model, data_dir, overrides, mes
         pytest.skip("a GPU is present")
     with pytest.raises(UserError, match=message):
         train(config(tiny_model, data_dir, **overrides))
+
+
+def test_frozen_runs_are_charged_for_their_features_even_from_the_cache(tiny_model, data_dir):
+    cold = train(config(tiny_model, data_dir, strategy="frozen"))
+    warm = train(config(tiny_model, data_dir, strategy="frozen"))
+    assert cold.feature_seconds > 0 and warm.feature_seconds == cold.feature_seconds
+    train_share = cold.feature_seconds * 96 / (96 + 32)  # the train split's part of the extraction, roughly
+    assert warm.train_seconds > 0.5 * train_share and warm.metrics == cold.metrics
