@@ -163,12 +163,16 @@ class Comparison:
                                 f"use another --out (or --storage) for a different comparison")
         return study, False
 
-    def queued_study(self, name: str, strategy: str, wanted: list[dict[str, Any]]) -> optuna.Study:
+    def queued_study(self, name: str, strategy: str, wanted: list[dict[str, Any]],
+                     attrs: dict[str, Any] | None = None) -> optuna.Study:
         """Open a study whose queue should hold one trial per entry of ``wanted`` (fixed params),
-        counting trials already finished. Only the creator fills a new study; other workers wait
-        until it says the queue is ready, so no slot is enqueued twice."""
+        counting trials already finished. Only the creator fills a new study (and sets ``attrs``);
+        other workers wait until it says the queue is ready, so no slot is enqueued twice."""
         study, created = self.open_study(name, strategy)
-        if not created:
+        if created:
+            for key, value in (attrs or {}).items():
+                study.set_user_attr(key, value)
+        else:
             wait_until_ready(study)
         have = [json.dumps(t.system_attrs.get("fixed_params", {}), sort_keys=True) for t in queue.trials(study)
                 if t.state != TrialState.FAIL or t.user_attrs.get(queue.COUNTED)]
@@ -187,11 +191,8 @@ class Comparison:
         return self.queued_study(study_name(self.settings, strategy), strategy, [{}] * slots)
 
     def seeds_study(self, strategy: str, best_params: dict[str, Any]) -> optuna.Study:
-        study = self.queued_study(study_name(self.settings, strategy) + "-seeds", strategy,
-                                  [{"seed": seed} for seed in range(self.settings.seeds)])
-        if "params" not in study.user_attrs:
-            study.set_user_attr("params", best_params)
-        return study
+        return self.queued_study(study_name(self.settings, strategy) + "-seeds", strategy,
+                                 [{"seed": seed} for seed in range(self.settings.seeds)], {"params": best_params})
 
     def spent(self, study: optuna.Study) -> dict[str, float]:
         counted = queue.counted_trials(study)
