@@ -1,0 +1,279 @@
+"""The report's figures, each saved as PDF (for papers) and PNG (for Markdown).
+
+Figures are built on ``matplotlib.figure.Figure`` objects with the Agg canvas — no pyplot state, no
+display needed. Strategies are told apart by colour *and* marker from :mod:`reports.style`, and named
+in legends below the axes rather than by annotations next to points, which collide when points sit
+close together (full and llrd usually do).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+from reports.load import SPLIT_NAMES, Results  # noqa: E402
+from reports.style import Style, color, marker  # noqa: E402
+from reports.tables import CombinedTable, MainTable, StrategyRow  # noqa: E402
+from reports.units import format_count  # noqa: E402
+
+FORMATS = ("pdf", "png")
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str  # file stem: <name>.pdf and <name>.png
+    caption: str
+
+
+def new_figure(style: Style, height: float = 1.0) -> Figure:
+    return Figure(figsize=(style.width, style.height * height), layout="constrained")
+
+
+def save(fig: Figure, directory: Path, name: str, style: Style) -> None:
+    for fmt in FORMATS:
+        metadata = {"CreationDate": None} if fmt == "pdf" else {}
+        fig.savefig(directory / f"{name}.{fmt}", format=fmt, dpi=style.dpi, metadata=metadata)
+
+
+def legend_below(fig: Figure, strategies: list[str], style: Style, lines: bool = False,
+                 extra: list[Line2D] = ()) -> None:
+    """One legend under the axes, in the figure's strategy order."""
+    handles = [Line2D([], [], color=color(s), marker=marker(s), linestyle="-" if lines else "none", label=s)
+               for s in strategies] + list(extra)
+    if not handles:
+        return
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(style.legend_columns, len(handles)))
+
+
+def score_label(results: Results) -> str:
+    return f"{SPLIT_NAMES[results.split]} {results.task.metric}"
+
+
+def scored(table: MainTable) -> list[StrategyRow]:
+    return [row for row in table.rows if row.score is not None]
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points no other point beats on both cost (lower x) and score (higher y), by increasing x."""
+    front: list[tuple[float, float]] = []
+    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or y > front[-1][1]:
+            front.append((x, y))
+    return front
+
+
+@dataclass(frozen=True)
+class Axis:
+    """How one cost is drawn on the x axis."""
+
+    measure: str  # StrategyRow attribute
+    label: str
+    scale: Callable[[float], float]
+    log: bool = False
+
+
+def byte_axis(rows: list[StrategyRow], label: str) -> Axis:
+    big = max(r.peak_memory_bytes for r in rows) >= 4 * 2**30
+    unit, size = ("GiB", 2**30) if big else ("MiB", 2**20)
+    return Axis("peak_memory_bytes", f"{label} ({unit})", lambda b: b / size)
+
+
+def time_axis(rows: list[StrategyRow]) -> Axis:
+    minutes = max(r.train_seconds for r in rows) >= 600
+    return Axis("train_seconds", f"training time per run ({'min' if minutes else 's'})",
+                lambda s: s / 60 if minutes else s)
+
+
+def tradeoff(results: Results, table: MainTable, style: Style, axis: Axis) -> Figure:
+    """Score against one cost, mean ± sd over seeds, with the Pareto front of the means."""
+    rows = scored(table)
+    fig = new_figure(style, 1.25)
+    ax = fig.add_subplot()
+    points = []
+    for row in rows:
+        x = axis.scale(getattr(row, axis.measure))
+        points.append((x, row.score.mean))
+        ax.errorbar(x, row.score.mean, yerr=row.score.std or 0, color=color(row.strategy), marker=marker(row.strategy),
+                    linestyle="none", capsize=2, elinewidth=style.line_width * 0.8, zorder=3)
+    front = pareto_front(points)
+    ax.step(*zip(*front), where="post", color="0.55", linestyle="--", linewidth=style.line_width * 0.8, zorder=1)
+    if axis.log:
+        ax.set_xscale("log")
+    else:
+        ax.set_xlim(left=0)  # from zero, so a 10% saving looks like one
+    ax.set_xlabel(axis.label)
+    ax.set_ylabel(f"{score_label(results)}\n(mean ± sd, {results.seeds} seeds)")
+    pareto = Line2D([], [], color="0.55", linestyle="--", label="Pareto front")
+    legend_below(fig, [r.strategy for r in rows], style, extra=[pareto])
+    return fig
+
+
+def seed_spread(results: Results, table: MainTable, style: Style) -> Figure:
+    """Every seed's score per strategy (points) over a box of their spread, best strategy first."""
+    rows = sorted(scored(table), key=lambda r: -r.score.mean)
+    fig = new_figure(style, 1.1)
+    ax = fig.add_subplot()
+    metric = results.task.metric
+    for position, row in enumerate(rows):
+        values = list(results.strategies[row.strategy].scores(results.split, metric).values())
+        if len(values) >= 3:
+            ax.boxplot([values], positions=[position], widths=0.55, showfliers=False, patch_artist=True,
+                       boxprops={"facecolor": color(row.strategy), "alpha": 0.18, "linewidth": 0.6},
+                       medianprops={"color": color(row.strategy), "linewidth": style.line_width},
+                       whiskerprops={"linewidth": 0.6}, capprops={"linewidth": 0.6})
+        offsets = [0.0] if len(values) == 1 else [-0.15 + 0.3 * i / (len(values) - 1) for i in range(len(values))]
+        ax.plot([position + o for o in offsets], values, color=color(row.strategy), marker=marker(row.strategy),
+                linestyle="none", alpha=0.9, zorder=3)
+    ax.set_xticks(range(len(rows)), [r.strategy for r in rows], rotation=35, ha="right", rotation_mode="anchor")
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylabel(f"{score_label(results)} per seed")
+    ax.grid(axis="x", visible=False)
+    return fig
+
+
+def learning_curves(results: Results, style: Style) -> Figure:
+    """Dev score against training samples seen, for the trial each strategy's study picked as best."""
+    fig = new_figure(style, 1.25)
+    ax = fig.add_subplot()
+    shown = []
+    for name, strategy in results.strategies.items():
+        best = strategy.best
+        if best is None or not best.intermediate:
+            continue
+        xs, ys = zip(*best.intermediate)
+        ax.plot(xs, ys, color=color(name), marker=marker(name), markersize=style.marker_size * 0.8)
+        shown.append(name)
+    ax.set_xlabel("training samples seen")
+    ax.set_ylabel(f"dev {results.task.metric}\n(best trial of each strategy)")
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_count(x)))
+    legend_below(fig, shown, style, lines=True)
+    return fig
+
+
+def optimisation_history(results: Results, style: Style) -> Figure:
+    """Best dev score found so far against trial number (pruned and failed trials count as trials)."""
+    fig = new_figure(style, 1.25)
+    ax = fig.add_subplot()
+    shown = []
+    for name, strategy in results.strategies.items():
+        numbers, best, values = [], [], []
+        so_far = -math.inf
+        for trial in sorted(strategy.trials, key=lambda t: t.number):
+            if trial.state == "COMPLETE" and trial.value is not None:
+                so_far = max(so_far, trial.value)
+                values.append((trial.number, trial.value))
+            if so_far > -math.inf:
+                numbers.append(trial.number)
+                best.append(so_far)
+        if not numbers:
+            continue
+        ax.step(numbers, best, where="post", color=color(name))
+        ax.plot(*zip(*values), color=color(name), marker=marker(name), linestyle="none", alpha=0.35,
+                markersize=style.marker_size * 0.8)
+        shown.append(name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial number")
+    ax.set_ylabel(f"best dev {results.task.metric} so far\n(faint: each complete trial)")
+    legend_below(fig, shown, style, lines=True)
+    return fig
+
+
+def importance(results: Results, style: Style) -> Figure:
+    """Small multiples: each strategy's hyperparameter importances (PED-ANOVA, summing to 1); each row of
+    panels is as tall as its longest list, so bars have the same thickness everywhere."""
+    names = list(results.strategies)
+    columns = style.panel_columns
+    found = [results.strategies[name].param_importance or {} for name in names]
+    rows = [max(max(len(f) for f in found[i:i + columns]), 2) for i in range(0, len(names), columns)]
+    bar = style.font / 72 * 1.6  # inches per bar: one line of tick labels with some air
+    title = style.font / 72 * 2.2
+    fig = new_figure(style, (sum(rows) * bar + len(rows) * title + 2 * title) / style.height)
+    axes = fig.subplots(len(rows), columns, sharex=True, squeeze=False, gridspec_kw={"height_ratios": rows}).ravel()
+    for index, (ax, name, importances) in enumerate(zip(axes, names, found)):
+        ax.tick_params(labelbottom=index + columns >= len(names))  # the lowest panel of each column has the scale
+        ax.set_title(name, color=color(name), fontweight="bold", loc="left", pad=2)
+        ax.tick_params(axis="y", length=0)
+        ax.grid(axis="y", visible=False)
+        ax.set_xlim(0, 1)
+        ax.set_xticks([0, 0.5, 1])
+        if not importances:
+            ax.set_axis_off()
+            ax.text(0.0, 0.5, "n/a: fewer than\n2 complete trials", ha="left", va="center", transform=ax.transAxes)
+            continue
+        ordered = sorted(importances.items(), key=lambda item: item[1])
+        ax.barh([k for k, _ in ordered], [v for _, v in ordered], color=color(name), height=0.7)
+        ax.set_ylim(len(ordered) - 0.4 - rows[index // columns], len(ordered) - 0.4)  # same bar thickness per row
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    fig.supxlabel("importance (fraction of the total)", fontsize=style.font)
+    return fig
+
+
+def combined(tables: CombinedTable, style: Style) -> Figure:
+    """Each comparison's score per strategy, mean ± sd over seeds, strategies side by side."""
+    fig = new_figure(style, 1.3)
+    ax = fig.add_subplot()
+    count = len(tables.strategies)
+    for index, name in enumerate(tables.strategies):
+        offset = -0.36 + 0.72 * index / max(count - 1, 1)
+        for position, summary in enumerate(tables.cells[name]):
+            if summary is not None:
+                ax.errorbar(position + offset, summary.mean, yerr=summary.std or 0, color=color(name),
+                            marker=marker(name), linestyle="none", capsize=1.5, elinewidth=0.8)
+    ax.set_xticks(range(len(tables.labels)),
+                  [f"{label}\n({SPLIT_NAMES[split]} {metric})"
+                   for label, split, metric in zip(tables.labels, tables.splits, tables.metrics)])
+    ax.set_xlim(-0.5, len(tables.labels) - 0.5)
+    ax.grid(axis="x", visible=False)
+    ax.set_ylabel("score (mean ± sd over seeds)")
+    legend_below(fig, tables.strategies, style)
+    return fig
+
+
+def write_figures(results: Results, table: MainTable, directory: Path, style: Style) -> list[Plot]:
+    """Every single-comparison figure, as PDF and PNG, in ``directory``."""
+    rows = scored(table)
+    split = SPLIT_NAMES[results.split]
+    plots: list[tuple[Plot, Callable[[], Figure]]] = []
+    if rows:
+        plots += [
+            (Plot("tradeoff-params", f"{split.capitalize()} {results.task.metric} against trainable parameters (log "
+                  "scale); the dashed line is the Pareto front (no strategy is both smaller and better)."),
+             lambda: tradeoff(results, table, style, Axis("trainable_params", "trainable parameters (log scale)",
+                                                          float, log=True))),
+            (Plot("tradeoff-memory", f"{split.capitalize()} {results.task.metric} against peak memory per run."),
+             lambda: tradeoff(results, table, style, byte_axis(rows, "peak memory"))),
+            (Plot("tradeoff-time", f"{split.capitalize()} {results.task.metric} against training time per run."),
+             lambda: tradeoff(results, table, style, time_axis(rows))),
+            (Plot("seeds", f"{split.capitalize()} {results.task.metric} of every seed run (box: quartiles, "
+                  "shown from 3 seeds)."), lambda: seed_spread(results, table, style)),
+        ]
+    plots += [
+        (Plot("learning-curves", f"Dev {results.task.metric} during training of each strategy's best trial."),
+         lambda: learning_curves(results, style)),
+        (Plot("history", "Optimisation history: best dev score so far against trial number, per strategy."),
+         lambda: optimisation_history(results, style)),
+        (Plot("importance", "Hyperparameter importance per strategy (Optuna PED-ANOVA over the tuning trials; "
+              "with few trials these are rough)."), lambda: importance(results, style)),
+    ]
+    with matplotlib.rc_context(style.rc()):
+        for plot, draw in plots:
+            save(draw(), directory, plot.name, style)
+    return [plot for plot, _ in plots]
+
+
+def write_combined_figure(table: CombinedTable, directory: Path, style: Style) -> Plot:
+    plot = Plot("combined", "Score of every strategy on each comparison (mean ± sd over seeds).")
+    with matplotlib.rc_context(style.rc()):
+        save(combined(table, style), directory, plot.name, style)
+    return plot

@@ -1,0 +1,259 @@
+"""Which strategy to use under a user's constraints, with its hyperparameters, the runner-up, the margin
+between them with its uncertainty, and why every other strategy was ruled out.
+
+With several comparisons (tasks or models) a strategy's score is the mean of its per-comparison means,
+its costs the worst over comparisons, and the margin a paired t-interval over (comparison, seed) pairs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from reports.load import SPLIT_NAMES, Results
+from reports.stats import CONFIDENCE, Difference, compare_means
+from reports.tables import StrategyRow, main_table, signed
+from reports.units import format_bytes, format_count, format_seconds, significant
+
+SMALL_PRESETS = ("smoke", "quick")
+
+
+@dataclass(frozen=True)
+class Constraints:
+    max_memory_bytes: int | None = None
+    max_train_seconds: float | None = None
+    max_trainable_params: int | None = None
+    max_artifact_bytes: int | None = None
+    cpu_only: bool = False
+
+    def limits(self) -> list["Limit"]:
+        """The numeric constraints that are set."""
+        return [limit for limit in LIMITS if getattr(self, limit.field) is not None]
+
+    def describe(self) -> str:
+        parts = [f"{limit.name} ≤ {limit.render(getattr(self, limit.field))}" for limit in self.limits()]
+        if self.cpu_only:
+            parts.append("runs on a CPU")
+        return ", ".join(parts) or "none"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A strategy's score and costs over every comparison it appears in."""
+
+    strategy: str
+    rows: list[StrategyRow]  # one per comparison
+    scores: dict[tuple[int, int], float]  # (comparison index, seed) → score, for paired margins
+    params: list[dict[str, Any]]  # best hyperparameters per comparison
+
+    @property
+    def score(self) -> float:
+        return statistics.fmean(row.score.mean for row in self.rows)
+
+    @property
+    def seeds(self) -> int:
+        return min(row.seeds for row in self.rows)
+
+    def cost(self, measure: str) -> float:
+        return max(getattr(row, measure) for row in self.rows)
+
+
+@dataclass(frozen=True)
+class Limit:
+    field: str  # Constraints attribute
+    flag: str
+    name: str
+    measure: str  # StrategyRow attribute
+    render: Callable[[float], str]
+
+    def exceeded(self, candidate: Candidate, constraints: Constraints) -> str | None:
+        """A one-line reason when ``candidate`` breaks this limit."""
+        value, limit = candidate.cost(self.measure), getattr(constraints, self.field)
+        if value <= limit:
+            return None
+        return f"{self.name} {self.render(value)} > {self.render(limit)} ({self.flag})"
+
+
+LIMITS = (
+    Limit("max_memory_bytes", "--max-memory", "peak memory", "peak_memory_bytes", format_bytes),
+    Limit("max_train_seconds", "--max-train-time", "training time", "train_seconds", format_seconds),
+    Limit("max_trainable_params", "--max-trainable-params", "trainable parameters", "trainable_params", format_count),
+    Limit("max_artifact_bytes", "--max-artifact-size", "artifact size", "artifact_bytes", format_bytes),
+)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    labels: list[str]  # the comparisons it is based on
+    split: str
+    metric: str
+    constraints: Constraints
+    choice: Candidate | None
+    runner_up: Candidate | None
+    margin: Difference | None  # choice - runner-up
+    ruled_out: dict[str, str]  # strategy → why
+    binding: str | None  # when nothing qualifies: which constraint binds
+    devices: list[str]
+    caveats: list[str] = field(default_factory=list)
+
+
+def candidates(runs: list[Results]) -> tuple[list[Candidate], dict[str, str]]:
+    """Strategies with seed runs in every comparison, and a reason for each one without."""
+    found, missing = [], {}
+    names = list(dict.fromkeys(name for run in runs for name in run.strategies))
+    tables = [main_table(run) for run in runs]
+    for name in names:
+        rows, scores, params, gaps = [], {}, [], []
+        for index, (run, table) in enumerate(zip(runs, tables)):
+            row = next((r for r in table.rows if r.strategy == name), None)
+            if row is None or row.score is None:
+                gaps.append(f"{run.task.name}: {row.status if row else 'not compared'}")
+                continue
+            rows.append(row)
+            seeds = run.strategies[name].scores(run.split, run.task.metric)
+            scores.update({(index, seed): value for seed, value in seeds.items()})
+            params.append(run.strategies[name].best_params)
+        if gaps:
+            missing[name] = "; ".join(gaps)
+        else:
+            found.append(Candidate(name, rows, scores, params))
+    return sorted(found, key=lambda c: (-c.score, c.cost("trainable_params"))), missing
+
+
+def violations(candidate: Candidate, constraints: Constraints) -> list[tuple[Limit, str]]:
+    return [(limit, reason) for limit in constraints.limits()
+            if (reason := limit.exceeded(candidate, constraints)) is not None]
+
+
+def binding_constraint(ranked: list[Candidate], broken: dict[str, list[tuple[Limit, str]]],
+                       label: Callable[[Candidate], str]) -> str | None:
+    """When every strategy is ruled out: the constraint whose removal admits the best strategy."""
+    if not ranked:
+        return None
+    for candidate in ranked:  # best first: the first one held back by a single limit names the binding one
+        if len(broken[candidate.strategy]) == 1:
+            limit, _ = broken[candidate.strategy][0]
+            admitted = [c.strategy for c in ranked if [other for other, _ in broken[c.strategy]] == [limit]]
+            needed = limit.render(candidate.cost(limit.measure))
+            return (f"{limit.flag} binds: without it {label(candidate)} would qualify (it needs {limit.name} "
+                    f"{needed}); removing it admits {', '.join(admitted)}")
+    closest = min(ranked, key=lambda c: len(broken[c.strategy]))
+    flags = " and ".join(limit.flag for limit, _ in broken[closest.strategy])
+    return (f"no single constraint binds alone: every strategy breaks at least two; the closest, "
+            f"{label(closest)}, needs {flags} relaxed")
+
+
+def recommend(runs: list[Results], constraints: Constraints = Constraints()) -> Recommendation:
+    """The best strategy on the ranking split among those meeting every constraint."""
+    ranked, ruled_out = candidates(runs)
+    ruled_out = {name: f"no seed runs to judge it by ({why})" for name, why in ruled_out.items()}
+    broken = {c.strategy: violations(c, constraints) for c in ranked}
+    admitted = [c for c in ranked if not broken[c.strategy]]
+    for candidate in ranked:
+        if broken[candidate.strategy]:
+            ruled_out[candidate.strategy] = "; ".join(reason for _, reason in broken[candidate.strategy])
+    split = runs[0].split if len({r.split for r in runs}) == 1 else "mixed"
+    metric = runs[0].task.metric if len({r.task.metric for r in runs}) == 1 else "metric"
+    choice = admitted[0] if admitted else None
+    runner_up = admitted[1] if len(admitted) > 1 else None
+    margin = compare_means(choice.scores, runner_up.scores) if runner_up else None
+
+    def label(candidate: Candidate) -> str:
+        return f"{candidate.strategy} ({split_label(split)} {metric} {candidate.score:.3f})"
+
+    return Recommendation(
+        labels=[f"{r.task.name} / {r.model_short}" for r in runs], split=split, metric=metric,
+        constraints=constraints, choice=choice, runner_up=runner_up, margin=margin, ruled_out=ruled_out,
+        binding=None if admitted else binding_constraint(ranked, broken, label),
+        devices=sorted({r.device for r in runs}), caveats=caveats(runs, constraints, choice),
+    )
+
+
+def split_label(split: str) -> str:
+    return SPLIT_NAMES.get(split, "held-out/dev")
+
+
+def caveats(runs: list[Results], constraints: Constraints, choice: Candidate | None) -> list[str]:
+    """What the recommendation extrapolates from, stated rather than hidden."""
+    notes = []
+    for run in runs:
+        full, used = run.task.full_train_size, run.task.sizes.get("train")
+        if full and used and used < full:
+            timed = (", and --max-train-time was checked against the measured (subset) time"
+                     if constraints.max_train_seconds else "")
+            notes.append(f"{run.task.name}: measured on {used:,} of {full:,} training examples, so the recommendation "
+                         f"extrapolates to the full data; training time there grows roughly {full / used:.0f}×{timed}.")
+        if run.preset in SMALL_PRESETS:
+            size = f", {format_count(run.total_params)} parameters" if run.total_params else ""
+            notes.append(f"{run.task.name}: measured with {run.model_short}{size} under the '{run.preset}' preset "
+                         "(small budget); for a larger model it extrapolates, and rankings can change with model "
+                         "size.")
+        if not run.complete:
+            notes.append(f"{run.task.name}: the comparison was still running when results.json was written.")
+    if choice and choice.seeds < 2:
+        notes.append("One seed per strategy: the margin has no uncertainty estimate.")
+    if constraints.cpu_only:
+        gpu = [d for d in sorted({r.device for r in runs}) if not d.startswith("cpu")]
+        notes.append("--cpu-only: every strategy runs on a CPU (qlora through bitsandbytes ≥ 0.47 on x86-64). "
+                     + (f"These numbers come from {', '.join(gpu)}; CPU time and memory will differ."
+                        if gpu else "These numbers were measured on a CPU."))
+    return notes
+
+
+def format_params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={significant(v, 3) if isinstance(v, float) else v}" for k, v in params.items()) or "defaults"
+
+
+def render(rec: Recommendation) -> str:
+    """Markdown (blank lines between blocks) that also reads as plain text in a terminal."""
+    split = split_label(rec.split)
+    blocks = [f"Based on: {', '.join(rec.labels)}; ranked on {split} {rec.metric} (mean over seeds"
+              f"{', then over comparisons' if len(rec.labels) > 1 else ''}). Measured on: {'; '.join(rec.devices)}.",
+              f"Constraints: {rec.constraints.describe()}."]
+    if rec.choice is None:
+        blocks.append("**No strategy meets every constraint.**" if rec.binding else "**No strategy has seed runs.**")
+        if rec.binding:
+            blocks.append(f"{rec.binding[0].upper()}{rec.binding[1:]}.")
+    else:
+        details = [f"best hyperparameters{f' ({label})' if len(rec.labels) > 1 else ''}: {format_params(params)}"
+                   for label, params in zip(rec.labels, rec.choice.params)]
+        if rec.runner_up:
+            details += [f"runner-up: {rec.runner_up.strategy}: {describe(rec.runner_up, split, rec.metric)}",
+                        f"margin: {margin_text(rec.margin, split, rec.metric)}"]
+        else:
+            details.append("runner-up: none (no other strategy meets the constraints)")
+        blocks += [f"**Use {rec.choice.strategy}**: {describe(rec.choice, split, rec.metric)}.", bullet_list(details)]
+    if rec.ruled_out:
+        blocks += ["Ruled out:", bullet_list(f"{name}: {why}" for name, why in rec.ruled_out.items())]
+    if rec.caveats:
+        blocks += ["Caveats:", bullet_list(rec.caveats)]
+    return "\n\n".join(blocks) + "\n"
+
+
+def bullet_list(lines) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def describe(candidate: Candidate, split: str, metric: str) -> str:
+    seeds = f"{candidate.seeds} seed{'s' if candidate.seeds != 1 else ''}"
+    if len(candidate.rows) == 1:
+        spread = candidate.rows[0].score.std
+        score = f"{split} {metric} {candidate.score:.3f}" + (f" ± {spread:.3f}" if spread is not None else "")
+        score += f" ({seeds}); costs:"
+    else:
+        score = (f"mean {split} {metric} {candidate.score:.3f} over {len(candidate.rows)} comparisons ({seeds} "
+                 f"each); worst costs over them:")
+    return (f"{score} {format_count(candidate.cost('trainable_params'))} trainable parameters, peak memory "
+            f"{format_bytes(candidate.cost('peak_memory_bytes'))}, training "
+            f"{format_seconds(candidate.cost('train_seconds'))}, artifact "
+            f"{format_bytes(candidate.cost('artifact_bytes'))}")
+
+
+def margin_text(margin: Difference, split: str, metric: str) -> str:
+    text = f"{signed(margin.mean)} {split} {metric}"
+    if margin.ci_low is None:
+        return f"{text}; no interval ({margin.reason})"
+    verdict = "significant" if margin.significant() else "not significant: the two are within seed noise"
+    return (f"{text} ({int(CONFIDENCE * 100)}% CI [{signed(margin.ci_low)}, {signed(margin.ci_high)}], "
+            f"{margin.method}, n={margin.n}, p={margin.p:.2g}; {verdict})")

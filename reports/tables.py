@@ -1,0 +1,354 @@
+"""The main table (one row per strategy) and the combined table (strategies × tasks), each rendered as
+Markdown, CSV and LaTeX (booktabs) from one :class:`Grid`, so the three never disagree.
+
+Markdown and LaTeX show rounded numbers with the best value of each column in bold; the CSV holds
+the full-precision numbers for anyone who wants to redo the arithmetic.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from dataclasses import dataclass, field
+from typing import Callable
+
+from reports.load import SPLIT_NAMES, Results, StrategyResult
+from reports.stats import ALPHA, CONFIDENCE, Difference, Summary, paired_t_test, summarize
+from reports.units import format_bytes, format_count, format_percent, significant
+
+REFERENCE = "full"  # the strategy every other one is tested against
+METRIC_DECIMALS = 3
+NONE = "—"
+
+
+@dataclass(frozen=True)
+class StrategyRow:
+    """One strategy's numbers, aggregated over its seed runs."""
+
+    strategy: str
+    status: str
+    seeds: int
+    score: Summary | None  # on the ranking split (held-out when present)
+    dev: Summary | None
+    trainable_params: int | None
+    total_params: int | None
+    peak_memory_bytes: int | None  # highest over seeds: what a machine must provide
+    train_seconds: float | None  # mean over seeds
+    samples_per_second: float | None  # mean over seeds
+    artifact_bytes: int | None
+    vs_reference: Difference | None  # score - reference score, paired by seed
+
+    @property
+    def trainable_percent(self) -> float | None:
+        if self.trainable_params is None or not self.total_params:
+            return None
+        return 100.0 * self.trainable_params / self.total_params
+
+
+@dataclass(frozen=True)
+class MainTable:
+    split: str
+    metric: str
+    rows: list[StrategyRow]
+    reference: str | None  # None when significance is skipped
+    notes: list[str] = field(default_factory=list)
+
+
+def strategy_row(results: Results, strategy: StrategyResult, reference: StrategyResult | None) -> StrategyRow:
+    runs = strategy.seed_runs
+    metric, split = results.task.metric, results.split
+    if not runs:
+        return StrategyRow(strategy.name, strategy.status, 0, None, None, None, None, None, None, None, None, None)
+    scores = strategy.scores(split, metric)
+    vs = None
+    if reference is not None and strategy.name != reference.name:
+        vs = paired_t_test(scores, reference.scores(split, metric))
+    return StrategyRow(
+        strategy=strategy.name, status=strategy.status, seeds=len(runs),
+        score=summarize(list(scores.values())), dev=summarize(list(strategy.scores("dev", metric).values())),
+        trainable_params=runs[0].trainable_params, total_params=runs[0].total_params,
+        peak_memory_bytes=max(r.peak_memory_bytes for r in runs),
+        train_seconds=statistics.fmean(r.train_seconds for r in runs),
+        samples_per_second=statistics.fmean(r.train_samples_per_second for r in runs),
+        artifact_bytes=max(r.artifact_bytes for r in runs), vs_reference=vs,
+    )
+
+
+def main_table(results: Results) -> MainTable:
+    """Every strategy's row; significance against ``full`` where full has seed runs."""
+    candidate = results.strategies.get(REFERENCE)
+    reference = candidate if candidate is not None and candidate.seed_runs else None
+    notes = []
+    if candidate is None:
+        notes.append(f"No significance test: `{REFERENCE}` was not part of this comparison.")
+    elif reference is None:
+        notes.append(f"No significance test: `{REFERENCE}` has no seed runs ({candidate.status}).")
+    rows = [strategy_row(results, s, reference) for s in results.strategies.values()]
+    return MainTable(results.split, results.task.metric, rows, REFERENCE if reference else None, notes)
+
+
+# ----------------------------------------------------------------------------- one grid, three renderings
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    value: float | None = None  # what "best in column" compares; None never wins
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    tex: str  # LaTeX header (already escaped)
+    best: str | None = None  # "max" | "min" | None
+    align: str = "r"
+
+
+@dataclass(frozen=True)
+class Grid:
+    columns: list[Column]
+    rows: list[list[Cell]]
+
+    def best(self) -> list[float | None]:
+        """The best value of each column that has one."""
+        found: list[float | None] = []
+        for index, column in enumerate(self.columns):
+            values = [row[index].value for row in self.rows if row[index].value is not None]
+            found.append((max if column.best == "max" else min)(values) if column.best and values else None)
+        return found
+
+
+def md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*")
+
+
+def to_markdown(grid: Grid) -> str:
+    best = grid.best()
+    lines = ["| " + " | ".join(md_escape(c.header) for c in grid.columns) + " |",
+             "|" + "|".join(":--" if c.align == "l" else "--:" for c in grid.columns) + "|"]
+    for row in grid.rows:
+        cells = [f"**{md_escape(cell.text)}**" if cell.value is not None and cell.value == b else md_escape(cell.text)
+                 for cell, b in zip(row, best)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+TEX_REPLACEMENTS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$",
+                    "{": r"\{", "}": r"\}", "±": r"$\pm$", "—": "---", "–": "--", "−": "$-$", "Δ": r"$\Delta$",
+                    "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "*": r"$^{*}$", "~": r"\textasciitilde{}"}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(TEX_REPLACEMENTS.get(ch, ch) for ch in text)
+
+
+def to_latex(grid: Grid, comments: list[str]) -> str:
+    """A booktabs ``tabular`` to ``\\input`` inside a table float (needs ``\\usepackage{booktabs}``)."""
+    best = grid.best()
+    lines = [f"% {line}" for line in comments]
+    lines += ["\\begin{tabular}{" + "".join(c.align for c in grid.columns) + "}", r"\toprule",
+              " & ".join(c.tex for c in grid.columns) + r" \\", r"\midrule"]
+    for row in grid.rows:
+        cells = [f"\\textbf{{{tex_escape(cell.text)}}}" if cell.value is not None and cell.value == b
+                 else tex_escape(cell.text) for cell, b in zip(row, best)]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(header: list[str], rows: list[list[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return out.getvalue()
+
+
+# ----------------------------------------------------------------------------- the main table
+def fixed(value: float) -> str:
+    """A score with the table's decimals and a real minus sign."""
+    return f"{value:.{METRIC_DECIMALS}f}".replace("-", "−")
+
+
+def signed(value: float) -> str:
+    return ("+" if value >= 0 else "") + fixed(value)
+
+
+def mean_cell(summary: Summary | None, with_std: bool) -> Cell:
+    if summary is None:
+        return Cell(NONE)
+    text = fixed(summary.mean)
+    if with_std:
+        text += f" ± {fixed(summary.std)}" if summary.std is not None else " (1 seed)"
+    return Cell(text, round(summary.mean, METRIC_DECIMALS))
+
+
+def ci_cell(summary: Summary | None) -> Cell:
+    if summary is None:
+        return Cell(NONE)
+    if summary.ci_low is None:
+        return Cell(summary.reason or NONE)
+    return Cell(f"[{fixed(summary.ci_low)}, {fixed(summary.ci_high)}]")
+
+
+def difference_cell(row: StrategyRow, reference: str) -> Cell:
+    if row.strategy == reference:
+        return Cell("reference")
+    diff = row.vs_reference
+    if diff is None:
+        return Cell(NONE)
+    if diff.p is None:
+        return Cell(diff.reason or NONE)
+    star = "*" if diff.significant() else ""
+    return Cell(f"{signed(diff.mean)}, p={diff.p:.2g}{star}")
+
+
+def optional(value: float | None, render: Callable[[float], str]) -> Cell:
+    return Cell(NONE) if value is None else Cell(render(value), value)
+
+
+def main_grid(table: MainTable) -> Grid:
+    split, metric = SPLIT_NAMES[table.split], table.metric
+    columns = [Column("strategy", "Strategy", align="l"),
+               Column(f"{split} {metric} (mean ± sd)", tex_escape(f"{split.capitalize()} {metric} (mean ± sd)"), "max"),
+               Column(f"{split} {int(CONFIDENCE * 100)}% CI (t)", tex_escape(f"{int(CONFIDENCE * 100)}% CI")),
+               Column(f"dev {metric} (mean)", tex_escape(f"Dev {metric}"), "max"),
+               Column("trainable params", "Trainable", "min"), Column("trainable %", r"\%", "min"),
+               Column("peak memory", "Peak mem.", "min"), Column("train time", "Train time", "min"),
+               Column("samples/s (train)", "Samples/s", "max"), Column("artifact", "Artifact", "min")]
+    if table.reference:
+        columns.append(Column(f"Δ {split} vs {table.reference}, p", tex_escape(f"Δ vs {table.reference} (p)")))
+    rows = []
+    for row in table.rows:
+        if row.score is None:
+            cells = [Cell(row.strategy), Cell(f"{row.status}: no seed runs")] + [Cell(NONE)] * (len(columns) - 2)
+            rows.append(cells)
+            continue
+        cells = [Cell(row.strategy), mean_cell(row.score, True), ci_cell(row.score), mean_cell(row.dev, False),
+                 optional(row.trainable_params, format_count), optional(row.trainable_percent, format_percent),
+                 optional(row.peak_memory_bytes, format_bytes),
+                 optional(row.train_seconds, lambda s: f"{significant(s)} s"),
+                 optional(row.samples_per_second, significant), optional(row.artifact_bytes, format_bytes)]
+        if table.reference:
+            cells.append(difference_cell(row, table.reference))
+        rows.append(cells)
+    return Grid(columns, rows)
+
+
+def main_csv(table: MainTable) -> str:
+    prefix = f"{SPLIT_NAMES[table.split]}_{table.metric}".replace("-", "_")
+    header = ["strategy", "status", "seeds", f"{prefix}_mean", f"{prefix}_std", f"{prefix}_ci95_low",
+              f"{prefix}_ci95_high", f"dev_{table.metric}_mean", "trainable_params", "total_params",
+              "trainable_percent", "peak_memory_bytes", "train_seconds_mean", "train_samples_per_second_mean",
+              "artifact_bytes", f"diff_vs_{REFERENCE}", f"p_vs_{REFERENCE}", "stats_note"]
+    rows = []
+    for row in table.rows:
+        score, diff = row.score, row.vs_reference
+        note = (score.reason if score else row.status) or (diff.reason if diff else None)
+        rows.append([row.strategy, row.status, row.seeds, score and score.mean, score and score.std,
+                     score and score.ci_low, score and score.ci_high, row.dev and row.dev.mean, row.trainable_params,
+                     row.total_params, row.trainable_percent, row.peak_memory_bytes, row.train_seconds,
+                     row.samples_per_second, row.artifact_bytes, diff and diff.mean, diff and diff.p, note])
+    return to_csv(header, rows)
+
+
+def main_notes(table: MainTable, results: Results) -> list[str]:
+    """What the reader needs to read the table right; printed under it (and as LaTeX comments)."""
+    split = SPLIT_NAMES[table.split]
+    notes = [f"{split.capitalize()} {table.metric}: mean ± sample standard deviation over seed re-runs of each "
+             f"strategy's best configuration; {int(CONFIDENCE * 100)}% CI: Student-t interval of the mean over seeds "
+             f"(n−1 degrees of freedom). Dev {table.metric}: the split hyperparameters were selected on, so it is "
+             f"optimistic.",
+             "Peak memory: the highest over seeds "
+             f"({memory_kinds(results)}); train time and samples/s: means over seeds; bold: best in each column."]
+    if table.reference:
+        notes.append(f"Δ vs {table.reference}: difference of {split} means; p: two-sided paired t-test across seeds "
+                     f"matched by seed number; * p < {ALPHA}.")
+    if results.seeds == 0:
+        notes.append("No strategy has seed runs yet, so there is nothing to summarise.")
+    elif results.seeds == 1:
+        notes.append("Only one seed per strategy: confidence intervals and significance tests are omitted "
+                     "(n/a (1 seed)) rather than estimated.")
+    return notes + table.notes
+
+
+def memory_kinds(results: Results) -> str:
+    kinds = {r.memory_kind for s in results.strategies.values() for r in s.seed_runs}
+    described = {"cpu_peak_rss": "process peak RSS: model, data and Python included",
+                 "cuda_max_allocated": "CUDA max allocated"}
+    return "; ".join(described.get(k, k) for k in sorted(kinds)) or "not measured"
+
+
+# ----------------------------------------------------------------------------- several comparisons
+@dataclass(frozen=True)
+class CombinedTable:
+    """Strategies × comparisons (tasks or models) on each comparison's ranking split, GLUE-paper style."""
+
+    labels: list[str]
+    metrics: list[str]
+    splits: list[str]
+    strategies: list[str]
+    cells: dict[str, list[Summary | None]]  # strategy → one summary per comparison
+
+    def average(self, strategy: str) -> float | None:
+        """Mean over comparisons, only where the strategy has a score in every one."""
+        values = self.cells[strategy]
+        return None if any(v is None for v in values) else statistics.fmean(v.mean for v in values)
+
+
+def run_labels(runs: list[Results]) -> list[str]:
+    """Task names, with the model added where that is what tells comparisons apart."""
+    tasks = [r.task.name for r in runs]
+    if len(set(tasks)) == len(tasks):
+        return tasks
+    labels = [f"{r.task.name} / {r.model_short}" for r in runs]
+    if len(set(labels)) == len(labels):
+        return labels
+    return [f"{label} ({r.directory.name})" for label, r in zip(labels, runs)]
+
+
+def combined_table(runs: list[Results]) -> CombinedTable:
+    strategies: list[str] = []
+    for run in runs:
+        strategies += [name for name in run.strategies if name not in strategies]
+    cells: dict[str, list[Summary | None]] = {}
+    for name in strategies:
+        cells[name] = []
+        for run in runs:
+            scores = run.strategies[name].scores(run.split, run.task.metric) if name in run.strategies else {}
+            cells[name].append(summarize(list(scores.values())) if scores else None)
+    return CombinedTable(run_labels(runs), [r.task.metric for r in runs], [r.split for r in runs], strategies, cells)
+
+
+def combined_grid(table: CombinedTable) -> Grid:
+    columns = [Column("strategy", "Strategy", align="l")]
+    columns += [Column(f"{label} ({SPLIT_NAMES[split]} {metric})", tex_escape(label), "max")
+                for label, metric, split in zip(table.labels, table.metrics, table.splits)]
+    columns.append(Column("average", "Avg.", "max"))
+    rows = []
+    for name in table.strategies:
+        average = table.average(name)
+        rows.append([Cell(name)] + [mean_cell(s, True) for s in table.cells[name]]
+                    + [Cell(NONE) if average is None else Cell(fixed(average), round(average, METRIC_DECIMALS))])
+    return Grid(columns, rows)
+
+
+def combined_csv(table: CombinedTable) -> str:
+    header = ["strategy"]
+    for label, split, metric in zip(table.labels, table.splits, table.metrics):
+        header += [f"{label} {SPLIT_NAMES[split]} {metric} mean", f"{label} {SPLIT_NAMES[split]} {metric} std",
+                   f"{label} seeds"]
+    header.append("average")
+    rows = []
+    for name in table.strategies:
+        row: list[object] = [name]
+        for summary in table.cells[name]:
+            row += [summary.mean, summary.std, summary.n] if summary else [None, None, 0]
+        rows.append(row + [table.average(name)])
+    return to_csv(header, rows)
+
+
+def combined_notes(table: CombinedTable) -> list[str]:
+    return ["Each cell: mean ± sample standard deviation over seeds on that comparison's held-out split "
+            "(dev where a comparison has none, as labelled in the header). Average: mean of the per-task means, "
+            "only for strategies present in every comparison; metrics of different tasks are averaged as they are, "
+            "as GLUE papers do. Bold: best in each column."]

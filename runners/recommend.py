@@ -1,0 +1,60 @@
+"""Which strategy should I use? ``python -m runners.recommend RUN_DIR [RUN_DIR ...] [--max-memory 8GB]
+[--max-train-time 10min] [--max-trainable-params 1M] [--max-artifact-size 50MB] [--cpu-only]``.
+
+Answers from results.json alone: the best held-out score among strategies meeting every constraint, its
+hyperparameters, the runner-up and the margin with its 95% interval, and why each other strategy is out.
+Sizes take B, KB, MB, GB (powers of 10) or KiB, MiB, GiB (powers of 2); times s, min, h; counts k, M, B.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable, Sequence, TypeVar
+
+from core import cli
+from core.errors import UserError
+from reports.load import load_results
+from reports.recommend import Constraints, recommend, render
+from reports.units import parse_bytes, parse_count, parse_seconds
+
+T = TypeVar("T")
+
+
+def flag_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """argparse type: a parse error becomes argparse's one-line ``argument --flag: ...`` message."""
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except UserError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return convert
+
+
+def build_parser() -> cli.ArgumentParser:
+    parser = cli.ArgumentParser(prog="python -m runners.recommend", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="comparison directory holding results.json")
+    parser.add_argument("--max-memory", type=flag_type(parse_bytes), help="peak memory per run, e.g. 8GB, 512MiB")
+    parser.add_argument("--max-train-time", type=flag_type(parse_seconds),
+                        help="training time per run, e.g. 90s, 10min, 2h")
+    parser.add_argument("--max-trainable-params", type=flag_type(parse_count),
+                        help="trainable parameters, e.g. 1M, 200k")
+    parser.add_argument("--max-artifact-size", type=flag_type(parse_bytes),
+                        help="size of what the strategy must save, e.g. 50MB")
+    parser.add_argument("--cpu-only", action="store_true", help="the strategy must run on a CPU (all of them do; "
+                        "states which device the numbers come from)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    runs = [load_results(d) for d in args.run_dirs]
+    constraints = Constraints(max_memory_bytes=args.max_memory, max_train_seconds=args.max_train_time,
+                              max_trainable_params=args.max_trainable_params,
+                              max_artifact_bytes=args.max_artifact_size, cpu_only=args.cpu_only)
+    print(render(recommend(runs, constraints)), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run_main(main)

@@ -1,0 +1,41 @@
+"""Re-render a comparison's report from its results.json, without training:
+``python -m runners.report RUN_DIR [RUN_DIR ...] [--style paper|slides] [--out DIR]``.
+
+One directory: ``RUN_DIR/report/`` (or ``--out``) gets report.md, table.{md,csv,tex} and every figure as
+PDF and PNG. Several directories (tasks or models): each gets its own report, and ``--out`` (default
+runs/combined-report/) gets a combined table (strategies × comparisons, with an average) and figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+from core import cli
+from reports.render import COMBINED_DIR, write_report, write_reports
+from reports.style import STYLES
+
+__all__ = ["main", "write_report"]  # write_report: what runners.compare calls after a comparison
+
+
+def build_parser() -> cli.ArgumentParser:
+    parser = cli.ArgumentParser(prog="python -m runners.report", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="comparison directory holding results.json")
+    parser.add_argument("--style", choices=list(STYLES), default="paper",
+                        help="paper: 3.3-inch single-column figures, fonts ≥ 7 pt; slides: large fonts "
+                        "(default: paper)")
+    parser.add_argument("--out", help=f"output directory (default: RUN_DIR/report; with several RUN_DIRs the "
+                        f"combined report, default {COMBINED_DIR}/)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for path in write_reports(args.run_dirs, args.style, args.out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run_main(main)

@@ -1,0 +1,288 @@
+"""``python -m runners.report`` on realistic results.json files (tests/fixtures/make_results.py): every
+table number recomputed here from the raw JSON with numpy/scipy, every figure present as PDF and PNG and
+not blank, the one-seed and failed-strategy cases stated rather than faked, several comparisons combined,
+reports replaced whole or not at all, and bad input answered with one line and exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from reports import plots, render
+from reports.load import load_results
+from reports.recommend import recommend
+from reports.tables import main_table
+from tests.fixtures.make_results import make_results, smoke_results, variant, write_run
+from tests.test_cli_train import assert_one_line_error, run_cli
+
+FIGURES = ("tradeoff-params", "tradeoff-memory", "tradeoff-time", "seeds", "learning-curves", "history", "importance")
+PAPER_DPI, PAPER_WIDTH, SLIDES_DPI, SLIDES_WIDTH = 300, 3.3, 150, 8.0
+
+
+@pytest.fixture(scope="module")
+def sst2(tmp_path_factory) -> Path:
+    """A 7-strategy × 3-seed comparison with its report written by the command line."""
+    run = write_run(tmp_path_factory.mktemp("sst2") / "run", make_results())
+    process = run_cli("runners.report", str(run))
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.strip() == str(run / "report" / "report.md")
+    return run
+
+
+@pytest.fixture(scope="module")
+def combined(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """sst2 and rte (where qlora failed) reported together, slides style."""
+    root = tmp_path_factory.mktemp("combined")
+    sst2 = write_run(root / "sst2", make_results())
+    rte = write_run(root / "rte", make_results(task="rte", failed=("qlora",)))
+    process = run_cli("runners.report", str(sst2), str(rte), "--style", "slides", "--out", str(root / "both"))
+    assert process.returncode == 0, process.stderr
+    return sst2, rte, root / "both"
+
+
+def raw_strategies(run: Path) -> dict:
+    return json.loads((run / "results.json").read_text())["strategies"]
+
+
+def by_seed(record: dict, split: str) -> dict[int, float]:
+    return {r["seed"]: r["metrics"][split]["accuracy"] for r in record["seed_runs"]}
+
+
+def table_csv(directory: Path) -> dict[str, dict[str, str]]:
+    with open(directory / "table.csv", newline="") as handle:
+        return {row["strategy"]: row for row in csv.DictReader(handle)}
+
+
+def markdown_rows(path: Path) -> dict[str, list[str]]:
+    rows = [line.strip("|").split(" | ") for line in path.read_text().splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells] for cells in rows[1:]}
+
+
+def test_table_numbers_match_a_recomputation_from_results_json(sst2):
+    table = table_csv(sst2 / "report")
+    strategies = raw_strategies(sst2)
+    assert list(table) == list(strategies)
+    full = by_seed(strategies["full"], "test")
+    for name, record in strategies.items():
+        row = {k: float(v) if v and k not in ("strategy", "status", "stats_note") else v
+               for k, v in table[name].items()}
+        held = by_seed(record, "test")
+        values = np.array([held[s] for s in sorted(held)])
+        mean, sd = values.mean(), values.std(ddof=1)
+        low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=mean, scale=sd / np.sqrt(len(values)))
+        assert row["held_out_accuracy_mean"] == pytest.approx(mean)
+        assert row["held_out_accuracy_std"] == pytest.approx(sd)
+        assert (row["held_out_accuracy_ci95_low"], row["held_out_accuracy_ci95_high"]) == (pytest.approx(low),
+                                                                                          pytest.approx(high))
+        assert row["dev_accuracy_mean"] == pytest.approx(np.mean(list(by_seed(record, "dev").values())))
+        runs = record["seed_runs"]
+        assert row["trainable_params"] == runs[0]["trainable_params"]
+        assert row["trainable_percent"] == pytest.approx(100 * runs[0]["trainable_params"] / runs[0]["total_params"])
+        assert row["peak_memory_bytes"] == max(r["peak_memory_bytes"] for r in runs)
+        assert row["train_seconds_mean"] == pytest.approx(np.mean([r["train_seconds"] for r in runs]))
+        throughput = np.mean([r["train_samples_per_second"] for r in runs])
+        assert row["train_samples_per_second_mean"] == pytest.approx(throughput)
+        assert row["artifact_bytes"] == runs[0]["artifact_bytes"]
+        if name == "full":
+            assert row["diff_vs_full"] == "" and row["p_vs_full"] == ""
+            continue
+        seeds = sorted(held)
+        expected = scipy_stats.ttest_rel([held[s] for s in seeds], [full[s] for s in seeds])
+        assert row["diff_vs_full"] == pytest.approx(mean - np.mean(list(full.values())))
+        assert row["p_vs_full"] == pytest.approx(expected.pvalue)
+
+
+def test_markdown_table_rounds_the_csv_and_bolds_the_best(sst2):
+    rows = markdown_rows(sst2 / "report" / "table.md")
+    numbers = table_csv(sst2 / "report")
+    assert len(rows) == 7
+    for name, cells in rows.items():
+        mean, sd = float(numbers[name]["held_out_accuracy_mean"]), float(numbers[name]["held_out_accuracy_std"])
+        assert cells[1].strip("*") == f"{mean:.3f} ± {sd:.3f}"
+        assert cells[2] == f"[{float(numbers[name]['held_out_accuracy_ci95_low']):.3f}, " \
+                           f"{float(numbers[name]['held_out_accuracy_ci95_high']):.3f}]"
+    best = max(numbers, key=lambda n: float(numbers[n]["held_out_accuracy_mean"]))
+    assert [n for n, cells in rows.items() if cells[1].startswith("**")] == [best] == ["llrd"]
+    assert rows["frozen"][4] == "**770**" and rows["frozen"][6].startswith("**")  # fewest params, least memory
+    assert rows["full"][10] == "reference"
+    p = float(numbers["lora"]["p_vs_full"])
+    difference = abs(float(numbers["lora"]["diff_vs_full"]))
+    assert rows["lora"][10] == f"−{difference:.3f}, p={p:.2g}" + ("\\*" if p < 0.05 else "")
+
+
+def test_latex_table_is_booktabs_and_escaped(sst2):
+    tex = (sst2 / "report" / "table.tex").read_text()
+    body = [line for line in tex.splitlines() if not line.startswith("%")]
+    assert body[0] == r"\begin{tabular}{lrrrrrrrrrr}" and body[-1] == r"\end{tabular}"
+    assert [body.count(rule) for rule in (r"\toprule", r"\midrule", r"\bottomrule")] == [1, 1, 1]
+    rows = body[body.index(r"\midrule") + 1: body.index(r"\bottomrule")]
+    assert len(rows) == 7 and all(row.count(" & ") == 10 and row.endswith(r" \\") for row in rows)
+    assert r"\textbf{770}" in tex and r"\textbf{0.846 $\pm$ 0.003}" in tex
+    assert not re.search(r"(?<!\\)[%_#&](?! )", "\n".join(body).replace(" & ", " ")), "unescaped LaTeX character"
+
+
+def test_every_figure_exists_as_pdf_and_png_at_paper_width(sst2):
+    import matplotlib.image
+
+    for name in FIGURES:
+        pdf, png = sst2 / "report" / f"{name}.pdf", sst2 / "report" / f"{name}.png"
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5_000, name
+        pixels = matplotlib.image.imread(png)
+        height, width = pixels.shape[:2]
+        assert width == round(PAPER_WIDTH * PAPER_DPI), name
+        assert PAPER_WIDTH * PAPER_DPI * 0.5 < height < 7 * PAPER_DPI, name
+        assert pixels[..., :3].std() > 0.05, f"{name}.png is blank"
+        colours = {tuple(p) for p in (pixels[::7, ::7, :3] * 255).astype(int).reshape(-1, 3)}
+        assert len(colours) > 20, f"{name}.png has almost nothing drawn"
+
+
+def test_report_md_links_every_figure_and_says_what_the_numbers_are(sst2):
+    text = (sst2 / "report" / "report.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links == [f"{name}.png" for name in FIGURES]
+    assert all((sst2 / "report" / link).exists() for link in links)
+    for fragment in ("## Setup", "train 2,000 (a subset of 66,349), dev 872, held-out 1,000",
+                     "4 trials of tuning per strategy (equal for all)", "| qlora | done | 3 / 1 / 0 |",
+                     "## Results (held-out accuracy, 3 seeds per strategy)", "**Use llrd**",
+                     "p: two-sided paired t-test across seeds matched by seed number",
+                     "95% CI: Student-t interval of the mean over seeds",
+                     "PEFT saves little memory: activations and the frozen weights dominate", "qlora took longer to train than full",
+                     "trials ran sequentially with a seeded sampler", "dev scores are optimistic",
+                     "torch 2.13.0+cpu"):
+        assert fragment in text, fragment
+    assert text.count("| llrd |") == 2  # the budget table and the results table
+
+
+def test_one_seed_omits_intervals_and_tests_with_the_reason(tmp_path):
+    run = write_run(tmp_path / "one", make_results(seeds=1, strategies=("lora", "bitfit", "frozen")))
+    process = run_cli("runners.report", str(run))
+    assert process.returncode == 0, process.stderr
+    numbers = table_csv(run / "report")
+    assert all(row["held_out_accuracy_std"] == row["held_out_accuracy_ci95_low"] == "" for row in numbers.values())
+    assert all(row["stats_note"] == "n/a (1 seed)" for row in numbers.values())
+    rows = markdown_rows(run / "report" / "table.md")
+    assert all(cells[2] == "n/a (1 seed)" for cells in rows.values())
+    text = (run / "report" / "report.md").read_text()
+    assert "confidence intervals and significance tests are omitted (n/a (1 seed))" in text
+    assert "No significance test: `full` was not part of this comparison." in text
+    assert "margin: +0.015 held-out accuracy; no interval (n/a (1 seed))" in text
+    assert "Δ" not in (run / "report" / "table.md").read_text()
+
+
+def test_several_comparisons_make_a_combined_table_and_figure(combined):
+    sst2, rte, out = combined
+    numbers = table_csv(out)
+    for name in ("full", "lora", "llrd", "frozen"):
+        means = [np.mean(list(by_seed(raw_strategies(run)[name], "test").values())) for run in (sst2, rte)]
+        assert float(numbers[name]["sst2 held-out accuracy mean"]) == pytest.approx(means[0])
+        assert float(numbers[name]["rte held-out accuracy mean"]) == pytest.approx(means[1])
+        assert float(numbers[name]["average"]) == pytest.approx(np.mean(means))
+    assert numbers["qlora"]["rte seeds"] == "0" and numbers["qlora"]["average"] == ""
+    rows = markdown_rows(out / "table.md")
+    assert rows["qlora"][2:] == ["—", "—"] and rows["llrd"][3].startswith("**")
+    text = (out / "report.md").read_text()
+    assert "[sst2](../sst2/report/report.md)" in text and "![" in text
+    assert "- qlora: no seed runs to judge it by (rte: failed)" in text
+    for directory in (out, sst2 / "report", rte / "report"):
+        assert (directory / "report.md").exists()
+    for name in ("combined", "seeds"):  # slides style: wider figures at screen resolution
+        directory = out if name == "combined" else rte / "report"
+        import matplotlib.image
+
+        assert matplotlib.image.imread(directory / f"{name}.png").shape[1] == round(SLIDES_WIDTH * SLIDES_DPI)
+        assert (directory / f"{name}.pdf").stat().st_size > 5_000
+
+
+def test_a_failed_strategy_is_reported_not_hidden(combined):
+    _, rte, _ = combined
+    rows = markdown_rows(rte / "report" / "table.md")
+    assert rows["qlora"][1] == "failed: no seed runs"
+    text = (rte / "report" / "report.md").read_text()
+    assert "**qlora** has no results (failed); last reason: MemoryCapExceeded" in text
+
+
+def test_real_writer_output_loads_and_ranks(tmp_path):
+    """The file runners.compare wrote for a smoke comparison (tiny random BERT, 2 seeds)."""
+    results = load_results(write_run(tmp_path / "smoke", smoke_results()))
+    table = main_table(results)
+    assert [row.seeds for row in table.rows] == [2] * 7
+    assert results.split == "test" and results.task.heldout.startswith("32 examples carved from train")
+    rec = recommend([results])
+    assert rec.choice.score == max(row.score.mean for row in table.rows)
+
+
+def test_a_crash_while_writing_leaves_the_old_report_whole(sst2, tmp_path, monkeypatch):
+    run = write_run(tmp_path / "run", json.loads((sst2 / "results.json").read_text()))
+    old = run / "report"
+    old.mkdir()
+    (old / render.OWNER_MARK).write_text("")
+    (old / "report.md").write_text("the previous report\n")
+
+    def crash(results, table, directory, style):
+        (directory / "seeds.png").write_bytes(b"half a figure")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plots, "write_figures", crash)
+    with pytest.raises(KeyboardInterrupt):
+        render.write_report(run)
+    assert sorted(p.name for p in old.iterdir()) == [render.OWNER_MARK, "report.md"]
+    assert (old / "report.md").read_text() == "the previous report\n"
+    assert sorted(p.name for p in run.iterdir()) == ["report", "results.json"]  # no temporary directory left
+
+
+def test_out_never_replaces_a_directory_it_did_not_write(sst2, tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("years of work")
+    process = run_cli("runners.report", str(sst2), "--out", str(precious))
+    assert_one_line_error(process, f"{precious} exists and does not hold a peftbench report")
+    assert [p.name for p in precious.iterdir()] == ["chapter1.tex"]
+
+
+BAD_RESULTS = {
+    "no-results": (None, "has no results.json"),
+    "truncated": ('{"schema_version": 1, "kind": "peftbench-comparison", "task": {"na', "is not valid JSON"),
+    "empty": ("", "is empty"),
+    "schema-0": (json.dumps(variant(make_results(seeds=1), schema_version=0)), "has schema version 0, older than"),
+    "schema-99": (json.dumps(variant(make_results(seeds=1), schema_version=99)), "written by a newer peftbench"),
+    "other-kind": (json.dumps(variant(make_results(seeds=1), kind="optuna-export")), "is not a peftbench comparison"),
+    "a-list": ("[1, 2, 3]", "is not a peftbench comparison"),
+    "no-metric": (json.dumps(variant(make_results(seeds=1), task={"name": "sst2", "sizes": {}})),
+                  "task.metric is missing"),
+    "bad-seed-run": (json.dumps(make_results(seeds=1)).replace('"peak_memory_bytes": ',
+                                                               '"peak_memory_bytes": "x", "_": ', 1),
+                     "strategies.full.seed_runs[0].peak_memory_bytes must be a finite number, found a string"),
+}
+
+
+@pytest.mark.parametrize("runner", ["runners.report", "runners.recommend"])
+@pytest.mark.parametrize("case", list(BAD_RESULTS))
+def test_bad_results_file_is_one_line_and_exit_2(runner, case, tmp_path):
+    content, fragment = BAD_RESULTS[case]
+    run = tmp_path / case
+    run.mkdir()
+    if content is not None:
+        (run / "results.json").write_text(content)
+    assert_one_line_error(run_cli(runner, str(run)), fragment)
+    assert not (run / "report").exists()
+
+
+def test_bad_flags_and_paths_are_one_line(sst2, tmp_path):
+    assert_one_line_error(run_cli("runners.report", str(sst2), "--style", "poster"), "argument --style: invalid choice")
+    assert_one_line_error(run_cli("runners.report", str(tmp_path / "missing")), "does not exist")
+    assert_one_line_error(run_cli("runners.report"), "the following arguments are required: RUN_DIR")
+    assert_one_line_error(run_cli("runners.report", str(sst2), str(sst2)),
+                          "the same comparison directory was given twice")
+    assert_one_line_error(run_cli("runners.report", str(sst2), "--out", str(sst2 / "results.json" / "report")),
+                          "cannot write a report in")
+    # a bad second directory is refused before the first one's report is touched
+    before = (sst2 / "report" / "report.md").stat().st_mtime_ns
+    assert_one_line_error(run_cli("runners.report", str(sst2), str(tmp_path)), "has no results.json")
+    assert (sst2 / "report" / "report.md").stat().st_mtime_ns == before
+
