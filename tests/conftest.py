@@ -60,12 +60,18 @@ def sentiment_rows(count: int, seed: int) -> list[list]:
     return rows
 
 
+def sst2_dir(root: Path, train_rows: int) -> str:
+    """A GLUE-layout sst2 folder under ``root`` with ``train_rows`` toy training rows and 32 dev rows."""
+    write_tsv(root / "sst2" / "train.tsv", ["sentence", "label"], sentiment_rows(train_rows, 1))
+    write_tsv(root / "sst2" / "dev.tsv", ["sentence", "label"], sentiment_rows(32, 2))
+    return str(root)
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> str:
     """GLUE-layout sst2 (single sentence) and rte (pairs) with a few dozen rows each."""
     root = tmp_path_factory.mktemp("glue")
-    write_tsv(root / "sst2" / "train.tsv", ["sentence", "label"], sentiment_rows(96, 1))
-    write_tsv(root / "sst2" / "dev.tsv", ["sentence", "label"], sentiment_rows(32, 2))
+    sst2_dir(root, 96)
     pairs = [[f"{a[0]} .", f"it was {'good' if a[1] else 'bad'}", 1 - a[1]] for a in sentiment_rows(64, 3)]
     write_tsv(root / "rte" / "train.tsv", ["sentence1", "sentence2", "label"], pairs[:48])
     write_tsv(root / "rte" / "dev.tsv", ["sentence1", "sentence2", "label"], pairs[48:])

@@ -19,7 +19,7 @@ import pytest
 from optuna.trial import TrialState
 
 from studies import queue
-from tests.conftest import sentiment_rows, write_tsv
+from tests.conftest import sst2_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ENV = "PEFTBENCH_TEST_POSTGRES_URL"
@@ -42,10 +42,7 @@ def storage_url(tmp_path) -> str:
 
 @pytest.fixture(scope="module")
 def bigger_data(tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("glue")
-    write_tsv(root / "sst2" / "train.tsv", ["sentence", "label"], sentiment_rows(400, 1))
-    write_tsv(root / "sst2" / "dev.tsv", ["sentence", "label"], sentiment_rows(32, 2))
-    return str(root)
+    return sst2_dir(tmp_path_factory.mktemp("glue"), 400)
 
 
 def command(tiny_model, data, storage, out, *extra) -> list[str]:

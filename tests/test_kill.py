@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from runners.compare import main
-from tests.conftest import sentiment_rows, write_tsv
+from tests.conftest import sst2_dir
 from tests.test_compare import counted
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,10 +25,7 @@ STUDY = "sst2-tiny-bert0-{}-smoke"
 
 @pytest.fixture(scope="module")
 def slow_data(tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("glue")
-    write_tsv(root / "sst2" / "train.tsv", ["sentence", "label"], sentiment_rows(1200, 1))
-    write_tsv(root / "sst2" / "dev.tsv", ["sentence", "label"], sentiment_rows(32, 2))
-    return str(root)
+    return sst2_dir(tmp_path_factory.mktemp("glue"), 1200)
 
 
 def arguments(tiny_model, data, out) -> list[str]:
