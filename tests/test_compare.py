@@ -12,7 +12,7 @@ import optuna
 import pytest
 
 from runners.compare import main
-from tests.conftest import sentiment_rows, write_tsv
+from tests.conftest import sentiment_rows, sst2_dir
 from tests.test_cli_train import assert_one_line_error, run_cli
 
 STRATEGIES = "frozen,lora,bitfit"
@@ -111,11 +111,9 @@ def test_sigkill_during_a_trial_then_rerun_finishes_without_repeats(tiny_model, 
     import subprocess
     import sys
 
-    data = tmp_path / "glue"
-    write_tsv(data / "sst2" / "train.tsv", ["sentence", "label"], sentiment_rows(1200, 1))
-    write_tsv(data / "sst2" / "dev.tsv", ["sentence", "label"], sentiment_rows(32, 2))
+    data = sst2_dir(tmp_path / "glue", 1200)
     out = tmp_path / "killed"
-    args = ["--task", "sst2", "--preset", "smoke", "--model", tiny_model, "--data-dir", str(data), "--out", str(out),
+    args = ["--task", "sst2", "--preset", "smoke", "--model", tiny_model, "--data-dir", data, "--out", str(out),
             "--strategies", "full", "--trials", "3", "--seeds", "2", "--train-size", "1000", "--quiet", "--no-report"]
     root = Path(__file__).resolve().parent.parent
     process = subprocess.Popen([sys.executable, "-m", "runners.compare", *args], cwd=root,
