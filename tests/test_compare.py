@@ -158,3 +158,13 @@ def test_bad_input_is_one_line_and_exit_2(extra, fragment, tmp_path, tiny_model,
 def test_a_directory_holding_another_comparison_is_refused(finished, tiny_model, data_dir):
     process = run_cli("runners.compare", *compare_args(tiny_model, data_dir, finished), "--task", "rte")
     assert_one_line_error(process, "holds a comparison of task 'sst2', not 'rte'")
+
+
+def test_pair_task_rte(tiny_model, data_dir, tmp_path):
+    out = tmp_path / "rte"
+    assert main(["--task", "rte", "--preset", "smoke", "--model", tiny_model, "--data-dir", data_dir, "--out", str(out),
+                 "--strategies", "frozen,bitfit", "--trials", "2", "--seeds", "2", "--heldout-size", "8",
+                 "--train-size", "40", "--quiet", "--no-report"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["task"]["name"] == "rte" and results["task"]["sizes"] == {"train": 40, "dev": 16, "test": 8}
+    assert all(len(r["seed_runs"]) == 2 for r in results["strategies"].values())
