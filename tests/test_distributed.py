@@ -42,13 +42,13 @@ def storage_url(tmp_path) -> str:
 
 @pytest.fixture(scope="module")
 def bigger_data(tmp_path_factory) -> str:
-    return sst2_dir(tmp_path_factory.mktemp("glue"), 400)
+    return sst2_dir(tmp_path_factory.mktemp("glue"), 1200)
 
 
 def command(tiny_model, data, storage, out, *extra) -> list[str]:
     return [sys.executable, "-m", "runners.compare", "--task", "sst2", "--preset", "smoke", "--model", tiny_model,
             "--data-dir", data, "--storage", storage, "--out", str(out), "--strategies", "bitfit,frozen",
-            "--train-size", "256", "--quiet", "--no-report", "--heartbeat-interval", "1", "--grace-period", "5", *extra]
+            "--train-size", "1000", "--quiet", "--no-report", "--heartbeat-interval", "1", "--grace-period", "5", *extra]
 
 
 def start(args: list[str]) -> subprocess.Popen:
