@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from core.errors import UserError
 JOURNAL_SUFFIXES = (".journal", ".log")
 LOCAL_SQLITE = "optuna.db"
 LOCAL_JOURNAL = "optuna.journal"
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def open_storage(choice: StorageChoice, heartbeat_interval: int, grace_period: i
     if "://" not in choice.url:
         raise UserError(f"storage {redact(choice.url)!r} is neither a database URL (sqlite:///…, postgresql://…) "
                         f"nor a journal file ending in {' or '.join(JOURNAL_SUFFIXES)}")
-    try:
+    def connect() -> RDBStorage:
         storage = RDBStorage(
             choice.url,
             engine_kwargs={"pool_pre_ping": True} if not choice.url.startswith("sqlite") else {},
@@ -78,7 +80,16 @@ def open_storage(choice: StorageChoice, heartbeat_interval: int, grace_period: i
             heartbeat_stale_trial_callback=None if choice.local else RetryHeartbeatStaleTrialCallback(),
         )
         storage.get_all_studies()  # fail now, clearly, if the server is unreachable or refuses us
+        return storage
+
+    # machines started together on a new database race to create Optuna's tables: try again
+    for attempt in range(1, ATTEMPTS):
+        try:
+            return connect()
+        except Exception:  # noqa: BLE001 — the last attempt below reports the error
+            time.sleep(attempt)
+    try:
+        return connect()
     except Exception as error:  # sqlalchemy/driver errors of many types all mean "cannot use this storage"
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot open storage {redact(choice.url)}: {redact(first, choice.url)[:300]}") from None
-    return storage

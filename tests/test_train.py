@@ -163,7 +163,7 @@ def test_artifact_sizes_rank_as_expected(tiny_model, data_dir):
     ({"lr": -1.0}, "lr must be a positive number"),
     ({"batch_size": 0}, "batch size must be at least 1"),
     ({"warmup_ratio": 1.5}, "warmup ratio must be in"),
-    ({"seed": -3}, "seed must be 0 or a positive integer"),
+    ({"seed": -3}, r"seed must be an integer in \[0, 2\*\*32 - 1\]"),
     ({"device": "cuda:0"}, "no CUDA GPU"),
     ({"strategy": "lora", "strategy_params": {"rank": 0}}, "rank=0 is outside"),
     ({"model": "/nonexistent/model"}, "neither a local directory nor loadable"),
