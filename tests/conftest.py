@@ -12,6 +12,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Idle OpenMP threads sleep instead of spinning (read when torch loads, so before any import of it):
+# on a CPU shared with other jobs the suite ran 4x faster (benchmarks/NOTES.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 POSITIVE = ["a great film", "wonderful and moving", "the best movie this year", "funny , warm and smart",
             "beautifully acted", "a joy to watch", "brilliant", "i loved it"]

@@ -1,0 +1,215 @@
+"""Run the benchmark: every strategy through transformers.Trainer (A) and through the core (B),
+interleaved in one process, and write benchmarks/results/<name>.{json,md}.
+
+    .venv/bin/python -m benchmarks.run                      # the CPU benchmark (≈15 min on 2 cores)
+    .venv/bin/python -m benchmarks.run --strategies full,lora --reps 2 --train-size 500 --out /tmp/bench
+
+Repetition 1 runs both paths to the end (throughput, memory, wall time and the dev score); later
+repetitions time ``--trainer-steps`` Trainer steps (a padded Trainer step costs the same whatever the
+batch, so a few steps give its rate) against a complete core run, which is cheap. A and B alternate
+which goes first (A B, B A, …) so a drift in machine load does not favour either.
+"""
+
+from __future__ import annotations
+
+import os
+
+if __name__ == "__main__":
+    # Before torch loads, and only for the command (not for code importing this module): idle OpenMP
+    # threads sleep instead of spinning. On a machine shared with other jobs, spinning threads take the
+    # cores the working threads need (NOTES.md: 5-10x on 2 shared cores).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable, Iterator  # noqa: E402
+
+import torch  # noqa: E402
+
+from benchmarks.hf_trainer import run_trainer  # noqa: E402
+from benchmarks.measure import (CORE, CORE_COLD, CORE_NO_CACHE, RunMeasurement, matmul_flops_per_second,  # noqa: E402
+                                non_embedding_parameters, release_memory)
+from benchmarks.summary import (BenchmarkReport, summarise_flops, summarise_frozen_cache,  # noqa: E402
+                                summarise_strategy, write)
+from core.config import TrainConfig  # noqa: E402
+from core.costs import device_description, versions  # noqa: E402
+from core.features import CACHE_ENV  # noqa: E402
+from core.models import DEFAULT_MODEL, SequenceClassifier, load_encoder  # noqa: E402
+from core.tasks import TaskData, TaskRequest, load_task  # noqa: E402
+from core.train import resolve_device, resolve_precision, train  # noqa: E402
+from strategies import STRATEGIES  # noqa: E402
+
+OUT_DIR = Path(__file__).resolve().parent / "results"
+# Dense bf16 tensor-core peaks from the vendors' datasheets (FLOP/s), matched against the device name
+# in this order (more specific names first).
+BF16_PEAKS = (("H200", 989e12), ("H100 PCIe", 756e12), ("H100", 989e12), ("A100", 312e12), ("L40S", 362e12),
+              ("L4", 121e12), ("A10", 125e12))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="sst2")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated (default: all seven)")
+    parser.add_argument("--train-size", type=int, default=2000, help="training examples; 0 = the whole training set")
+    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions (the first complete)")
+    parser.add_argument("--trainer-steps", type=int, default=10, help="Trainer steps timed in later repetitions")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--max-length", type=int, default=64,
+                        help="both paths truncate to this and the Trainer pads every row to it; 64 is above SST-2's "
+                             "longest row (56 train, 60 dev tokens), so nothing is cut, and half a tutorial's 128")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", help="auto: fp32 on CPU, bf16 on a GPU that has it")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, one per core)")
+    parser.add_argument("--matmul-size", type=int, default=None, help="the yardstick matmul's side (4096 CPU, 8192 GPU)")
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument("--name", default=None, help="output file stem (default: <task>-<device>)")
+    args = parser.parse_args(argv)
+    args.strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    unknown = [s for s in args.strategies if s not in STRATEGIES]
+    if unknown or args.reps < 1 or args.trainer_steps < 2:
+        parser.error(f"unknown strategies {unknown}" if unknown else "--reps must be ≥1 and --trainer-steps ≥2")
+    return args
+
+
+def run_core(config: TrainConfig, data: TaskData, repetition: int, path: str = CORE) -> RunMeasurement:
+    """One complete run through ``core.train.train``."""
+    started = time.perf_counter()
+    result = train(config, data=data)
+    return RunMeasurement(
+        path=path, strategy=config.strategy, repetition=repetition, samples=result.train_samples_seen,
+        tokens=result.train_tokens_seen, train_seconds=result.train_seconds,
+        wall_seconds=time.perf_counter() - started, peak_memory_bytes=result.peak_memory_bytes,
+        memory_kind=result.memory_kind, metric=result.primary_metric, dev_score=result.score("dev"),
+    )
+
+
+@contextlib.contextmanager
+def fresh_feature_cache() -> Iterator[None]:
+    """An empty feature cache for this invocation, so its first frozen trial really computes features."""
+    from core import features
+
+    previous = os.environ.get(CACHE_ENV)
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ[CACHE_ENV] = folder
+        features._MEMORY.clear()
+        try:
+            yield
+        finally:
+            features._MEMORY.clear()
+            if previous is None:
+                os.environ.pop(CACHE_ENV, None)
+            else:
+                os.environ[CACHE_ENV] = previous
+
+
+def matmul_yardstick(device: torch.device, precision: str, size: int | None) -> tuple[Callable[[], float], str, float | None]:
+    """How to time this machine's matmul ceiling for the run's precision, its label, and the datasheet peak."""
+    if device.type == "cuda":
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+        name = torch.cuda.get_device_name(device)
+        peak = next((flops for key, flops in BF16_PEAKS if key in name), None) if dtype == torch.bfloat16 else None
+        size = size or 8192
+        return lambda: matmul_flops_per_second(device, dtype, size, 50), f"{str(dtype).removeprefix('torch.')} {size}² matmul", peak
+    size = size or 4096
+    return lambda: matmul_flops_per_second(device, torch.float32, size, 3), f"fp32 {size}² matmul", None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def quiet_libraries() -> None:
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def main(argv: list[str] | None = None) -> BenchmarkReport:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    quiet_libraries()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
+    data = load_task(TaskRequest(args.task, args.data_dir, train_size=args.train_size or None, seed=args.seed))
+    base = TrainConfig(task=args.task, model=args.model, data_dir=args.data_dir, train_size=args.train_size or None,
+                       batch_size=args.batch_size, epochs=args.epochs, max_length=args.max_length, seed=args.seed,
+                       device=str(device), precision=precision, progress=False)
+    non_embedding = non_embedding_parameters(SequenceClassifier(load_encoder(args.model), data.spec.num_labels))
+    time_matmul, matmul_label, peak = matmul_yardstick(device, precision, args.matmul_size)
+    environment = {"device": f"cpu: {cpu_model()}" if device.type == "cpu" else device_description(device),
+                   "threads": torch.get_num_threads(),
+                   "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"), "matmul": matmul_label,
+                   "load_before": load_average(), "versions": versions()}
+
+    runs: list[RunMeasurement] = []
+    matmul: list[float] = []
+
+    def record(measurement: RunMeasurement, repetition: int) -> None:
+        runs.append(measurement)
+        release_memory()
+        log(f"[{repetition + 1}/{args.reps}] {measurement.strategy:8s} {measurement.path:12s} "
+            f"{measurement.samples_per_second:7.1f} samples/s  wall {measurement.wall_seconds:6.1f} s  "
+            f"dev {measurement.dev_score if measurement.dev_score is not None else '–'}")
+
+    with fresh_feature_cache():
+        if "frozen" in args.strategies:
+            record(run_core(replace(base, strategy="frozen"), data, 0, CORE_COLD), 0)
+        for repetition in range(args.reps):
+            matmul.append(time_matmul())
+            log(f"[{repetition + 1}/{args.reps}] {matmul_label}: {matmul[-1] / 1e9:.0f} GFLOP/s")
+            steps = None if repetition == 0 else args.trainer_steps
+            for strategy in args.strategies:
+                config = replace(base, strategy=strategy)
+                pair = [lambda: run_trainer(config, data, repetition, steps), lambda: run_core(config, data, repetition)]
+                for run in pair if repetition % 2 == 0 else reversed(pair):
+                    record(run(), repetition)
+                if strategy == "frozen":
+                    record(run_core(replace(config, cache_features=False), data, repetition, CORE_NO_CACHE), repetition)
+
+    environment.update(load_after=load_average(), memory_kind=runs[-1].memory_kind)
+    settings = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "model_name": Path(args.model).name, "train_size": len(data.train), "dev_size": len(data.dev),
+                "repetitions": args.reps, "precision": precision, "device": str(device), "metric": data.spec.metric}
+    report = BenchmarkReport(
+        settings=settings, environment=environment,
+        strategies=[summarise_strategy(s, runs, len(data.dev)) for s in args.strategies],
+        frozen_cache=summarise_frozen_cache(runs), flops=summarise_flops(runs, non_embedding, matmul, peak),
+        runs=runs, seconds=time.perf_counter() - started,
+    )
+    name = args.name or f"{args.task}-{device.type}"
+    json_path, md_path = write(report, args.out, name)
+    print(md_path.read_text(encoding="utf-8"))
+    log(f"wrote {json_path} and {md_path}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

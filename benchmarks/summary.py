@@ -1,0 +1,240 @@
+"""From the runs of one invocation to medians, spreads, core/Trainer ratios and target checks, written
+as JSON (everything, every run) and a Markdown table (what a reader needs)."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.measure import CORE, CORE_COLD, CORE_NO_CACHE, TRAINER, RunMeasurement, spread, training_flops
+
+# The issue's targets: core samples/s over Trainer samples/s per strategy, the frozen feature cache's
+# per-trial speed-up, and the full fine-tune's share of the measured matmul rate.
+TARGET_SPEEDUP = {"full": 1.5, "lora": 1.5, "llrd": 1.5, "adapters": 1.5, "bitfit": 1.5, "qlora": 1.0}
+TARGET_CACHE_SPEEDUP = 10.0
+TARGET_MATMUL_FRACTION = 0.5
+FLOPS_STRATEGIES = ("full", "llrd")  # every weight trains: the 6·N·T work formula applies
+MIB = 2**20
+
+
+@dataclass
+class PathSummary:
+    """One path's runs of one strategy. ``[median, min, max]`` lists."""
+
+    runs: int
+    samples_per_second: list[float]
+    peak_memory_mib: list[float]
+    wall_seconds: list[float] | None  # complete runs only (timing-only runs stop early)
+    dev_scores: list[float]
+
+
+@dataclass
+class StrategySummary:
+    strategy: str
+    trainer: PathSummary
+    core: PathSummary
+    speedup: list[float]  # core/Trainer samples/s, per repetition: [median, min, max]
+    target: float | None
+    met: bool | None
+    dev_difference: float | None  # core − Trainer, median dev scores
+    dev_tolerance: float  # 95% binomial noise of a difference between two scores on this dev set
+    agree: bool | None
+
+
+@dataclass
+class FrozenCache:
+    """A frozen-encoder trial with the feature cache against one that runs the encoder every step."""
+
+    cold_trial_seconds: float | None  # the first trial in a process: features computed and stored
+    warm_trial_seconds: list[float]  # later trials: features from the cache; [median, min, max]
+    no_cache_trial_seconds: list[float]
+    speedup: float  # median no-cache trial / median warm trial
+    target: float
+    met: bool
+    dev_cached: float
+    dev_no_cache: float
+
+
+@dataclass
+class Flops:
+    """Achieved training FLOP/s (6 × non-embedding parameters × real tokens) against the machine's matmul rate."""
+
+    non_embedding_parameters: int
+    matmul_flops_per_second: list[float]  # every measurement, in run order
+    peak_flops_per_second: float | None  # the accelerator's datasheet peak for this precision, where known
+    per_strategy: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # strategy → path → [median, min, max] FLOP/s
+    target: float = TARGET_MATMUL_FRACTION
+    met: bool | None = None
+
+    @property
+    def matmul_median(self) -> float:
+        return statistics.median(self.matmul_flops_per_second)
+
+
+@dataclass
+class BenchmarkReport:
+    settings: dict[str, Any]
+    environment: dict[str, Any]
+    strategies: list[StrategySummary]
+    frozen_cache: FrozenCache | None
+    flops: Flops
+    runs: list[RunMeasurement]
+    seconds: float  # the whole invocation
+
+
+def dev_tolerance(score: float, dev_size: int) -> float:
+    """1.96·sqrt(2·p(1−p)/n): how far two independent runs' dev accuracies drift apart by sampling alone.
+    A yardstick for "the same result", not a test (it ignores training-seed variance, which adds to it)."""
+    p = min(max(score, 0.0), 1.0)
+    return 1.96 * math.sqrt(2 * p * (1 - p) / max(dev_size, 1))
+
+
+def summarise_path(runs: list[RunMeasurement]) -> PathSummary:
+    complete = [r for r in runs if r.dev_score is not None]
+    return PathSummary(
+        runs=len(runs),
+        samples_per_second=list(spread([r.samples_per_second for r in runs])),
+        peak_memory_mib=list(spread([r.peak_memory_bytes / MIB for r in runs])),
+        wall_seconds=list(spread([r.wall_seconds for r in complete])) if complete else None,
+        dev_scores=[r.dev_score for r in complete],
+    )
+
+
+def summarise_strategy(strategy: str, runs: list[RunMeasurement], dev_size: int) -> StrategySummary:
+    by_path = {path: [r for r in runs if r.strategy == strategy and r.path == path] for path in (TRAINER, CORE)}
+    trainer, core = summarise_path(by_path[TRAINER]), summarise_path(by_path[CORE])
+    ratios = [c.samples_per_second / t.samples_per_second
+              for t in by_path[TRAINER] for c in by_path[CORE] if c.repetition == t.repetition]
+    speedup = list(spread(ratios))
+    target = TARGET_SPEEDUP.get(strategy)
+    difference = None
+    if trainer.dev_scores and core.dev_scores:
+        difference = statistics.median(core.dev_scores) - statistics.median(trainer.dev_scores)
+    tolerance = dev_tolerance(statistics.median(core.dev_scores or [0.5]), dev_size)
+    return StrategySummary(
+        strategy=strategy, trainer=trainer, core=core, speedup=speedup, target=target,
+        met=None if target is None else speedup[0] >= target,
+        dev_difference=difference, dev_tolerance=tolerance,
+        agree=None if difference is None else abs(difference) <= tolerance,
+    )
+
+
+def summarise_frozen_cache(runs: list[RunMeasurement]) -> FrozenCache | None:
+    warm = [r for r in runs if r.strategy == "frozen" and r.path == CORE]
+    no_cache = [r for r in runs if r.strategy == "frozen" and r.path == CORE_NO_CACHE]
+    cold = [r for r in runs if r.strategy == "frozen" and r.path == CORE_COLD]
+    if not warm or not no_cache:
+        return None
+    warm_seconds, no_cache_seconds = spread([r.wall_seconds for r in warm]), spread([r.wall_seconds for r in no_cache])
+    speedup = no_cache_seconds[0] / max(warm_seconds[0], 1e-9)
+    return FrozenCache(
+        cold_trial_seconds=cold[0].wall_seconds if cold else None, warm_trial_seconds=list(warm_seconds),
+        no_cache_trial_seconds=list(no_cache_seconds), speedup=speedup, target=TARGET_CACHE_SPEEDUP,
+        met=speedup >= TARGET_CACHE_SPEEDUP, dev_cached=statistics.median(r.dev_score for r in warm),
+        dev_no_cache=statistics.median(r.dev_score for r in no_cache),
+    )
+
+
+def summarise_flops(runs: list[RunMeasurement], non_embedding: int, matmul: list[float],
+                    peak: float | None) -> Flops:
+    flops = Flops(non_embedding_parameters=non_embedding, matmul_flops_per_second=matmul, peak_flops_per_second=peak)
+    for strategy in FLOPS_STRATEGIES:
+        for path in (TRAINER, CORE):
+            chosen = [r for r in runs if r.strategy == strategy and r.path == path]
+            if chosen:
+                rates = [training_flops(non_embedding, r.tokens) / max(r.train_seconds, 1e-9) for r in chosen]
+                flops.per_strategy.setdefault(strategy, {})[path] = list(spread(rates))
+    core_full = flops.per_strategy.get("full", {}).get(CORE)
+    if core_full and matmul:
+        flops.met = core_full[0] / flops.matmul_median >= TARGET_MATMUL_FRACTION
+    return flops
+
+
+def write(report: BenchmarkReport, out_dir: Path, name: str) -> tuple[Path, Path]:
+    """``<name>.json`` (everything) and ``<name>.md`` (the table) under ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
+    json_path.write_text(json.dumps(asdict(report), indent=1) + "\n", encoding="utf-8")
+    md_path.write_text(markdown(report), encoding="utf-8")
+    return json_path, md_path
+
+
+def _range(values: list[float] | None, digits: int = 1) -> str:
+    if not values:
+        return "–"
+    median, low, high = values
+    return f"{median:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})" if high > low else f"{median:.{digits}f}"
+
+
+def _mark(met: bool | None) -> str:
+    return "" if met is None else (" ✓" if met else " ✗ missed")
+
+
+def _score(values: list[float]) -> str:
+    return "–" if not values else f"{statistics.median(values):.4f}"
+
+
+def markdown(report: BenchmarkReport) -> str:
+    """The human-readable table: per strategy both paths, the ratio and its target, then FLOP/s and the cache."""
+    s, env = report.settings, report.environment
+    lines = [
+        f"# core vs transformers.Trainer — {s['task']}, {s['train_size']} training examples, {s['model_name']}",
+        "",
+        f"{env['device']}; {env['threads']} threads; OMP_WAIT_POLICY={env['omp_wait_policy']}; precision "
+        f"{s['precision']}; batch {s['batch_size']}, {s['epochs']} epoch(s), Trainer padding to {s['max_length']}; "
+        f"{s['repetitions']} interleaved repetitions (the first complete, later ones time {s['trainer_steps']} "
+        f"Trainer steps against a complete core run); load average {env['load_before']} before, "
+        f"{env['load_after']} after; {report.seconds / 60:.1f} min in all.",
+        "",
+        "Median (min–max) over repetitions. samples/s: training loop only. Peak memory: "
+        f"{env['memory_kind']}. Wall: a complete run (load, train, evaluate). Dev: {s['metric']} on "
+        f"{s['dev_size']} dev examples; 'agree' when the difference is within ±tolerance (95% binomial).",
+        "",
+        "| strategy | Trainer samples/s | core samples/s | core/Trainer | target | Trainer peak MiB | core peak MiB "
+        "| Trainer wall s | core wall s | Trainer dev | core dev | agree (± tol) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report.strategies:
+        agree = "–" if row.agree is None else f"{'yes' if row.agree else 'NO'} ({row.dev_difference:+.4f}, ±{row.dev_tolerance:.4f})"
+        target = "–" if row.target is None else f"≥{row.target:g}×{_mark(row.met)}"
+        lines.append(
+            f"| {row.strategy} | {_range(row.trainer.samples_per_second)} | {_range(row.core.samples_per_second)} "
+            f"| {_range(row.speedup, 2)}× | {target} | {_range(row.trainer.peak_memory_mib, 0)} "
+            f"| {_range(row.core.peak_memory_mib, 0)} | {_range(row.trainer.wall_seconds)} "
+            f"| {_range(row.core.wall_seconds)} | {_score(row.trainer.dev_scores)} | {_score(row.core.dev_scores)} "
+            f"| {agree} |")
+    flops = report.flops
+    lines += ["", "## Achieved FLOP/s", "",
+              f"Work = 6 × {flops.non_embedding_parameters / 1e6:.2f}M non-embedding parameters × real (unpadded) "
+              f"tokens. Matmul yardstick: {env['matmul']} measured {len(flops.matmul_flops_per_second)}× in this run: "
+              + ", ".join(f"{rate / 1e9:.0f}" for rate in flops.matmul_flops_per_second)
+              + f" GFLOP/s (median {flops.matmul_median / 1e9:.0f})."
+              + (f" Datasheet peak: {flops.peak_flops_per_second / 1e12:.0f} TFLOP/s." if flops.peak_flops_per_second else ""),
+              "", "| strategy | path | GFLOP/s | share of measured matmul rate |"
+              + (" share of datasheet peak (MFU) |" if flops.peak_flops_per_second else ""),
+              "|---|---|---|---|" + ("---|" if flops.peak_flops_per_second else "")]
+    for strategy, paths in flops.per_strategy.items():
+        for path, rates in paths.items():
+            share = rates[0] / flops.matmul_median
+            goal = f" (target ≥{flops.target:.0%}{_mark(flops.met)})" if strategy == "full" and path == CORE else ""
+            row = f"| {strategy} | {path} | {_range([r / 1e9 for r in rates])} | {share:.0%}{goal} |"
+            if flops.peak_flops_per_second:
+                row += f" {rates[0] / flops.peak_flops_per_second:.1%} |"
+            lines.append(row)
+    cache = report.frozen_cache
+    if cache:
+        cold = f"{cache.cold_trial_seconds:.1f} s" if cache.cold_trial_seconds is not None else "not run"
+        lines += ["", "## Frozen encoder: feature cache", "",
+                  f"Per trial (whole run, wall): cached features {_range(cache.warm_trial_seconds, 2)} s, head "
+                  f"trained through the frozen encoder every step (`cache_features=False`) "
+                  f"{_range(cache.no_cache_trial_seconds, 2)} s: **{cache.speedup:.1f}×** "
+                  f"(target ≥{cache.target:g}×{_mark(cache.met)}). First trial of a process (computes and stores "
+                  f"the features): {cold}. Dev {s['metric']}: cached {cache.dev_cached:.4f}, "
+                  f"uncached {cache.dev_no_cache:.4f}."]
+    lines += ["", "Every run, the settings and the environment: the JSON file beside this one. Why the numbers are "
+              "what they are, and what was tried: `benchmarks/NOTES.md`.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""The benchmark's mechanics on the tiny model (FLOP counting, batching arithmetic, the summary and its
+table, one smoke run of both paths), and that the core's speed changes leave results as they were.
+Timings are never asserted here: they live in benchmarks/results and benchmarks/NOTES.md."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+import torch
+
+from benchmarks.hf_trainer import samples_in_steps
+from benchmarks.measure import CORE, CORE_COLD, CORE_NO_CACHE, TRAINER, RunMeasurement, non_embedding_parameters, training_flops
+from benchmarks.summary import (BenchmarkReport, dev_tolerance, markdown, summarise_flops, summarise_frozen_cache,
+                                summarise_strategy, write)
+from core.artifacts import load_trained
+from core.config import TrainConfig
+from core.data import encode_split
+from core.models import SequenceClassifier, load_encoder
+from core.tasks import TaskRequest, load_task
+from core.train import Batches, build_model, evaluate, train
+from strategies import get_strategy
+
+
+def measurement(path: str, strategy: str, repetition: int, seconds: float, score: float | None = 0.8,
+                wall: float = 10.0) -> RunMeasurement:
+    return RunMeasurement(path=path, strategy=strategy, repetition=repetition, samples=1000, tokens=13_000,
+                          train_seconds=seconds, wall_seconds=wall, peak_memory_bytes=2**30, memory_kind="cpu_peak_rss",
+                          metric="accuracy", dev_score=score)
+
+
+def test_non_embedding_parameters_leave_out_exactly_the_embedding_tables(tiny_model):
+    model = SequenceClassifier(load_encoder(tiny_model), 2)
+    embeddings = model.encoder.embeddings
+    tables = sum(m.weight.numel() for m in (embeddings.word_embeddings, embeddings.position_embeddings,
+                                            embeddings.token_type_embeddings))
+    assert non_embedding_parameters(model) == sum(p.numel() for p in model.parameters()) - tables
+    assert training_flops(1_000, 13) == 6 * 1_000 * 13
+
+
+def test_samples_in_steps_counts_each_epochs_short_last_batch():
+    assert [samples_in_steps(100, 32, steps) for steps in (1, 3, 4, 5, 8)] == [32, 96, 100, 132, 200]
+
+
+def test_dev_tolerance_is_the_binomial_noise_of_a_difference():
+    assert dev_tolerance(0.8, 872) == pytest.approx(1.96 * (2 * 0.8 * 0.2 / 872) ** 0.5)
+    assert dev_tolerance(1.0, 872) == 0.0
+
+
+def test_summary_pairs_repetitions_checks_targets_and_writes_json_and_markdown(tmp_path):
+    runs = [measurement(TRAINER, "full", 0, 100.0), measurement(CORE, "full", 0, 20.0, score=0.81),
+            measurement(TRAINER, "full", 1, 80.0, score=None), measurement(CORE, "full", 1, 25.0, score=0.81),
+            measurement(TRAINER, "qlora", 0, 10.0), measurement(CORE, "qlora", 0, 20.0, score=0.5),
+            measurement(CORE_COLD, "frozen", 0, 5.0, wall=8.0), measurement(CORE, "frozen", 0, 5.0, wall=0.5),
+            measurement(CORE_NO_CACHE, "frozen", 0, 5.0, wall=6.0)]
+    full = summarise_strategy("full", runs, dev_size=872)
+    assert full.speedup == pytest.approx([4.1, 3.2, 5.0])  # per-repetition ratios 5.0 and 3.2: median 4.1
+    assert full.met and full.agree and full.trainer.wall_seconds == [10.0, 10.0, 10.0]
+    assert full.trainer.dev_scores == [0.8] and full.dev_difference == pytest.approx(0.01)
+    qlora = summarise_strategy("qlora", runs, dev_size=872)
+    assert qlora.met is False and qlora.agree is False
+    cache = summarise_frozen_cache(runs)
+    assert cache.speedup == pytest.approx(12.0) and cache.met and cache.cold_trial_seconds == 8.0
+    flops = summarise_flops(runs, non_embedding=1_000_000, matmul=[1e11, 2e11, 3e11], peak=None)
+    assert flops.per_strategy["full"][CORE][0] == pytest.approx(6 * 1e6 * 13_000 * (1 / 20 + 1 / 25) / 2)
+    assert flops.met is False  # 3.5 GFLOP/s of a 200 GFLOP/s yardstick
+    report = BenchmarkReport(
+        settings={"task": "sst2", "train_size": 1000, "model_name": "tiny", "precision": "fp32", "batch_size": 32,
+                  "epochs": 1, "max_length": 128, "repetitions": 2, "trainer_steps": 10, "metric": "accuracy",
+                  "dev_size": 872},
+        environment={"device": "cpu: test", "threads": 2, "omp_wait_policy": "PASSIVE", "load_before": "0.0",
+                     "load_after": "0.0", "memory_kind": "cpu_peak_rss", "matmul": "fp32 4096² matmul"},
+        strategies=[full, qlora], frozen_cache=cache, flops=flops, runs=runs, seconds=60.0)
+    json_path, md_path = write(report, tmp_path, "bench")
+    saved = json.loads(json_path.read_text())
+    assert saved["strategies"][0]["speedup"] == full.speedup and len(saved["runs"]) == len(runs)
+    table = md_path.read_text()
+    assert table == markdown(report)
+    assert "| full | 11.2 (10.0–12.5) | 45.0 (40.0–50.0) | 4.10 (3.20–5.00)× | ≥1.5× ✓ |" in table
+    assert "≥1× ✗ missed" in table and "**12.0×**" in table and "(target ≥50% ✗ missed)" in table
+
+
+def test_fused_adamw_takes_the_same_steps_as_the_per_tensor_loop(tiny_model):
+    """The core's optimizer is fused; it must move the weights as the reference implementation does.
+    (Same gradients for both: model-derived ones would include e.g. the key bias's, zero up to rounding,
+    which Adam normalises into full-size steps of random sign.)"""
+    strategy = get_strategy("llrd")  # many groups with different learning rates, decay and no decay
+    model = build_model(TrainConfig(model=tiny_model, strategy="llrd", seed=0), strategy, {"decay": 0.8}, num_labels=2)
+    copies = [{n: p.detach().clone().requires_grad_() for n, p in model.named_parameters()} for _ in range(2)]
+    optimizers = []
+    for fused, parameters in zip((False, True), copies):
+        model.load_state_dict({n: p.detach() for n, p in parameters.items()}, strict=False)
+        groups = strategy.param_groups(model, 1e-3, 0.01, {"decay": 0.8})
+        by_id = {id(p): n for n, p in model.named_parameters()}
+        for group in groups:
+            group["params"] = [parameters[by_id[id(p)]] for p in group["params"]]
+        optimizers.append(torch.optim.AdamW(groups, lr=1e-3, fused=fused))
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        for name, parameter in copies[0].items():
+            parameter.grad = torch.randn(parameter.shape, generator=generator)
+            copies[1][name].grad = parameter.grad.clone()
+        for optimizer in optimizers:
+            optimizer.step()
+    for name, parameter in copies[0].items():
+        torch.testing.assert_close(copies[1][name], parameter, rtol=1e-6, atol=1e-7, msg=name)
+
+
+def test_reused_final_dev_score_equals_a_fresh_evaluation_of_the_saved_weights(tiny_model, data_dir, tmp_path):
+    """The core no longer re-scores dev when the best weights are the final ones (one epoch: one
+    evaluation); the score it reports must be exactly what evaluating those weights gives."""
+    result = train(TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, strategy="full", batch_size=16,
+                               lr=1e-3, progress=False, device="cpu", output_dir=str(tmp_path / "run")))
+    model, tokenizer, _ = load_trained(str(tmp_path / "run"))
+    data = load_task(TaskRequest("sst2", data_dir))
+    batches = Batches(model, {"dev": encode_split(data.dev, data.spec, tokenizer, 128)}, None, tokenizer.pad_token_id,
+                      torch.device("cpu"))
+    assert evaluate(batches, "dev", 16, 2, contextlib.nullcontext) == result.metrics["dev"]
+    assert result.learning_curve[-1]["value"] == result.score("dev")
+
+
+def test_benchmark_smoke_run_on_the_tiny_model(tiny_model, data_dir, tmp_path):
+    """Both paths, the frozen cache comparison and the files, in one small invocation."""
+    from benchmarks.run import main
+
+    report = main(["--model", tiny_model, "--data-dir", data_dir, "--strategies", "full,frozen", "--train-size", "0",
+                   "--reps", "2", "--trainer-steps", "2", "--batch-size", "16", "--device", "cpu",
+                   "--matmul-size", "256", "--out", str(tmp_path), "--name", "smoke"])
+    paths = [(r.path, r.strategy, r.repetition) for r in report.runs]
+    assert paths[0] == (CORE_COLD, "frozen", 0)
+    assert paths[1:3] == [(TRAINER, "full", 0), (CORE, "full", 0)]  # repetition 1: Trainer first
+    assert paths[6:8] == [(CORE, "full", 1), (TRAINER, "full", 1)]  # repetition 2: core first
+    trainer_runs = [r for r in report.runs if r.path == TRAINER]
+    assert [r.dev_score is None for r in trainer_runs] == [False, False, True, True]  # later repetitions time only
+    assert trainer_runs[0].samples == 96 - 16 and trainer_runs[2].samples == 16  # the first step is not timed
+    assert all(r.samples_per_second > 0 and r.peak_memory_bytes > 0 for r in report.runs)
+    assert [s.strategy for s in report.strategies] == ["full", "frozen"]
+    assert report.frozen_cache.dev_cached == report.frozen_cache.dev_no_cache
+    assert len(report.flops.matmul_flops_per_second) == 2 and "full" in report.flops.per_strategy
+    assert (tmp_path / "smoke.json").is_file() and "| full |" in (tmp_path / "smoke.md").read_text()
