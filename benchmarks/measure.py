@@ -3,8 +3,6 @@ matmul timed in the same process), so achieved FLOP/s is judged against what thi
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import statistics
 import time
 from dataclasses import dataclass
@@ -68,18 +66,6 @@ def matmul_flops_per_second(device: torch.device, dtype: torch.dtype, size: int,
         a @ b
     synchronize(device)
     return 2.0 * size**3 * repeats / (time.perf_counter() - started)
-
-
-def release_memory() -> None:
-    """Return freed memory to the OS between runs, so the next run's RSS peak is its own, not the
-    allocator's leftovers from the run before (glibc keeps freed arenas mapped otherwise)."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: peaks may include earlier runs' freed memory
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:

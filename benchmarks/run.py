@@ -12,37 +12,30 @@ which goes first (A B, B A, …) so a drift in machine load does not favour eith
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Iterator
 
-if __name__ == "__main__":
-    # Before torch loads, and only for the command (not for code importing this module): idle OpenMP
-    # threads sleep instead of spinning. On a machine shared with other jobs, spinning threads take the
-    # cores the working threads need (NOTES.md: 5-10x on 2 shared cores).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import replace  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Callable, Iterator  # noqa: E402
-
-import torch  # noqa: E402
-
-from benchmarks.hf_trainer import run_trainer  # noqa: E402
-from benchmarks.measure import (CORE, CORE_COLD, CORE_NO_CACHE, RunMeasurement, matmul_flops_per_second,  # noqa: E402
-                                non_embedding_parameters, release_memory)
-from benchmarks.summary import (BenchmarkReport, summarise_flops, summarise_frozen_cache,  # noqa: E402
+from benchmarks.hf_trainer import run_trainer
+from benchmarks.measure import (CORE, CORE_COLD, CORE_NO_CACHE, RunMeasurement, matmul_flops_per_second,
+                                non_embedding_parameters)
+from benchmarks.summary import (BenchmarkReport, summarise_flops, summarise_frozen_cache,
                                 summarise_strategy, write)
-from core.config import TrainConfig  # noqa: E402
-from core.costs import device_description, versions  # noqa: E402
-from core.features import CACHE_ENV  # noqa: E402
-from core.models import DEFAULT_MODEL, SequenceClassifier, load_encoder  # noqa: E402
-from core.tasks import TaskData, TaskRequest, load_task  # noqa: E402
-from core.train import resolve_device, resolve_precision, train  # noqa: E402
-from strategies import STRATEGIES  # noqa: E402
+from core.config import TrainConfig
+from core.costs import device_description, release_freed_memory, versions
+from core.features import CACHE_ENV
+from core.models import DEFAULT_MODEL, SequenceClassifier, load_encoder
+from core.tasks import TaskData, TaskRequest, load_task
+from core.train import resolve_device, resolve_precision, train
+from strategies import STRATEGIES
 
 OUT_DIR = Path(__file__).resolve().parent / "results"
 # Dense bf16 tensor-core peaks from the vendors' datasheets (FLOP/s), matched against the device name
@@ -174,7 +167,7 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
 
     def record(measurement: RunMeasurement, repetition: int) -> None:
         runs.append(measurement)
-        release_memory()
+        release_freed_memory()
         log(f"[{repetition + 1}/{args.reps}] {measurement.strategy:8s} {measurement.path:12s} "
             f"{measurement.samples_per_second:7.1f} samples/s  wall {measurement.wall_seconds:6.1f} s  "
             f"dev {measurement.dev_score if measurement.dev_score is not None else '–'}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import platform
 import resource
 from pathlib import Path
@@ -16,7 +18,9 @@ class PeakMemory:
     """Peak memory of one run: CUDA max allocated on a GPU, otherwise the process's peak RSS.
 
     On Linux the RSS high-water mark is reset at the start (``/proc/self/clear_refs``), so a run
-    inside a long-lived process (an Optuna study) gets its own peak, not the process's.
+    inside a long-lived process (an Optuna study) gets its own peak, not the process's. Memory that
+    earlier runs freed is handed back to the OS first: glibc otherwise keeps it mapped, every later run
+    starts from the biggest run's RSS, and all strategies of a comparison report the same peak.
     """
 
     def __init__(self, device: torch.device):
@@ -28,6 +32,7 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
             return
+        release_freed_memory()
         try:
             _CLEAR_REFS.write_text("5")
             self._resettable = True
@@ -40,6 +45,17 @@ class PeakMemory:
         if self._resettable:
             return _status_kib("VmHWM") * 1024
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def release_freed_memory() -> None:
+    """Collect garbage and return freed memory to the OS, so RSS counts only what is still in use."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: RSS may include freed memory, and peaks of earlier runs
 
 
 def current_rss_bytes() -> int:

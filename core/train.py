@@ -13,7 +13,6 @@ A strategy decides how the model is loaded, what trains and at which learning ra
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
 import random
 import time
@@ -27,7 +26,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from core import artifacts, features
 from core.config import Evaluation, RunResult, TrainConfig
-from core.costs import PeakMemory, current_rss_bytes, device_description, versions
+from core.costs import PeakMemory, current_rss_bytes, device_description, release_freed_memory, versions
 from core.data import EncodedSplit, collate, encode_split, eval_batches, length_grouped_batches
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
 from core.metrics import compute_metrics
@@ -234,17 +233,16 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
     eval_seconds += sum(seconds for name, seconds in feature_seconds.items() if name != "train")
     peak = memory.peak_bytes()
 
-    # ---- final evaluation with the best weights, then save what the strategy must save. When the best
-    # weights are the final ones (every run without early stopping or a late dip), dev was just scored
-    # with them: reuse that score instead of a second identical pass over dev.
-    final_is_best = best_step == step
-    if best_state is not None and not final_is_best:
+    # ---- final evaluation with the best weights, then save what the strategy must save. Dev was scored
+    # with exactly these weights when they became the best, and evaluation is deterministic, so that score
+    # is kept instead of a second identical pass over dev; only the other splits are evaluated now.
+    if best_state is not None and best_step != step:
         with torch.no_grad():
             for name, parameter in model.named_parameters():
                 if name in best_state:
                     parameter.copy_(best_state[name])
     eval_started = time.perf_counter()
-    metrics = {name: best_dev if name == "dev" and final_is_best else
+    metrics = {name: best_dev if name == "dev" and best_dev is not None else
                evaluate(batches, name, config.batch_size, spec.num_labels, autocast)
                for name in splits if name != "train"}
     eval_seconds += time.perf_counter() - eval_started
@@ -265,7 +263,7 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
         feature_seconds=sum(feature_seconds.values()),
     )
     del model, module, batches, optimizer, scheduler, best_state, cached
-    free_memory()
+    release_freed_memory()  # the next trial in this process starts clean (transformers#13019)
     return result
 
 
@@ -278,9 +276,3 @@ def check_health(mean_loss: torch.Tensor, step: int, memory_cap_mb: int | None, 
         raise MemoryCapExceeded(f"process memory {current_rss_bytes() / 2**20:.0f} MiB passed the cap of "
                                 f"{memory_cap_mb} MiB at step {step}")
 
-
-def free_memory() -> None:
-    """Collect a finished run's leftovers so the next trial in this process starts clean (transformers#13019)."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

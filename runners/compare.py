@@ -36,7 +36,7 @@ def build_parser() -> cli.ArgumentParser:
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help=f"comma-separated subset of {','.join(STRATEGIES)} (default: all)")
     parser.add_argument("--preset", choices=list(PRESETS), help="smoke (tests, seconds), quick (CPU default: "
-                        "2,000 training examples, 4 trials, 3 seeds), full (GPU default: all data, 20 trials, 5 seeds)")
+                        "2,000 training examples, 3 trials, 3 seeds), full (GPU default: all data, 20 trials, 5 seeds)")
     add_run_arguments(parser, model_default=None, max_length_default=None)
     budget = parser.add_argument_group("budget (equal for every strategy)")
     budget.add_argument("--budget-kind", choices=BUDGET_KINDS, default="trials",

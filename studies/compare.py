@@ -21,9 +21,10 @@ import optuna
 from optuna.trial import TrialState
 
 from core.config import RunResult, TrainConfig
+from core.costs import release_freed_memory
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
 from core.tasks import TaskData, TaskRequest, load_task
-from core.train import free_memory, train
+from core.train import train
 from studies import queue, space
 from studies.presets import Preset
 from strategies import Strategy, get_strategy
@@ -227,7 +228,8 @@ class Comparison:
             max_length=preset.max_length, pooling=self.settings.pooling, lr=values["lr"],
             batch_size=values["batch_size"], epochs=epochs, warmup_ratio=values["warmup_ratio"],
             weight_decay=values["weight_decay"],
-            eval_every=max(1, steps_per_epoch // preset.evals_per_epoch) if preset.evals_per_epoch > 1 else 0,
+            # rounded up, so the last of an epoch's evaluations falls on its last step, not one step before it
+            eval_every=math.ceil(steps_per_epoch / preset.evals_per_epoch) if preset.evals_per_epoch > 1 else 0,
             seed=seed, device=self.settings.device, precision=self.settings.precision,
             memory_cap_mb=self.settings.memory_cap_mb,
             progress=self.settings.progress,
@@ -283,7 +285,7 @@ class Comparison:
                 study.tell(trial, value)
                 self.on_run_finished(f"{what} {trial.number}: dev {value:.4f} ({time.perf_counter() - started:.0f}s)")
             finally:
-                free_memory()
+                release_freed_memory()
 
     def finish(self, study: optuna.Study, trial: optuna.Trial, state: TrialState, reason: str) -> None:
         trial.set_user_attr(queue.REASON, reason[:500])

@@ -85,12 +85,17 @@ def strategy_record(comparison: Comparison, strategy: str) -> dict[str, Any]:
 
 def importance(study: optuna.Study) -> dict[str, float] | None:
     """PED-ANOVA importance of each searched hyperparameter (fANOVA would need scikit-learn);
-    None where Optuna cannot compute it (too few or constant trials)."""
+    None where Optuna cannot compute it (too few or constant trials). A value with a single choice
+    (e.g. the quick preset's batch size) was not searched and is left out rather than shown as 0."""
+    searched = sorted({name for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                       for name, distribution in trial.distributions.items() if not distribution.single()})
+    if not searched:
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "importances will be equal" with few trials: the numbers say so
             evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-            found = optuna.importance.get_param_importances(study, evaluator=evaluator)
+            found = optuna.importance.get_param_importances(study, evaluator=evaluator, params=searched)
         return {k: float(v) for k, v in found.items()}
     except (RuntimeError, ValueError):
         return None

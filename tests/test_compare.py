@@ -53,6 +53,9 @@ def test_every_strategy_gets_the_same_budget_and_its_seed_runs(finished):
         assert all(set(r["metrics"]) == {"dev", "test"} for r in runs)
         assert all(r["hyperparameters"]["lr"] == record["best"]["params"]["lr"] for r in runs)
         assert all(r["data_sizes"] == {"train": 64, "dev": 32, "test": 32} for r in runs)
+        # the smoke preset evaluates twice per epoch, the second time on the epoch's last step
+        assert all([p["step"] for p in r["learning_curve"]][-1] == r["steps"] for r in runs)
+        assert all(len(r["learning_curve"]) == 2 * r["hyperparameters"]["epochs"] for r in runs)
 
 
 def test_trials_never_see_the_heldout_split(finished):
@@ -168,3 +171,17 @@ def test_pair_task_rte(tiny_model, data_dir, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["task"]["name"] == "rte" and results["task"]["sizes"] == {"train": 40, "dev": 16, "test": 8}
     assert all(len(r["seed_runs"]) == 2 for r in results["strategies"].values())
+
+
+def test_importance_leaves_out_values_that_were_not_searched():
+    """A single-choice value (the quick preset's batch size) is not a hyperparameter of the search."""
+    from studies.results import importance
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("lr", 1e-5, 1e-3, log=True) * 0 + t.suggest_float("decay", 0, 1)
+                   + t.suggest_categorical("batch_size", [32]), n_trials=12)
+    found = importance(study)
+    assert set(found) == {"lr", "decay"} and found["decay"] > found["lr"]
+    constant = optuna.create_study()
+    constant.optimize(lambda t: t.suggest_categorical("batch_size", [32]), n_trials=3)
+    assert importance(constant) is None
