@@ -17,6 +17,7 @@ Writes benchmarks/results/ablation-<task>-<device>.{json,md}; benchmarks/NOTES.m
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -199,4 +200,5 @@ def write(results: list[VariantResult], settings: dict, environment: dict, out: 
 
 
 if __name__ == "__main__":
+    gc.freeze()  # as core.cli.run_main: the imports' objects are not rescanned by every gc.collect()
     main()

@@ -13,6 +13,7 @@ which goes first (A B, B A, …) so a drift in machine load does not favour eith
 from __future__ import annotations
 
 import argparse
+import gc
 import contextlib
 import os
 import sys
@@ -205,4 +206,5 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
 
 
 if __name__ == "__main__":
+    gc.freeze()  # as core.cli.run_main: the imports' objects are not rescanned by every gc.collect()
     main()

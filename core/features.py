@@ -10,6 +10,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -25,12 +26,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "peftbench")) / "features"
 
 
-def content_key(model, split: EncodedSplit) -> str:
-    """A hash of everything the features depend on: encoder weights, pooling and the token ids."""
+def weights_digest(model) -> Any:  # a hashlib sha256 object
+    """A hash of what every split's features depend on besides its rows: encoder weights and pooling.
+    Hashing 90 MB of weights is the slow part, so it is done once per run and copied per split."""
     digest = hashlib.sha256(model.pooling.encode())
     for name, tensor in sorted(model.encoder.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest
+
+
+def content_key(weights: Any, split: EncodedSplit) -> str:
+    """The cache key of one split's features: the weights' digest extended with the split's token ids."""
+    digest = weights.copy()
     for ids in split.input_ids:
         digest.update(len(ids).to_bytes(4, "little"))
         digest.update(torch.tensor(ids, dtype=torch.int32).numpy().tobytes())
@@ -51,25 +59,33 @@ def compute(model, split: EncodedSplit, pad_id: int, batch_size: int, device: to
     return out
 
 
-def pooled_features(model, model_name: str, split: EncodedSplit, pad_id: int, batch_size: int,
-                    device: torch.device, autocast) -> tuple[torch.Tensor, float]:
-    """Features for every row of ``split`` (on ``device``), from memory, the disk cache, or computed
+def pooled_features(model, model_name: str, splits: dict[str, EncodedSplit], pad_id: int, batch_size: int,
+                    device: torch.device, autocast) -> dict[str, tuple[torch.Tensor, float]]:
+    """Features for every row of each split (on ``device``), from memory, the disk cache, or computed
     now, and the seconds computing them took (when they were computed, also for a cache hit): a run
     on cached features still reports what the features cost."""
-    key = content_key(model, split)
-    if key not in _MEMORY:
-        path = cache_dir() / f"{key}.safetensors"
-        if path.is_file():
-            with safe_open(str(path), framework="pt") as handle:
-                _MEMORY[key] = (handle.get_tensor("features"), float(handle.metadata().get("seconds", 0.0)))
-        else:
-            started = time.perf_counter()
-            computed = compute(model, split, pad_id, batch_size, device, autocast)
-            _MEMORY[key] = (computed, time.perf_counter() - started)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            save_file({"features": computed}, str(temporary),
-                      metadata={"model": model_name, "seconds": f"{_MEMORY[key][1]:.6f}"})
-            os.replace(temporary, path)  # atomic: a killed run never leaves a half-written cache entry
-    features, seconds = _MEMORY[key]
-    return features.to(device), seconds
+    weights = weights_digest(model)
+    found = {}
+    for name, split in splits.items():
+        key = content_key(weights, split)
+        if key not in _MEMORY:
+            _MEMORY[key] = _load_or_compute(key, model, model_name, split, pad_id, batch_size, device, autocast)
+        features, seconds = _MEMORY[key]
+        found[name] = (features.to(device), seconds)
+    return found
+
+
+def _load_or_compute(key: str, model, model_name: str, split: EncodedSplit, pad_id: int, batch_size: int,
+                     device: torch.device, autocast) -> tuple[torch.Tensor, float]:
+    path = cache_dir() / f"{key}.safetensors"
+    if path.is_file():
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.get_tensor("features"), float(handle.metadata().get("seconds", 0.0))
+    started = time.perf_counter()
+    computed = compute(model, split, pad_id, batch_size, device, autocast)
+    seconds = time.perf_counter() - started
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    save_file({"features": computed}, str(temporary), metadata={"model": model_name, "seconds": f"{seconds:.6f}"})
+    os.replace(temporary, path)  # atomic: a killed run never leaves a half-written cache entry
+    return computed, seconds

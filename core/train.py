@@ -93,8 +93,9 @@ class Batches:
 
     def get(self, split: str, indices: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         if self.features is not None:
-            inputs = {"features": self.features[split][indices]}
-            labels = self.splits[split].labels[indices]
+            rows = torch.tensor(indices)  # index_select on a tensor: several times faster than a list index
+            inputs = {"features": self.features[split].index_select(0, rows)}
+            labels = self.splits[split].labels.index_select(0, rows)
         else:
             inputs, labels = collate(self.splits[split], indices, self.pad_id)
         return ({k: v.to(self.device, non_blocking=True) for k, v in inputs.items()},
@@ -151,10 +152,10 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
     feature_seconds = {name: 0.0 for name in splits}  # what computing cached features cost, per split
     module: nn.Module = model
     if strategy.encoder_frozen and config.cache_features:
-        cached = {}
-        for name, split in splits.items():
-            cached[name], feature_seconds[name] = features.pooled_features(
-                model, config.model, split, tokenizer.pad_token_id, config.batch_size * 4, device, autocast)
+        found = features.pooled_features(model, config.model, splits, tokenizer.pad_token_id, config.batch_size * 4,
+                                         device, autocast)
+        cached = {name: tensor for name, (tensor, _) in found.items()}
+        feature_seconds = {name: seconds for name, (_, seconds) in found.items()}
         module = FeatureHead(model)
     batches = Batches(module, splits, cached, tokenizer.pad_token_id, device)
 

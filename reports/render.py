@@ -193,9 +193,12 @@ def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
                      "intervals and tests are omitted, and small differences mean nothing.")
     else:
         notes.append("**Seeds:** no seed runs yet, so there are no scores to compare.")
-    notes.append(f"**Budget:** every strategy had the same tuning budget ({results.budget:g} {results.budget_kind}). "
-                 "That is a small search: a strategy whose good learning rates lie in a narrow range can look worse "
-                 "than it would with more trials.")
+    first = (" Each strategy's first trial ran its default configuration; the sampler chose the rest."
+             if results.settings.get("first_trial") == "defaults" else "")
+    small = (" That is a small search: a strategy whose good learning rates lie in a narrow range can look worse "
+             "than it would with more trials." if results.budget_kind == "trials" and results.budget < 20 else "")
+    notes.append(f"**Budget:** every strategy had the same tuning budget ({results.budget:g} {results.budget_kind})."
+                 + first + small)
     notes.append(f"**Splits:** hyperparameters were selected on dev only, so dev scores are optimistic; {split} scores "
                  f"come from the seed re-runs alone. Do not compare them with scores on other splits (e.g. GLUE test "
                  f"server vs dev numbers in papers)." + (f" Held-out split: {results.task.heldout}."

@@ -187,9 +187,15 @@ class Comparison:
             study.set_user_attr(READY, True)
         return study
 
+    def first_trial(self, strategy: str) -> dict[str, Any]:
+        """The fixed params of a study's first trial: the strategy's defaults (``space.defaults``)."""
+        preset = self.settings.preset
+        return space.defaults(get_strategy(strategy), preset.batch_sizes, preset.epochs)
+
     def tuning_study(self, strategy: str) -> optuna.Study:
         slots = int(self.settings.budget) if self.settings.budget_kind == "trials" else 0
-        return self.queued_study(study_name(self.settings, strategy), strategy, [{}] * slots)
+        wanted = [self.first_trial(strategy)] + [{}] * (slots - 1) if slots else []
+        return self.queued_study(study_name(self.settings, strategy), strategy, wanted)
 
     def seeds_study(self, strategy: str, best_params: dict[str, Any]) -> optuna.Study:
         return self.queued_study(study_name(self.settings, strategy) + "-seeds", strategy,
@@ -201,9 +207,10 @@ class Comparison:
                 "samples": sum(t.user_attrs.get("samples_seen", 0) for t in counted),
                 "seconds": sum(t.duration.total_seconds() for t in counted if t.duration is not None)}
 
-    def refill(self, study: optuna.Study) -> Callable[[], bool]:
+    def refill(self, study: optuna.Study, strategy: str) -> Callable[[], bool]:
         """For compute budgets: queue one more trial while the strategy has budget left, counting
-        trials still running elsewhere at the mean cost so far (the last trial may overshoot)."""
+        trials still running elsewhere at the mean cost so far (the last trial may overshoot). As with a
+        trial budget, the first trial runs the strategy's defaults."""
         def more() -> bool:
             kind = self.settings.budget_kind
             if kind == "trials":
@@ -213,7 +220,7 @@ class Comparison:
             running = len(queue.trials(study, TrialState.RUNNING))
             if spent[kind] + running * mean_cost >= self.settings.budget:
                 return False
-            study.enqueue_trial({})
+            study.enqueue_trial(self.first_trial(strategy) if not study.trials else {})
             return True
         return more
 
@@ -308,7 +315,7 @@ class Comparison:
         def run(trial: optuna.Trial) -> None:
             self.execute(study, trial, lambda t: self.run_tuning_trial(strategy, t), f"{strategy.name} trial")
 
-        queue.drain(study, self.storage, run, refill=self.refill(study))
+        queue.drain(study, self.storage, run, refill=self.refill(study, strategy.name))
 
     def run_seeds(self, strategy: Strategy, tuning: optuna.Study) -> None:
         if not queue.trials(tuning, TrialState.COMPLETE):

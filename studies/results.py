@@ -128,7 +128,7 @@ def build(comparison: Comparison, storage_label: str, created: str | None = None
         "settings": {
             **settings.identity(), "seeds": settings.seeds, "sampler": settings.sampler, "pruner": settings.pruner,
             "sampler_seed": settings.sampler_seed, "trials_preset": settings.preset.trials,
-            "workers": settings.workers, **settings.extra,
+            "workers": settings.workers, "first_trial": "defaults", **settings.extra,
         },
         "budget": {"kind": settings.budget_kind, "per_strategy": settings.budget},
         "storage": storage_label,

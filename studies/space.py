@@ -27,6 +27,21 @@ def suggest(trial: optuna.Trial, strategy: Strategy, batch_sizes: tuple[int, ...
     return values
 
 
+def defaults(strategy: Strategy, batch_sizes: tuple[int, ...], max_epochs: int) -> dict[str, Any]:
+    """The strategy's own defaults as trial params: the first trial of every study, so a small budget
+    always includes the configuration known to work, and the search only has to beat it."""
+    params: dict[str, Any] = {
+        "lr": strategy.learning_rate.default,
+        "batch_size": 32 if 32 in batch_sizes else batch_sizes[0],
+        "warmup_ratio": WARMUP.default,
+        "weight_decay": WEIGHT_DECAY.default,
+        **{h.name: h.default for h in strategy.hyperparameters},
+    }
+    if max_epochs > 1:
+        params["epochs"] = max_epochs
+    return params
+
+
 def from_params(params: dict[str, Any], strategy: Strategy) -> dict[str, Any]:
     """The same shape as :func:`suggest` from a finished trial's params (for re-running the best)."""
     own = {h.name for h in strategy.hyperparameters}

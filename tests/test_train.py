@@ -109,8 +109,8 @@ def test_cached_frozen_features_give_the_live_encoder_logits(tiny_model, data_di
     tokenizer = load_tokenizer(tiny_model)
     data = load_task(TaskRequest("sst2", data_dir))
     split = encode_split(data.dev, data.spec, tokenizer, 128)
-    cached, _ = features.pooled_features(model, tiny_model, split, tokenizer.pad_token_id, 8, torch.device("cpu"),
-                                         __import__("contextlib").nullcontext)
+    cached, _ = features.pooled_features(model, tiny_model, {"dev": split}, tokenizer.pad_token_id, 8,
+                                         torch.device("cpu"), __import__("contextlib").nullcontext)["dev"]
     inputs, _ = collate(split, list(range(len(split))), tokenizer.pad_token_id)
     with torch.no_grad():
         live = model(**inputs)
