@@ -210,3 +210,12 @@ def test_defaults_lie_inside_the_searched_ranges(name):
     assert params["epochs"] == 3 and params["batch_size"] == 32
     for hyperparameter in (strategy.learning_rate, space.WARMUP, space.WEIGHT_DECAY, *strategy.hyperparameters):
         hyperparameter.check(params[hyperparameter.name])
+
+
+def test_a_trial_that_trained_to_its_end_is_complete_never_pruned(finished):
+    """Pruning stops a trial early to save compute; at its last evaluation there is nothing left to save."""
+    for name in STRATEGIES.split(","):
+        study = optuna.load_study(study_name=f"sst2-tiny-bert0-{name}-smoke", storage=f"sqlite:///{finished}/optuna.db")
+        for trial in study.trials:
+            if trial.state == optuna.trial.TrialState.PRUNED:
+                assert max(trial.intermediate_values) < 64 * trial.params.get("epochs", 1)
