@@ -92,6 +92,7 @@ class Evaluation:
     epoch: int
     metrics: dict[str, float]
     value: float  # the task's primary metric
+    last: bool = False  # the run's final step: nothing is left to save by stopping here
 
 
 @dataclass

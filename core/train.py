@@ -220,7 +220,7 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
                 else:
                     stale += 1
                 for callback in callbacks:
-                    callback(Evaluation(step, samples, epoch, dev, value))
+                    callback(Evaluation(step, samples, epoch, dev, value, last=last_step))
                 if config.patience and stale >= config.patience:
                     stopped_early = True
             if last_step or stopped_early:

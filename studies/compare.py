@@ -245,13 +245,12 @@ class Comparison:
     def run_tuning_trial(self, strategy: Strategy, trial: optuna.Trial) -> float:
         values = space.suggest(trial, strategy, self.settings.preset.batch_sizes, self.settings.preset.epochs)
         config = self.base_config(strategy.name, values, seed=self.settings.data_seed)
-        last_step = config.epochs * math.ceil(len(self.tuning_data.train) / config.batch_size)
 
         def report(evaluation) -> None:
             trial.report(evaluation.value, evaluation.samples_seen)
             trial.set_user_attr("samples_seen", evaluation.samples_seen)
             # pruning saves compute only before the end: a trial that trained to its last step is complete
-            if evaluation.step < last_step and trial.should_prune():
+            if not evaluation.last and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after {evaluation.samples_seen} samples: dev "
                                          f"{evaluation.value:.4f} below the median of earlier trials")
 

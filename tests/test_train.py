@@ -86,6 +86,13 @@ def test_callbacks_see_every_evaluation_and_can_stop_the_run(tiny_model, data_di
         train(config(tiny_model, data_dir, strategy="bitfit", eval_every=2, epochs=3), callbacks=[callback])
     assert [e.step for e in seen] == [2, 4] and seen[1].samples_seen == 64
     assert seen[0].value == seen[0].metrics["accuracy"]
+    assert not any(e.last for e in seen)  # stopped at step 4 of 18
+
+
+def test_only_the_evaluation_on_the_final_step_is_marked_last(tiny_model, data_dir):
+    seen = []
+    train(config(tiny_model, data_dir, strategy="bitfit", eval_every=4, epochs=1), callbacks=[seen.append])
+    assert [e.step for e in seen] == [4, 6] and [e.last for e in seen] == [False, True]
 
 
 def test_early_stopping_keeps_the_best_weights(tiny_model, data_dir):
