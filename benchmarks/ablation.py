@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 
 from benchmarks.measure import spread
-from benchmarks.run import OUT_DIR, cpu_model, load_average, quiet_libraries
+from benchmarks.run import OUT_DIR, cpu_model, load_average
+from core.cli import quiet_libraries
 from core.config import TrainConfig
 from core.costs import versions
 from core.data import EncodedSplit, collate, encode_split, length_grouped_batches

@@ -30,6 +30,7 @@ from benchmarks.measure import (CORE, CORE_COLD, CORE_NO_CACHE, RunMeasurement, 
                                 non_embedding_parameters)
 from benchmarks.summary import (BenchmarkReport, summarise_flops, summarise_frozen_cache,
                                 summarise_strategy, write)
+from core.cli import quiet_libraries
 from core.config import TrainConfig
 from core.costs import device_description, release_freed_memory, versions
 from core.features import CACHE_ENV
@@ -133,15 +134,6 @@ def load_average() -> str:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def quiet_libraries() -> None:
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
 
 
 def main(argv: list[str] | None = None) -> BenchmarkReport:

@@ -23,21 +23,25 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def quiet_libraries() -> None:
-    """Silence the progress bars and advisory warnings transformers, peft and bitsandbytes print on
-    every load. Environment and logging only, so it is cheap and works before those are imported."""
+    """Silence the progress bars and advisory warnings datasets, transformers, peft and bitsandbytes
+    print on every load. Environment and logging only, so it is cheap and works before those are imported."""
     import logging
     import warnings
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="peft")
     # the environment is read at import: switch bars off in libraries a runner already imported
     if "huggingface_hub" in sys.modules:
         sys.modules["huggingface_hub"].utils.disable_progress_bars()
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
     if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.set_verbosity_error()
         sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 

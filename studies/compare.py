@@ -292,8 +292,9 @@ class Comparison:
             else:
                 study.tell(trial, value)
                 self.on_run_finished(f"{what} {trial.number}: dev {value:.4f} ({time.perf_counter() - started:.0f}s)")
-            finally:
-                release_freed_memory()
+                return  # train() handed its memory back itself
+        # a pruned or failed run's model lived on in its traceback until now: hand that memory back too
+        release_freed_memory()
 
     def finish(self, study: optuna.Study, trial: optuna.Trial, state: TrialState, reason: str) -> None:
         trial.set_user_attr(queue.REASON, reason[:500])
