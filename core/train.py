@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import get_linear_schedule_with_warmup
 
 from core import artifacts, features
 from core.config import Evaluation, RunResult, TrainConfig
@@ -102,6 +101,19 @@ class Batches:
                 labels.to(self.device, non_blocking=True))
 
 
+def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
+    """The learning rate rises linearly for ``warmup_steps``, then falls linearly to zero at ``total_steps``:
+    BERT's schedule, as transformers' ``get_linear_schedule_with_warmup`` computes it. Written out because
+    importing that function pulls in transformers' trainer stack, peft and bitsandbytes (~5 s at every
+    start of every command and Optuna worker)."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def loss_function(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     if outputs.shape[-1] == 1:
         return nn.functional.mse_loss(outputs.squeeze(-1).float(), labels)
@@ -166,7 +178,7 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
                                   fused=device.type in ("cpu", "cuda"))
     steps_per_epoch = math.ceil(len(splits["train"]) / config.batch_size)
     total_steps = min(config.max_steps or math.inf, config.epochs * steps_per_epoch)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    scheduler = linear_warmup_decay(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     lengths = splits["train"].lengths()
     trained = [p for group in optimizer.param_groups for p in group["params"]]

@@ -81,8 +81,10 @@ def check_exact(storage: str, trials: int, seeds: int) -> set[str]:
 
 
 def test_three_workers_share_one_study_with_exact_counts(tiny_model, bigger_data, storage_url, tmp_path):
+    # A spawned worker needs 10-20 s to import torch and friends on 2 busy cores; 4 epochs per trial keep
+    # the coordinator busy well past that, so the split below does not depend on the machine's load.
     output = finish(start(command(tiny_model, bigger_data, storage_url, tmp_path / "run", "--workers", "3",
-                                  "--trials", "6", "--seeds", "3")))
+                                  "--trials", "6", "--seeds", "3", "--epochs", "4")))
     workers = check_exact(storage_url, trials=6, seeds=3)
     assert len(workers) >= 2, f"trials were not split across workers: {workers}"
     assert "rank strategy" in output

@@ -15,7 +15,7 @@ from core.data import collate, encode_split, length_grouped_batches
 from core.errors import TrainingDiverged, UserError
 from core.models import FeatureHead, load_tokenizer
 from core.tasks import TaskRequest, load_task
-from core.train import build_model, train
+from core.train import build_model, linear_warmup_decay, train
 from strategies import STRATEGIES, get_strategy
 
 
@@ -188,3 +188,23 @@ def test_frozen_runs_are_charged_for_their_features_even_from_the_cache(tiny_mod
     assert cold.feature_seconds > 0 and warm.feature_seconds == cold.feature_seconds
     train_share = cold.feature_seconds * 96 / (96 + 32)  # the train split's part of the extraction, roughly
     assert warm.train_seconds > 0.5 * train_share and warm.metrics == cold.metrics
+
+
+@pytest.mark.parametrize("warmup, total", [(0, 10), (3, 10), (6, 100), (10, 10), (1, 1)])
+def test_linear_warmup_decay_matches_transformers(warmup, total):
+    from transformers import get_linear_schedule_with_warmup
+
+    def learning_rates(make_scheduler) -> list[float]:
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=2e-3)
+        scheduler = make_scheduler(optimizer, warmup, total)
+        rates = []
+        for _ in range(total + 2):
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        return rates
+
+    ours = learning_rates(linear_warmup_decay)
+    assert ours == pytest.approx(learning_rates(get_linear_schedule_with_warmup), abs=1e-15)
+    assert ours[total] == 0.0
+    assert warmup >= total or ours[warmup] == pytest.approx(2e-3)  # the peak comes right after warmup
