@@ -3,7 +3,8 @@
 # Installs Debian's postgresql package if it is missing. Password authentication is on for TCP,
 # so a wrong password is refused, as on a real server.
 set -euo pipefail
-PORT=${PEFTBENCH_PG_PORT:-55432}
+# a free loopback port unless one is given, so a server left running by an earlier run is no obstacle
+PORT=${PEFTBENCH_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
