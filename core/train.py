@@ -101,7 +101,8 @@ class Batches:
                 labels.to(self.device, non_blocking=True))
 
 
-def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
+def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup_steps: int,
+                        total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
     """The learning rate rises linearly for ``warmup_steps``, then falls linearly to zero at ``total_steps``:
     BERT's schedule, as transformers' ``get_linear_schedule_with_warmup`` computes it. Written out because
     importing that function pulls in transformers' trainer stack, peft and bitsandbytes (~5 s at every
