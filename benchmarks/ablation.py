@@ -36,7 +36,8 @@ from core.costs import versions
 from core.data import EncodedSplit, collate, encode_split, length_grouped_batches
 from core.models import DEFAULT_MODEL, load_tokenizer
 from core.tasks import TaskRequest, load_task
-from core.train import build_model, loss_function, resolve_device
+from core.build import build_model
+from core.train import loss_function, resolve_device
 from strategies import STRATEGIES, get_strategy
 from studies.results import write_atomic
 
@@ -73,12 +74,12 @@ def variant_batches(variant: str, split: EncodedSplit, batch_size: int, count: i
     return batches[:count]
 
 
-def time_variant(variant: str, model, forward, strategy, params, split: EncodedSplit, batches: list[list[int]],
+def time_variant(variant: str, model, forward, strategy, split: EncodedSplit, batches: list[list[int]],
                  max_length: int, pad_id: int, device: torch.device) -> float:
     """Samples/second over ``batches`` of forward (through ``forward``: the model, or it compiled),
     backward, clipping and an optimizer step of ``model``'s parameters."""
     fused = {"fused": True} if variant in ("fused-adamw", "compiled") else {}
-    optimizer = torch.optim.AdamW(strategy.param_groups(model, 1e-5, 0.01, params), lr=1e-5, **fused)
+    optimizer = torch.optim.AdamW(strategy.param_groups(model, 1e-5, 0.01), lr=1e-5, **fused)
     trained = [p for group in optimizer.param_groups for p in group["params"]]
     model.train()
     started = time.perf_counter()
@@ -115,14 +116,13 @@ def main(argv: list[str] | None = None) -> list[VariantResult]:
     quiet_libraries()
     started = time.perf_counter()
     device = resolve_device(args.device)
-    config = TrainConfig(task=args.task, model=args.model, strategy=args.strategy, data_dir=args.data_dir,
+    config = TrainConfig(task=args.task, model=args.model, data_dir=args.data_dir,
                          train_size=args.train_size, device=str(device), progress=False)
     data = load_task(TaskRequest(args.task, args.data_dir, train_size=args.train_size, seed=0))
     tokenizer = load_tokenizer(args.model)
     split = encode_split(data.train, data.spec, tokenizer, args.max_length)
     strategy = get_strategy(args.strategy)
-    params = strategy.resolve_params({})
-    model = build_model(config, strategy, params, data.spec.num_labels).to(device)
+    model = build_model(config, strategy, data.spec.num_labels, args.batches).to(device)
     load_before = load_average()
 
     lengths = split.lengths()
@@ -134,16 +134,16 @@ def main(argv: list[str] | None = None) -> list[VariantResult]:
         drawn["compiled"] = drawn["fused-adamw"]
         models["compiled"] = torch.compile(model, dynamic=True)
         started_compile = time.perf_counter()
-        time_variant("compiled", model, models["compiled"], strategy, params, split, drawn["compiled"], args.max_length,
+        time_variant("compiled", model, models["compiled"], strategy, split, drawn["compiled"], args.max_length,
                      tokenizer.pad_token_id, device)  # compiles for the shapes these batches have
         compile_seconds = time.perf_counter() - started_compile
-    time_variant(VARIANTS[-1], model, model, strategy, params, split, drawn[VARIANTS[-1]][:2], args.max_length,
+    time_variant(VARIANTS[-1], model, model, strategy, split, drawn[VARIANTS[-1]][:2], args.max_length,
                  tokenizer.pad_token_id, device)  # warm-up: thread pools, allocator
     rates: dict[str, list[float]] = {v: [] for v in variants}
     for repetition in range(args.reps):
         order = variants[repetition % len(variants):] + variants[:repetition % len(variants)]
         for variant in order:
-            rate = time_variant(variant, model, models[variant], strategy, params, split, drawn[variant], args.max_length,
+            rate = time_variant(variant, model, models[variant], strategy, split, drawn[variant], args.max_length,
                                 tokenizer.pad_token_id, device)
             rates[variant].append(rate)
             print(f"[{repetition + 1}/{args.reps}] {variant:15s} {rate:6.1f} samples/s", flush=True)

@@ -25,9 +25,10 @@ from benchmarks.measure import TRAINER, RunMeasurement
 from core.config import TrainConfig
 from core.costs import PeakMemory
 from core.metrics import compute_metrics
+from core.build import build_model
 from core.models import SequenceClassifier, load_tokenizer
 from core.tasks import LABEL_COLUMN, TaskData
-from core.train import build_model, loss_function, resolve_device, resolve_precision
+from core.train import loss_function, resolve_device, resolve_precision
 from strategies import get_strategy
 
 _PADDED: dict[tuple, datasets.Dataset] = {}
@@ -84,12 +85,12 @@ def padded_split(dataset: datasets.Dataset, text_columns: tuple[str, ...], token
     return _PADDED[key]
 
 
-def run_trainer(config: TrainConfig, data: TaskData, repetition: int, max_steps: int | None = None) -> RunMeasurement:
+def run_trainer(config: TrainConfig, strategy_name: str, data: TaskData, repetition: int,
+                max_steps: int | None = None) -> RunMeasurement:
     """One run through ``transformers.Trainer``. With ``max_steps`` it is a timing-only run: it stops
     after that many steps and is not evaluated."""
     wall_started = time.perf_counter()
-    strategy = get_strategy(config.strategy)
-    params = strategy.resolve_params(config.strategy_params)
+    strategy = get_strategy(strategy_name)
     lr = config.lr if config.lr is not None else strategy.learning_rate.default
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
@@ -98,11 +99,12 @@ def run_trainer(config: TrainConfig, data: TaskData, repetition: int, max_steps:
     train_set = padded_split(data.train, columns, tokenizer, config.max_length)
     dev_set = padded_split(data.dev, columns, tokenizer, config.max_length)
 
-    model = build_model(config, strategy, params, data.spec.num_labels)
     total_steps = max_steps or config.epochs * -(-len(train_set) // config.batch_size)
+    model = build_model(config, strategy, data.spec.num_labels, total_steps)
     optimizers = (None, None)
-    if strategy.name == "llrd":  # the only strategy whose learning rates differ per parameter
-        optimizer = torch.optim.AdamW(strategy.param_groups(model, lr, config.weight_decay, params), lr=lr)
+    groups = strategy.param_groups(model, lr, config.weight_decay)
+    if len({group["lr"] for group in groups}) > 1:  # per-parameter learning rates (LLRD): the Trainer's own can't
+        optimizer = torch.optim.AdamW(groups, lr=lr)
         optimizers = (optimizer, get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps),
                                                                  total_steps))
     timer = LoopTimer()
@@ -129,7 +131,7 @@ def run_trainer(config: TrainConfig, data: TaskData, repetition: int, max_steps:
     samples = samples_in_steps(len(train_set), config.batch_size, timer.steps) - config.batch_size
     tokens_per_row = sum(map(sum, train_set["attention_mask"])) / len(train_set)
     return RunMeasurement(
-        path=TRAINER, strategy=config.strategy, repetition=repetition, samples=samples,
+        path=TRAINER, strategy=strategy.name, repetition=repetition, samples=samples,
         tokens=round(samples * tokens_per_row), train_seconds=timer.end - timer.first_step_end,
         wall_seconds=time.perf_counter() - wall_started, peak_memory_bytes=peak, memory_kind=memory.kind,
         metric=data.spec.metric, dev_score=score,

@@ -37,7 +37,7 @@ from core.features import CACHE_ENV
 from core.models import DEFAULT_MODEL, SequenceClassifier, load_encoder
 from core.tasks import TaskData, TaskRequest, load_task
 from core.train import resolve_device, resolve_precision, train
-from strategies import STRATEGIES
+from strategies import STRATEGIES, get_strategy
 
 OUT_DIR = Path(__file__).resolve().parent / "results"
 # Dense bf16 tensor-core peaks from the vendors' datasheets (FLOP/s), matched against the device name
@@ -75,12 +75,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_core(config: TrainConfig, data: TaskData, repetition: int, path: str = CORE) -> RunMeasurement:
+def run_core(config: TrainConfig, strategy: str, data: TaskData, repetition: int, path: str = CORE) -> RunMeasurement:
     """One complete run through ``core.train.train``."""
     started = time.perf_counter()
-    result = train(config, data=data)
+    result = train(config, get_strategy(strategy), data=data)
     return RunMeasurement(
-        path=path, strategy=config.strategy, repetition=repetition, samples=result.train_samples_seen,
+        path=path, strategy=strategy, repetition=repetition, samples=result.train_samples_seen,
         tokens=result.train_tokens_seen, train_seconds=result.train_seconds,
         wall_seconds=time.perf_counter() - started, peak_memory_bytes=result.peak_memory_bytes,
         memory_kind=result.memory_kind, metric=result.primary_metric, dev_score=result.score("dev"),
@@ -167,18 +167,19 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
 
     with fresh_feature_cache():
         if "frozen" in args.strategies:
-            record(run_core(replace(base, strategy="frozen"), data, 0, CORE_COLD), 0)
+            record(run_core(base, "frozen", data, 0, CORE_COLD), 0)
         for repetition in range(args.reps):
             matmul.append(time_matmul())
             log(f"[{repetition + 1}/{args.reps}] {matmul_label}: {matmul[-1] / 1e9:.0f} GFLOP/s")
             steps = None if repetition == 0 else args.trainer_steps
             for strategy in args.strategies:
-                config = replace(base, strategy=strategy)
-                pair = [lambda: run_trainer(config, data, repetition, steps), lambda: run_core(config, data, repetition)]
+                pair = [lambda: run_trainer(base, strategy, data, repetition, steps),
+                        lambda: run_core(base, strategy, data, repetition)]
                 for run in pair if repetition % 2 == 0 else reversed(pair):
                     record(run(), repetition)
                 if strategy == "frozen":
-                    record(run_core(replace(config, cache_features=False), data, repetition, CORE_NO_CACHE), repetition)
+                    record(run_core(replace(base, cache_features=False), strategy, data, repetition, CORE_NO_CACHE),
+                           repetition)
 
     environment.update(load_after=load_average(), memory_kind=runs[-1].memory_kind)
     settings = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

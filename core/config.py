@@ -15,19 +15,19 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 @dataclass
 class TrainConfig:
-    """Everything that decides one run. ``lr=None`` means the strategy's default learning rate."""
+    """Everything that decides one run besides the strategy (which ``core.train.train`` receives as an
+    object). ``lr=None`` means the strategy's default learning rate. Every default here is the one the
+    runners and the search space use."""
 
     task: str = "sst2"
-    strategy: str = "lora"
     model: str = DEFAULT_MODEL
-    strategy_params: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     text_columns: tuple[str, ...] = ()
     label_column: str = "label"
     train_size: int | None = None
     heldout_size: int | None = None
     max_length: int = 128
-    pooling: str = "mean"
+    pooling: str = "auto"  # last real token for causal decoders, mean over tokens otherwise
     lr: float | None = None
     batch_size: int = 32
     epochs: int = 1
@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
     cache_features: bool = True  # strategies with a frozen encoder train the head on cached features
     memory_cap_mb: int | None = None  # CPU stand-in for an out-of-memory error
     output_dir: str | None = None  # where the trained weights/adapter are saved (safetensors)
@@ -126,6 +127,7 @@ class RunResult:
     precision: str
     versions: dict[str, str]
     feature_seconds: float = 0.0  # frozen encoder: computing the cached features (included in train/eval time)
+    strategy_info: dict[str, Any] = field(default_factory=dict)  # core.strategy.StrategyInfo: what reports need
 
     @property
     def trainable_percent(self) -> float:

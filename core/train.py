@@ -1,7 +1,9 @@
 """The one training loop every strategy shares, readable top to bottom.
 
-A strategy decides how the model is loaded, what trains and at which learning rates (``prepare``,
-``quantization``, ``param_groups``); it never sees this loop. A run is:
+``train`` receives the strategy as an object (``core.strategy.Strategy``) and looks nothing up by name. The
+strategy decides how the model is loaded, what trains, with which optimiser and learning rates, and what
+happens after each optimiser step (``quantization``, ``prepare``, ``make_optimizer``, ``after_optimizer_step``);
+it never sees this loop. A run is:
 
   load task → tokenise once → seed → build model and let the strategy prepare it →
   (frozen encoder: compute features once and train the head on them) →
@@ -14,11 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-import random
 import time
 from typing import Callable, Iterable
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -29,20 +29,13 @@ from core.costs import PeakMemory, current_rss_bytes, device_description, releas
 from core.data import EncodedSplit, collate, encode_split, eval_batches, length_grouped_batches
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
 from core.metrics import compute_metrics
-from core.models import FeatureHead, SequenceClassifier, count_parameters, load_encoder, load_tokenizer
+from core.build import build_model
+from core.models import FeatureHead, count_parameters, load_tokenizer
+from core.strategy import Strategy
 from core.tasks import TaskData, load_task
-from strategies import Strategy, get_strategy
 
 Callback = Callable[[Evaluation], None]
 CHECK_EVERY = 20  # steps between the (synchronising) checks for a finite loss and the memory cap
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -64,18 +57,6 @@ def resolve_precision(name: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "fp32"
-
-
-def build_model(config: TrainConfig, strategy: Strategy, params: dict, num_labels: int) -> SequenceClassifier:
-    """Load the encoder as the strategy wants it, add the head, let the strategy choose what trains.
-
-    Seeded first: peft creates LoRA weights inside ``prepare``, and the head is initialised here.
-    """
-    seed_everything(config.seed)
-    encoder = load_encoder(config.model, strategy.quantization(params))
-    model = SequenceClassifier(encoder, num_labels, config.pooling)
-    strategy.prepare(model, params)
-    return model
 
 
 class Batches:
@@ -135,11 +116,14 @@ def evaluate(batches: Batches, split: str, batch_size: int, num_labels: int, aut
     return compute_metrics(outputs.numpy(), encoded.labels.numpy(), num_labels)
 
 
-def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskData | None = None) -> RunResult:
-    """Train one run as ``config`` says and return its record. Callbacks may raise to stop the run."""
+def total_steps(config: TrainConfig, train_rows: int) -> int:
+    return min(config.max_steps or math.inf, config.epochs * math.ceil(train_rows / config.batch_size))
+
+
+def train(config: TrainConfig, strategy: Strategy, callbacks: Iterable[Callback] = (),
+          data: TaskData | None = None) -> RunResult:
+    """Train one run of ``strategy`` as ``config`` says and return its record. Callbacks may raise to stop it."""
     config.validate()
-    strategy = get_strategy(config.strategy)
-    params = strategy.resolve_params(config.strategy_params)
     lr = config.lr if config.lr is not None else strategy.learning_rate.default
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
@@ -152,7 +136,8 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
     splits = {name: encode_split(ds, spec, tokenizer, config.max_length) for name, ds in named.items()}
 
     # ---- model: the strategy decides what trains
-    model = build_model(config, strategy, params, spec.num_labels).to(device)
+    steps = total_steps(config, len(splits["train"]))
+    model = build_model(config, strategy, spec.num_labels, steps).to(device)
     trainable, total = count_parameters(model)
     memory = PeakMemory(device)
     memory.start()
@@ -173,13 +158,8 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
     batches = Batches(module, splits, cached, tokenizer.pad_token_id, device)
 
     # ---- optimisation
-    # fused: one kernel over all of a group's tensors instead of ~10 passes per tensor; on CPU it cut
-    # full fine-tuning's optimizer step from ~150 to ~35 ms (benchmarks/NOTES.md)
-    optimizer = torch.optim.AdamW(strategy.param_groups(model, lr, config.weight_decay, params), lr=lr,
-                                  fused=device.type in ("cpu", "cuda"))
-    steps_per_epoch = math.ceil(len(splits["train"]) / config.batch_size)
-    total_steps = min(config.max_steps or math.inf, config.epochs * steps_per_epoch)
-    scheduler = linear_warmup_decay(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    optimizer = strategy.make_optimizer(model, lr, config.weight_decay, fused=device.type in ("cpu", "cuda"))
+    scheduler = linear_warmup_decay(optimizer, int(config.warmup_ratio * steps), steps)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     lengths = splits["train"].lengths()
     trained = [p for group in optimizer.param_groups for p in group["params"]]
@@ -191,7 +171,7 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
     eval_seconds = 0.0
     stopped_early = False
     running_loss = torch.zeros((), device=device)
-    progress = tqdm(total=total_steps, desc=f"{config.strategy} train", unit="step", disable=not config.progress,
+    progress = tqdm(total=steps, desc=f"{strategy.name} train", unit="step", disable=not config.progress,
                     leave=False, dynamic_ncols=True)
     module.train()
     started = time.perf_counter()
@@ -207,9 +187,10 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            step += 1
+            strategy.after_optimizer_step(model, step, steps)
             optimizer.zero_grad(set_to_none=True)
 
-            step += 1
             samples += len(indices)
             tokens += sum(lengths[i] for i in indices)
             running_loss += loss.detach()
@@ -219,7 +200,7 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
                 progress.set_postfix(loss=f"{running_loss.item() / CHECK_EVERY:.4f}")
                 running_loss.zero_()
 
-            last_step = step >= total_steps
+            last_step = step >= steps
             end_of_epoch = position == len(epoch_batches) - 1
             if last_step or (config.eval_every and step % config.eval_every == 0) or (not config.eval_every and end_of_epoch):
                 eval_started = time.perf_counter()
@@ -238,7 +219,7 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
                     stopped_early = True
             if last_step or stopped_early:
                 break
-        if step >= total_steps or stopped_early:
+        if step >= steps or stopped_early:
             break
     progress.close()
     check_health(running_loss / max(step % CHECK_EVERY, 1), step, config.memory_cap_mb, device)
@@ -263,10 +244,11 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
     hyperparameters = {"lr": lr, "batch_size": config.batch_size, "epochs": config.epochs,
                        "max_steps": config.max_steps, "warmup_ratio": config.warmup_ratio,
                        "weight_decay": config.weight_decay, "max_grad_norm": config.max_grad_norm,
-                       "max_length": config.max_length, "pooling": config.pooling, **params}
-    artifact_bytes, artifact_path = artifacts.save_trainable(model, config, config.output_dir)
+                       "max_length": config.max_length, "pooling": model.pooling,
+                       **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}), **strategy.params}
+    artifact_bytes, artifact_path = artifacts.save_trainable(model, config, strategy, spec.num_labels, steps)
     result = RunResult(
-        task=spec.name, model=config.model, strategy=config.strategy, seed=config.seed,
+        task=spec.name, model=config.model, strategy=strategy.name, seed=config.seed,
         hyperparameters=hyperparameters, primary_metric=spec.metric, metrics=metrics,
         trainable_params=trainable, total_params=total, peak_memory_bytes=peak, memory_kind=memory.kind,
         train_seconds=train_seconds, eval_seconds=eval_seconds,
@@ -274,7 +256,7 @@ def train(config: TrainConfig, callbacks: Iterable[Callback] = (), data: TaskDat
         train_tokens_seen=tokens, steps=step, stopped_early=stopped_early, artifact_bytes=artifact_bytes,
         artifact_path=artifact_path, learning_curve=curve, data_sizes=data.sizes(), data_notes=list(data.notes),
         device=device_description(device), precision=precision, versions=versions(),
-        feature_seconds=sum(feature_seconds.values()),
+        feature_seconds=sum(feature_seconds.values()), strategy_info=strategy.info().to_dict(),
     )
     del model, module, batches, optimizer, scheduler, best_state, cached
     release_freed_memory()  # the next trial in this process starts clean (transformers#13019)

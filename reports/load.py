@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
+from core.strategy import FAMILIES, StrategyInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: every strategy carries its declared StrategyInfo ("info")
 KIND = "peftbench-comparison"
 RESULTS_FILE = "results.json"
 SPLIT_NAMES = {"test": "held-out", "dev": "dev"}  # how every number's split is labelled in reports
@@ -53,6 +54,7 @@ class Trial:
 @dataclass(frozen=True)
 class StrategyResult:
     name: str
+    info: StrategyInfo  # what the strategy declares of itself: family, label, reference, ...
     status: str  # done | running | failed | pending
     trials: list[Trial]
     spent: dict[str, float]
@@ -289,6 +291,7 @@ def _strategy(record: _Reader, name: str, metric: str) -> StrategyResult:
     best_reader = _Reader(record.file, best, record._name("best")) if best is not None else None
     return StrategyResult(
         name=name,
+        info=_info(record.child("info"), name),
         status=record.text("status"),
         trials=[_trial(_Reader(record.file, t, f"{record._name('trials')}[{i}]"))
                 for i, t in enumerate(record.sequence("trials"))],
@@ -299,6 +302,17 @@ def _strategy(record: _Reader, name: str, metric: str) -> StrategyResult:
         seed_runs=[_seed_run(_Reader(record.file, r, f"{record._name('seed_runs')}[{i}]"), metric)
                    for i, r in enumerate(record.sequence("seed_runs"))],
     )
+
+
+def _info(record: _Reader, name: str) -> StrategyInfo:
+    family = record.text("family")
+    if family not in FAMILIES:
+        raise UserError(f"{record.file}: {record._name('family')} must be one of {', '.join(FAMILIES)}, found {family!r}")
+    flags = {key: record.raw(key) for key in ("encoder_frozen", "step_hook", "own_optimizer", "reference")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise record._fail(key, "true or false", value)
+    return StrategyInfo(name=name, label=record.text("label"), family=family, summary=record.text("summary"), **flags)
 
 
 def _trial(record: _Reader) -> Trial:

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from reports.load import SPLIT_NAMES, Results  # noqa: E402
-from reports.style import Style, color, marker  # noqa: E402
+from reports.style import Palette, Style  # noqa: E402
 from reports.tables import CombinedTable, MainTable, StrategyRow  # noqa: E402
 from reports.units import format_count  # noqa: E402
 
@@ -44,11 +44,11 @@ def save(fig: Figure, directory: Path, name: str, style: Style) -> None:
         fig.savefig(directory / f"{name}.{fmt}", format=fmt, dpi=style.dpi, metadata=metadata)
 
 
-def legend_below(fig: Figure, strategies: list[str], style: Style, lines: bool = False,
+def legend_below(fig: Figure, strategies: list[str], style: Style, palette: Palette, lines: bool = False,
                  extra: list[Line2D] = ()) -> None:
     """One legend under the axes, in the figure's strategy order."""
-    handles = [Line2D([], [], color=color(s), marker=marker(s), linestyle="-" if lines else "none", label=s)
-               for s in strategies] + list(extra)
+    handles = [Line2D([], [], color=palette.color(s), marker=palette.marker(s), linestyle="-" if lines else "none",
+                      label=s) for s in strategies] + list(extra)
     if not handles:
         return
     fig.legend(handles=handles, loc="outside lower center", ncols=min(style.legend_columns, len(handles)))
@@ -93,7 +93,7 @@ def time_axis(rows: list[StrategyRow]) -> Axis:
                 lambda s: s / 60 if minutes else s)
 
 
-def tradeoff(results: Results, table: MainTable, style: Style, axis: Axis) -> Figure:
+def tradeoff(results: Results, table: MainTable, style: Style, palette: Palette, axis: Axis) -> Figure:
     """Score against one cost, mean ± sd over seeds, with the Pareto front of the means."""
     rows = scored(table)
     fig = new_figure(style, 1.25)
@@ -102,7 +102,7 @@ def tradeoff(results: Results, table: MainTable, style: Style, axis: Axis) -> Fi
     for row in rows:
         x = axis.scale(getattr(row, axis.measure))
         points.append((x, row.score.mean))
-        ax.errorbar(x, row.score.mean, yerr=row.score.std or 0, color=color(row.strategy), marker=marker(row.strategy),
+        ax.errorbar(x, row.score.mean, yerr=row.score.std or 0, color=palette.color(row.strategy), marker=palette.marker(row.strategy),
                     linestyle="none", capsize=2, elinewidth=style.line_width * 0.8, zorder=3)
     front = pareto_front(points)
     ax.step(*zip(*front), where="post", color="0.55", linestyle="--", linewidth=style.line_width * 0.8, zorder=1)
@@ -113,11 +113,11 @@ def tradeoff(results: Results, table: MainTable, style: Style, axis: Axis) -> Fi
     ax.set_xlabel(axis.label)
     ax.set_ylabel(f"{score_label(results)}\n(mean ± sd, {results.seeds} seeds)")
     pareto = Line2D([], [], color="0.55", linestyle="--", label="Pareto front")
-    legend_below(fig, [r.strategy for r in rows], style, extra=[pareto])
+    legend_below(fig, [r.strategy for r in rows], style, palette, extra=[pareto])
     return fig
 
 
-def seed_spread(results: Results, table: MainTable, style: Style) -> Figure:
+def seed_spread(results: Results, table: MainTable, style: Style, palette: Palette) -> Figure:
     """Every seed's score per strategy (points) over a box of their spread, best strategy first."""
     rows = sorted(scored(table), key=lambda r: -r.score.mean)
     fig = new_figure(style, 1.1)
@@ -127,11 +127,11 @@ def seed_spread(results: Results, table: MainTable, style: Style) -> Figure:
         values = list(results.strategies[row.strategy].scores(results.split, metric).values())
         if len(values) >= 3:
             ax.boxplot([values], positions=[position], widths=0.55, showfliers=False, patch_artist=True,
-                       boxprops={"facecolor": color(row.strategy), "alpha": 0.18, "linewidth": 0.6},
-                       medianprops={"color": color(row.strategy), "linewidth": style.line_width},
+                       boxprops={"facecolor": palette.color(row.strategy), "alpha": 0.18, "linewidth": 0.6},
+                       medianprops={"color": palette.color(row.strategy), "linewidth": style.line_width},
                        whiskerprops={"linewidth": 0.6}, capprops={"linewidth": 0.6})
         offsets = [0.0] if len(values) == 1 else [-0.15 + 0.3 * i / (len(values) - 1) for i in range(len(values))]
-        ax.plot([position + o for o in offsets], values, color=color(row.strategy), marker=marker(row.strategy),
+        ax.plot([position + o for o in offsets], values, color=palette.color(row.strategy), marker=palette.marker(row.strategy),
                 linestyle="none", alpha=0.9, zorder=3)
     ax.set_xticks(range(len(rows)), [r.strategy for r in rows], rotation=35, ha="right", rotation_mode="anchor")
     ax.set_xlim(-0.6, len(rows) - 0.4)
@@ -140,7 +140,7 @@ def seed_spread(results: Results, table: MainTable, style: Style) -> Figure:
     return fig
 
 
-def learning_curves(results: Results, style: Style) -> Figure:
+def learning_curves(results: Results, style: Style, palette: Palette) -> Figure:
     """Dev score against training samples seen, for the trial each strategy's study picked as best."""
     fig = new_figure(style, 1.25)
     ax = fig.add_subplot()
@@ -150,17 +150,17 @@ def learning_curves(results: Results, style: Style) -> Figure:
         if best is None or not best.intermediate:
             continue
         xs, ys = zip(*best.intermediate)
-        ax.plot(xs, ys, color=color(name), marker=marker(name), markersize=style.marker_size * 0.8)
+        ax.plot(xs, ys, color=palette.color(name), marker=palette.marker(name), markersize=style.marker_size * 0.8)
         shown.append(name)
     ax.set_xlabel("training samples seen")
     ax.set_ylabel(f"dev {results.task.metric}\n(best trial of each strategy)")
     ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_count(x)))
-    legend_below(fig, shown, style, lines=True)
+    legend_below(fig, shown, style, palette, lines=True)
     return fig
 
 
-def optimisation_history(results: Results, style: Style) -> Figure:
+def optimisation_history(results: Results, style: Style, palette: Palette) -> Figure:
     """Best dev score found so far against trial number (pruned and failed trials count as trials)."""
     fig = new_figure(style, 1.25)
     ax = fig.add_subplot()
@@ -177,18 +177,18 @@ def optimisation_history(results: Results, style: Style) -> Figure:
                 best.append(so_far)
         if not numbers:
             continue
-        ax.step(numbers, best, where="post", color=color(name))
-        ax.plot(*zip(*values), color=color(name), marker=marker(name), linestyle="none", alpha=0.35,
+        ax.step(numbers, best, where="post", color=palette.color(name))
+        ax.plot(*zip(*values), color=palette.color(name), marker=palette.marker(name), linestyle="none", alpha=0.35,
                 markersize=style.marker_size * 0.8)
         shown.append(name)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial number")
     ax.set_ylabel(f"best dev {results.task.metric} so far\n(faint: each complete trial)")
-    legend_below(fig, shown, style, lines=True)
+    legend_below(fig, shown, style, palette, lines=True)
     return fig
 
 
-def importance(results: Results, style: Style) -> Figure:
+def importance(results: Results, style: Style, palette: Palette) -> Figure:
     """Small multiples: each strategy's hyperparameter importances (PED-ANOVA, summing to 1); each row of
     panels is as tall as its longest list, so bars have the same thickness everywhere."""
     names = list(results.strategies)
@@ -201,7 +201,7 @@ def importance(results: Results, style: Style) -> Figure:
     axes = fig.subplots(len(rows), columns, sharex=True, squeeze=False, gridspec_kw={"height_ratios": rows}).ravel()
     for index, (ax, name, importances) in enumerate(zip(axes, names, found)):
         ax.tick_params(labelbottom=index + columns >= len(names))  # the lowest panel of each column has the scale
-        ax.set_title(name, color=color(name), fontweight="bold", loc="left", pad=2)
+        ax.set_title(name, color=palette.color(name), fontweight="bold", loc="left", pad=2)
         ax.tick_params(axis="y", length=0)
         ax.grid(axis="y", visible=False)
         ax.set_xlim(0, 1)
@@ -211,7 +211,7 @@ def importance(results: Results, style: Style) -> Figure:
             ax.text(0.0, 0.5, "n/a: fewer than\n2 complete trials", ha="left", va="center", transform=ax.transAxes)
             continue
         ordered = sorted(importances.items(), key=lambda item: item[1])
-        ax.barh([k for k, _ in ordered], [v for _, v in ordered], color=color(name), height=0.7)
+        ax.barh([k for k, _ in ordered], [v for _, v in ordered], color=palette.color(name), height=0.7)
         ax.set_ylim(len(ordered) - 0.4 - rows[index // columns], len(ordered) - 0.4)  # same bar thickness per row
     for ax in axes[len(names):]:
         ax.set_visible(False)
@@ -219,7 +219,7 @@ def importance(results: Results, style: Style) -> Figure:
     return fig
 
 
-def combined(tables: CombinedTable, style: Style) -> Figure:
+def combined(tables: CombinedTable, style: Style, palette: Palette) -> Figure:
     """Each comparison's score per strategy, mean ± sd over seeds, strategies side by side."""
     fig = new_figure(style, 1.3)
     ax = fig.add_subplot()
@@ -228,15 +228,15 @@ def combined(tables: CombinedTable, style: Style) -> Figure:
         offset = -0.36 + 0.72 * index / max(count - 1, 1)
         for position, summary in enumerate(tables.cells[name]):
             if summary is not None:
-                ax.errorbar(position + offset, summary.mean, yerr=summary.std or 0, color=color(name),
-                            marker=marker(name), linestyle="none", capsize=1.5, elinewidth=0.8)
+                ax.errorbar(position + offset, summary.mean, yerr=summary.std or 0, color=palette.color(name),
+                            marker=palette.marker(name), linestyle="none", capsize=1.5, elinewidth=0.8)
     ax.set_xticks(range(len(tables.labels)),
                   [f"{label}\n({SPLIT_NAMES[split]} {metric})"
                    for label, split, metric in zip(tables.labels, tables.splits, tables.metrics)])
     ax.set_xlim(-0.5, len(tables.labels) - 0.5)
     ax.grid(axis="x", visible=False)
     ax.set_ylabel("score (mean ± sd over seeds)")
-    legend_below(fig, tables.strategies, style)
+    legend_below(fig, tables.strategies, style, palette)
     return fig
 
 
@@ -244,27 +244,28 @@ def write_figures(results: Results, table: MainTable, directory: Path, style: St
     """Every single-comparison figure, as PDF and PNG, in ``directory``."""
     rows = scored(table)
     split = SPLIT_NAMES[results.split]
+    palette = Palette((row.strategy, row.family) for row in table.rows)
     plots: list[tuple[Plot, Callable[[], Figure]]] = []
     if rows:
         plots += [
             (Plot("tradeoff-params", f"{split.capitalize()} {results.task.metric} against trainable parameters (log "
                   "scale); the dashed line is the Pareto front (no strategy is both smaller and better)."),
-             lambda: tradeoff(results, table, style, Axis("trainable_params", "trainable parameters (log scale)",
+             lambda: tradeoff(results, table, style, palette, Axis("trainable_params", "trainable parameters (log scale)",
                                                           float, log=True))),
             (Plot("tradeoff-memory", f"{split.capitalize()} {results.task.metric} against peak memory per run."),
-             lambda: tradeoff(results, table, style, byte_axis(rows, "peak memory"))),
+             lambda: tradeoff(results, table, style, palette, byte_axis(rows, "peak memory"))),
             (Plot("tradeoff-time", f"{split.capitalize()} {results.task.metric} against training time per run."),
-             lambda: tradeoff(results, table, style, time_axis(rows))),
+             lambda: tradeoff(results, table, style, palette, time_axis(rows))),
             (Plot("seeds", f"{split.capitalize()} {results.task.metric} of every seed run (box: quartiles, "
-                  "shown from 3 seeds)."), lambda: seed_spread(results, table, style)),
+                  "shown from 3 seeds)."), lambda: seed_spread(results, table, style, palette)),
         ]
     plots += [
         (Plot("learning-curves", f"Dev {results.task.metric} during training of each strategy's best trial."),
-         lambda: learning_curves(results, style)),
+         lambda: learning_curves(results, style, palette)),
         (Plot("history", "Optimisation history: best dev score so far against trial number, per strategy."),
-         lambda: optimisation_history(results, style)),
+         lambda: optimisation_history(results, style, palette)),
         (Plot("importance", "Hyperparameter importance per strategy (Optuna PED-ANOVA over the tuning trials; "
-              "with few trials these are rough)."), lambda: importance(results, style)),
+              "with few trials these are rough)."), lambda: importance(results, style, palette)),
     ]
     with matplotlib.rc_context(style.rc()):
         for plot, draw in plots:
@@ -275,5 +276,5 @@ def write_figures(results: Results, table: MainTable, directory: Path, style: St
 def write_combined_figure(table: CombinedTable, directory: Path, style: Style) -> Plot:
     plot = Plot("combined", "Score of every strategy on each comparison (mean ± sd over seeds).")
     with matplotlib.rc_context(style.rc()):
-        save(combined(table, style), directory, plot.name, style)
+        save(combined(table, style, Palette(table.families.items())), directory, plot.name, style)
     return plot

@@ -195,7 +195,7 @@ def caveats(runs: list[Results], constraints: Constraints, choice: Candidate | N
         notes.append("One seed per strategy: the margin has no uncertainty estimate.")
     if constraints.cpu_only:
         gpu = [d for d in sorted({r.device for r in runs}) if not d.startswith("cpu")]
-        notes.append("--cpu-only: every strategy runs on a CPU (qlora through bitsandbytes ≥ 0.47 on x86-64). "
+        notes.append("--cpu-only: every strategy runs on a CPU (quantised ones through bitsandbytes ≥ 0.47 on x86-64). "
                      + (f"These numbers come from {', '.join(gpu)}; CPU time and memory will differ."
                         if gpu else "These numbers were measured on a CPU."))
     return notes

@@ -27,7 +27,6 @@ from reports.units import format_bytes, format_count, format_seconds
 REPORT_DIR = "report"
 COMBINED_DIR = Path("runs/combined-report")
 OWNER_MARK = ".peftbench-report"  # marks a directory this module may replace
-PEFT = ("lora", "qlora", "adapters", "bitfit")  # strategies that train a small add-on to a frozen encoder
 LITTLE_SAVING = 0.75  # PEFT using ≥ 75% of full's memory or time "saves little"
 
 if TYPE_CHECKING:  # reports.plots imports matplotlib: only when figures are drawn
@@ -211,6 +210,10 @@ def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
         "workers and trial order depends on timing)." if results.parallel else
         "trials ran sequentially with a seeded sampler, so re-running the comparison repeats the search "
         "(up to non-deterministic kernels)."))
+    if results.settings.get("gradient_checkpointing"):
+        notes.append("**Gradient checkpointing:** on for every strategy that backpropagates through the encoder: "
+                     "activations were recomputed in the backward pass, so peak memory is lower and training "
+                     "time higher than without it.")
     notes += cost_notes(results, table)
     for name, strategy in results.strategies.items():
         if not strategy.seed_runs:
@@ -221,10 +224,12 @@ def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
 
 
 def cost_notes(results: Results, table: tables.MainTable) -> list[str]:
-    """Say plainly where PEFT did not save memory or time (small encoders, short inputs)."""
-    rows = {row.strategy: row for row in table.rows if row.score is not None}
-    full = rows.get("full")
-    peft = [rows[name] for name in PEFT if name in rows]
+    """Say plainly where PEFT did not save memory or time (small encoders, short inputs). PEFT here: every
+    strategy outside the full family that still runs the encoder at every step (a frozen encoder's cached
+    features cost nothing per step, which says nothing about PEFT's savings)."""
+    rows = [row for row in table.rows if row.score is not None]
+    full = next((row for row in rows if row.strategy == table.reference), None)
+    peft = [row for row in rows if row.family != "full" and not row.info.encoder_frozen]
     if full is None or not peft:
         return []
     memory = {r.strategy: r.peak_memory_bytes / full.peak_memory_bytes for r in peft}
@@ -243,11 +248,13 @@ def cost_notes(results: Results, table: tables.MainTable) -> list[str]:
                      f"trainable parameters and the size of what must be stored ({artifact_range(peft)} vs "
                      f"{format_bytes(full.artifact_bytes)} for full).")
     notes[0] += rss
-    slower = [r.strategy for r in peft if r.train_seconds > full.train_seconds]
+    slower = [r for r in peft if r.train_seconds > full.train_seconds]
+    quantised = [r.strategy for r in slower if r.family == "quantised"]
     if slower:
-        notes.append(f"**Slower than full:** {', '.join(slower)} took longer to train than full fine-tuning"
-                     + (" (qlora dequantises its 4-bit weights on every forward pass; it saves memory on large "
-                        "models, not time)" if "qlora" in slower else "") + ".")
+        notes.append(f"**Slower than full:** {', '.join(r.strategy for r in slower)} took longer to train than full "
+                     "fine-tuning" + (f" ({', '.join(quantised)} dequantise{'s' if len(quantised) == 1 else ''} "
+                                      "4-bit weights on every forward pass: that saves memory on large models, not "
+                                      "time)" if quantised else "") + ".")
     return notes
 
 

@@ -4,33 +4,46 @@ colour and marker in every figure of every report (paper or slides)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
-# Okabe-Ito colours (distinguishable with colour-blindness); markers repeat the distinction in greyscale.
-COLORS = {
-    "full": "#000000",
-    "llrd": "#0072B2",
-    "lora": "#D55E00",
-    "qlora": "#E69F00",
-    "adapters": "#009E73",
-    "bitfit": "#CC79A7",
-    "frozen": "#7F7F7F",
-}
-MARKERS = {"full": "o", "llrd": "D", "lora": "^", "qlora": "v", "adapters": "s", "bitfit": "P", "frozen": "X"}
-EXTRA_COLORS = ("#56B4E9", "#8C564B", "#17BECF", "#BCBD22")  # strategies added later, in order of appearance
-EXTRA_MARKERS = ("h", "*", "p", "<")
+# One hue per family (a strategy's family is declared by the strategy and carried in results.json), from
+# dark to light within the family; markers tell the members of a family apart, also in greyscale.
+FAMILY_COLORMAPS = {"full": "Blues", "selective": "Greys", "additive": "Greens", "reparameterised": "Oranges",
+                    "quantised": "Purples", "prompt": "RdPu"}
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "*", "<", ">", "p", "d", "H")
 
 
-def color(strategy: str) -> str:
-    return COLORS.get(strategy) or EXTRA_COLORS[_extra_index(strategy) % len(EXTRA_COLORS)]
+@dataclass(frozen=True)
+class Look:
+    color: str
+    marker: str
 
 
-def marker(strategy: str) -> str:
-    return MARKERS.get(strategy) or EXTRA_MARKERS[_extra_index(strategy) % len(EXTRA_MARKERS)]
+class Palette:
+    """Colour and marker of every strategy in a report: the family decides the hue, the strategy's place
+    in its family (in the order given) the shade and the marker. Built once per figure set, so a
+    strategy looks the same in every figure of a report."""
 
+    def __init__(self, strategies: Iterable[tuple[str, str]]):
+        from matplotlib import colormaps
+        from matplotlib.colors import to_hex
 
-def _extra_index(strategy: str) -> int:
-    """Stable across runs and processes (unlike ``hash``)."""
-    return sum(map(ord, strategy))
+        members: dict[str, list[str]] = {}
+        for name, family in strategies:
+            if name not in members.setdefault(family, []):
+                members[family].append(name)
+        self.looks: dict[str, Look] = {}
+        for family, names in members.items():
+            cmap = colormaps[FAMILY_COLORMAPS.get(family, "Greys")]
+            shades = [0.85] if len(names) == 1 else [0.95 - 0.5 * i / (len(names) - 1) for i in range(len(names))]
+            for index, (name, shade) in enumerate(zip(names, shades)):
+                self.looks[name] = Look(to_hex(cmap(shade)), MARKERS[index % len(MARKERS)])
+
+    def color(self, strategy: str) -> str:
+        return self.looks[strategy].color
+
+    def marker(self, strategy: str) -> str:
+        return self.looks[strategy].marker
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Callable
 
+from core.strategy import FAMILIES, StrategyInfo
 from reports.load import SPLIT_NAMES, Results, StrategyResult
 from reports.stats import ALPHA, CONFIDENCE, Difference, Summary, paired_t_test, summarize
 from reports.units import format_bytes, format_count, format_percent, significant
 
-REFERENCE = "full"  # the strategy every other one is tested against
 METRIC_DECIMALS = 3
 NONE = "—"
 
@@ -27,6 +28,7 @@ class StrategyRow:
     """One strategy's numbers, aggregated over its seed runs."""
 
     strategy: str
+    info: StrategyInfo
     status: str
     seeds: int
     score: Summary | None  # on the ranking split (held-out when present)
@@ -38,6 +40,10 @@ class StrategyRow:
     samples_per_second: float | None  # mean over seeds
     artifact_bytes: int | None
     vs_reference: Difference | None  # score - reference score, paired by seed
+
+    @property
+    def family(self) -> str:
+        return self.info.family
 
     @property
     def trainable_percent(self) -> float | None:
@@ -59,13 +65,14 @@ def strategy_row(results: Results, strategy: StrategyResult, reference: Strategy
     runs = strategy.seed_runs
     metric, split = results.task.metric, results.split
     if not runs:
-        return StrategyRow(strategy.name, strategy.status, 0, None, None, None, None, None, None, None, None, None)
+        return StrategyRow(strategy.name, strategy.info, strategy.status, 0, None, None, None, None, None, None, None,
+                           None, None)
     scores = strategy.scores(split, metric)
     vs = None
     if reference is not None and strategy.name != reference.name:
         vs = paired_t_test(scores, reference.scores(split, metric))
     return StrategyRow(
-        strategy=strategy.name, status=strategy.status, seeds=len(runs),
+        strategy=strategy.name, info=strategy.info, status=strategy.status, seeds=len(runs),
         score=summarize(list(scores.values())), dev=summarize(list(strategy.scores("dev", metric).values())),
         trainable_params=runs[0].trainable_params, total_params=runs[0].total_params,
         peak_memory_bytes=max(r.peak_memory_bytes for r in runs),
@@ -76,16 +83,21 @@ def strategy_row(results: Results, strategy: StrategyResult, reference: Strategy
 
 
 def main_table(results: Results) -> MainTable:
-    """Every strategy's row; significance against ``full`` where full has seed runs."""
-    candidate = results.strategies.get(REFERENCE)
+    """Every strategy's row, grouped by family (in ``FAMILIES`` order) and best first within a family;
+    significance against the strategy that declares itself the reference (full fine-tuning), where it
+    has seed runs."""
+    candidate = next((s for s in results.strategies.values() if s.info.reference), None)
     reference = candidate if candidate is not None and candidate.seed_runs else None
     notes = []
     if candidate is None:
-        notes.append(f"No significance test: `{REFERENCE}` was not part of this comparison.")
+        notes.append("No significance test: the reference strategy (full fine-tuning) was not part of this comparison.")
     elif reference is None:
-        notes.append(f"No significance test: `{REFERENCE}` has no seed runs ({candidate.status}).")
-    rows = [strategy_row(results, s, reference) for s in results.strategies.values()]
-    return MainTable(results.split, results.task.metric, rows, REFERENCE if reference else None, notes)
+        notes.append(f"No significance test: `{candidate.name}` has no seed runs ({candidate.status}).")
+    families = list(FAMILIES)
+    ordered = sorted(results.strategies.values(), key=lambda s: families.index(s.info.family))
+    rows = [strategy_row(results, s, reference) for s in ordered]
+    rows.sort(key=lambda r: (families.index(r.family), -(r.score.mean if r.score else -math.inf)))
+    return MainTable(results.split, results.task.metric, rows, reference.name if reference else None, notes)
 
 
 # ----------------------------------------------------------------------------- one grid, three renderings
@@ -208,7 +220,7 @@ def optional(value: float | None, render: Callable[[float], str]) -> Cell:
 
 def main_grid(table: MainTable) -> Grid:
     split, metric = SPLIT_NAMES[table.split], table.metric
-    columns = [Column("strategy", "Strategy", align="l"),
+    columns = [Column("strategy", "Strategy", align="l"), Column("family", "Family", align="l"),
                Column(f"{split} {metric} (mean ± sd)", tex_escape(f"{split.capitalize()} {metric} (mean ± sd)"), "max"),
                Column(f"{split} {int(CONFIDENCE * 100)}% CI (t)", tex_escape(f"{int(CONFIDENCE * 100)}% CI")),
                Column(f"dev {metric} (mean)", tex_escape(f"Dev {metric}"), "max"),
@@ -220,10 +232,11 @@ def main_grid(table: MainTable) -> Grid:
     rows = []
     for row in table.rows:
         if row.score is None:
-            cells = [Cell(row.strategy), Cell(f"{row.status}: no seed runs")] + [Cell(NONE)] * (len(columns) - 2)
+            cells = [Cell(row.strategy), Cell(row.family), Cell(f"{row.status}: no seed runs")] + \
+                [Cell(NONE)] * (len(columns) - 3)
             rows.append(cells)
             continue
-        cells = [Cell(row.strategy), mean_cell(row.score, True), ci_cell(row.score), mean_cell(row.dev, False),
+        cells = [Cell(row.strategy), Cell(row.family), mean_cell(row.score, True), ci_cell(row.score), mean_cell(row.dev, False),
                  optional(row.trainable_params, format_count), optional(row.trainable_percent, format_percent),
                  optional(row.peak_memory_bytes, format_bytes),
                  optional(row.train_seconds, lambda s: f"{significant(s)} s"),
@@ -239,7 +252,8 @@ def main_csv(table: MainTable) -> str:
     header = ["strategy", "status", "seeds", f"{prefix}_mean", f"{prefix}_std", f"{prefix}_ci95_low",
               f"{prefix}_ci95_high", f"dev_{table.metric}_mean", "trainable_params", "total_params",
               "trainable_percent", "peak_memory_bytes", "train_seconds_mean", "train_samples_per_second_mean",
-              "artifact_bytes", f"diff_vs_{REFERENCE}", f"p_vs_{REFERENCE}", "stats_note"]
+              "artifact_bytes", f"diff_vs_{table.reference or 'reference'}", f"p_vs_{table.reference or 'reference'}",
+              "stats_note", "family"]
     rows = []
     for row in table.rows:
         score, diff = row.score, row.vs_reference
@@ -247,7 +261,7 @@ def main_csv(table: MainTable) -> str:
         rows.append([row.strategy, row.status, row.seeds, score and score.mean, score and score.std,
                      score and score.ci_low, score and score.ci_high, row.dev and row.dev.mean, row.trainable_params,
                      row.total_params, row.trainable_percent, row.peak_memory_bytes, row.train_seconds,
-                     row.samples_per_second, row.artifact_bytes, diff and diff.mean, diff and diff.p, note])
+                     row.samples_per_second, row.artifact_bytes, diff and diff.mean, diff and diff.p, note, row.family])
     return to_csv(header, rows)
 
 
@@ -288,6 +302,7 @@ class CombinedTable:
     splits: list[str]
     strategies: list[str]
     cells: dict[str, list[Summary | None]]  # strategy → one summary per comparison
+    families: dict[str, str]  # strategy → its declared family
 
     def average(self, strategy: str) -> float | None:
         """Mean over comparisons, only where the strategy has a score in every one."""
@@ -307,16 +322,17 @@ def run_labels(runs: list[Results]) -> list[str]:
 
 
 def combined_table(runs: list[Results]) -> CombinedTable:
-    strategies: list[str] = []
-    for run in runs:
-        strategies += [name for name in run.strategies if name not in strategies]
+    families = {name: strategy.info.family for run in runs for name, strategy in run.strategies.items()}
+    order = list(FAMILIES)
+    strategies = sorted(families, key=lambda name: order.index(families[name]))
     cells: dict[str, list[Summary | None]] = {}
     for name in strategies:
         cells[name] = []
         for run in runs:
             scores = run.strategies[name].scores(run.split, run.task.metric) if name in run.strategies else {}
             cells[name].append(summarize(list(scores.values())) if scores else None)
-    return CombinedTable(run_labels(runs), [r.task.metric for r in runs], [r.split for r in runs], strategies, cells)
+    return CombinedTable(run_labels(runs), [r.task.metric for r in runs], [r.split for r in runs], strategies, cells,
+                         families)
 
 
 def combined_grid(table: CombinedTable) -> Grid:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from core import cli
-from core.config import PRECISIONS
+from core.config import PRECISIONS, TrainConfig
 from core.models import DEFAULT_MODEL, POOLINGS
+from core.strategy import FAMILIES
 from core.tasks import DATA_DIR_ENV, task_names
+from strategies import STRATEGIES
 
 
 def add_run_arguments(parser: cli.ArgumentParser, model_default: str | None, max_length_default: int | None) -> None:
@@ -23,11 +25,29 @@ def add_run_arguments(parser: cli.ArgumentParser, model_default: str | None, max
     model = parser.add_argument_group("model")
     model.add_argument("--model", default=model_default, help=f"hub id or local directory (default: "
                        f"{model_default or 'the preset'}; {DEFAULT_MODEL} ships with peftbench and works offline)")
-    model.add_argument("--pooling", choices=POOLINGS, default="mean", help="sentence features for the head: mean over "
-                       "tokens or the [CLS] token (default: mean)")
+    model.add_argument("--pooling", choices=POOLINGS, default=TrainConfig.pooling, help="sentence features for the "
+                       "head: mean over tokens, the first ([CLS]) token, or the last real token; auto = last for causal "
+                       "decoders (GPT-2, Llama, ...), mean otherwise (default: auto)")
+    model.add_argument("--gradient-checkpointing", action="store_true",
+                       help="recompute activations in the backward pass: less memory for bigger models, ~30%% more time")
     run = parser.add_argument_group("run")
     run.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:N (default: auto)")
     run.add_argument("--precision", choices=PRECISIONS, default="auto",
                      help="auto = bf16 (or fp16) autocast on GPU, fp32 on CPU (default: auto)")
     run.add_argument("--memory-cap-mb", type=cli.positive_int, help="fail a run whose process memory passes this (CPU)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def strategy_listing() -> str:
+    """Every registered strategy: family, summary, default learning rate and hyperparameters with ranges."""
+    lines = []
+    for family, meaning in FAMILIES.items():
+        members = [cls for cls in STRATEGIES.values() if cls.family == family]
+        if not members:
+            continue
+        lines.append(f"{family}: {meaning}")
+        for cls in members:
+            lines.append(f"  {cls.name:14} {cls.summary}")
+            lines.append(f"  {'':14} {cls.learning_rate.describe()}")
+            lines += [f"  {'':14} {h.describe()}" for h in cls.hyperparameters]
+    return "\n".join(lines)

@@ -20,8 +20,8 @@ from typing import Sequence
 
 from core import cli
 from core.errors import UserError
-from runners.common import add_run_arguments
-from strategies import STRATEGIES
+from runners.common import add_run_arguments, strategy_listing
+from strategies import DEFAULT_GROUP, groups
 
 MANIFEST = "comparison.json"
 LOCK = ".lock"
@@ -33,8 +33,11 @@ def build_parser() -> cli.ArgumentParser:
 
     parser = cli.ArgumentParser(prog="python -m runners.compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--strategies", default=",".join(STRATEGIES),
-                        help=f"comma-separated subset of {','.join(STRATEGIES)} (default: all)")
+    parser.add_argument("--strategies", default=DEFAULT_GROUP,
+                        help=f"comma-separated strategy names and groups ({', '.join(f'{g}: {len(m)}' for g, m in groups().items())}"
+                             f" strategies; --list-strategies shows them) (default: {DEFAULT_GROUP})")
+    parser.add_argument("--list-strategies", action="store_true",
+                        help="print every strategy, its family and its hyperparameters (defaults and ranges), and exit")
     parser.add_argument("--preset", choices=list(PRESETS), help="smoke (tests, seconds), quick (CPU default: "
                         "2,000 training examples, 3 trials, 3 seeds), full (GPU default: all data, 20 trials, 5 seeds)")
     add_run_arguments(parser, model_default=None, max_length_default=None)
@@ -71,6 +74,8 @@ def build_parser() -> cli.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace):
+    from core.config import TrainConfig
+    from strategies import select_strategies
     from studies.compare import ComparisonSettings
     from studies.presets import default_preset_name, resolve_preset
 
@@ -78,10 +83,7 @@ def settings_from_args(args: argparse.Namespace):
         "model": args.model, "train_size": args.train_size, "heldout_size": args.heldout_size,
         "epochs": args.epochs, "max_length": args.max_length,
     })
-    strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
-    unknown = [name for name in strategies if name not in STRATEGIES]
-    if unknown:
-        raise UserError(f"unknown strategy {unknown[0]!r} in --strategies: choose from {', '.join(STRATEGIES)}")
+    strategies = select_strategies(args.strategies)
     budget_kind, budget = args.budget_kind, args.budget
     if args.trials is not None:
         if args.budget is not None and args.budget_kind != "trials":
@@ -93,13 +95,16 @@ def settings_from_args(args: argparse.Namespace):
         budget = preset.trials
     if budget_kind == "trials" and budget != int(budget):
         raise UserError(f"a trial budget must be a whole number, got {budget:g}")
+    run = TrainConfig(
+        task=args.task, model=preset.model, data_dir=args.data_dir, text_columns=tuple(args.text_columns or ()),
+        label_column=args.label_column, train_size=preset.train_size, heldout_size=preset.heldout_size,
+        max_length=preset.max_length, pooling=args.pooling, device=args.device, precision=args.precision,
+        memory_cap_mb=args.memory_cap_mb, gradient_checkpointing=args.gradient_checkpointing, progress=not args.quiet,
+    )
     return ComparisonSettings(
-        task=args.task, preset=preset, strategies=strategies, budget_kind=budget_kind, budget=budget,
+        run=run, preset=preset, strategies=strategies, budget_kind=budget_kind, budget=budget,
         seeds=args.seeds or preset.seeds, sampler=args.sampler, pruner=args.pruner, sampler_seed=args.sampler_seed,
-        data_seed=args.data_seed, pooling=args.pooling, data_dir=args.data_dir,
-        text_columns=tuple(args.text_columns or ()), label_column=args.label_column, device=args.device,
-        precision=args.precision, memory_cap_mb=args.memory_cap_mb, workers=args.workers,
-        worker_index=args.worker_index, progress=not args.quiet,
+        data_seed=args.data_seed, workers=args.workers, worker_index=args.worker_index,
     )
 
 
@@ -110,7 +115,7 @@ def check_manifest(out: Path, settings) -> None:
     from studies.results import write_atomic
 
     path = out / MANIFEST
-    mine = {"task": settings.task, "model": settings.preset.model, "preset": settings.preset.name}
+    mine = {"task": settings.task, "model": settings.model, "preset": settings.preset.name}
     if path.exists():
         try:
             theirs = json.loads(path.read_text())
@@ -175,11 +180,14 @@ def setup_logging(out: Path) -> logging.Logger:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.list_strategies:
+        print(strategy_listing())
+        return 0
     settings = settings_from_args(args)
     settings.validate()
     from studies.compare import model_short_name, task_label
 
-    out = Path(args.out or f"runs/{task_label(settings.task)}-{model_short_name(settings.preset.model)}-"
+    out = Path(args.out or f"runs/{task_label(settings.task)}-{model_short_name(settings.model)}-"
                            f"{settings.preset.name}")
     coordinator = settings.worker_index == 0
     if coordinator:
@@ -225,7 +233,7 @@ def run_comparison(args, argv, settings, out: Path, choice, locked: bool, logger
 
     created = results.previous_created(out)
     write = lambda: results.save(results.build(comparison, redact(choice.url), created), out)  # noqa: E731
-    progress.say(f"comparing {', '.join(settings.strategies)} on {settings.task} "
+    progress.say(f"comparing {', '.join(settings.names)} on {settings.task} "
                  f"({settings.preset.name} preset, budget {settings.budget:g} {settings.budget_kind} per strategy, "
                  f"{settings.seeds} seeds) → {out}")
     workers = spawn_workers(argv, settings.workers, out)

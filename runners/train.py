@@ -15,37 +15,40 @@ from typing import Sequence
 from core import cli
 from core.config import TrainConfig
 from core.errors import UserError
-from core.models import DEFAULT_MODEL
-from runners.common import add_run_arguments
+from runners.common import add_run_arguments, strategy_listing
 from strategies import STRATEGIES, get_strategy
 
-
-def strategy_help() -> str:
-    lines = ["strategies and their hyperparameters (set with --param NAME=VALUE):"]
-    for name, cls in STRATEGIES.items():
-        lines.append(f"  {name:9} {cls.summary}; default lr {cls.learning_rate.default:g}")
-        lines += [f"            {h.describe()}" for h in cls.hyperparameters]
-    return "\n".join(lines)
+DEFAULT_STRATEGY = "lora"
+DEFAULTS = TrainConfig()
 
 
 def build_parser() -> cli.ArgumentParser:
-    parser = cli.ArgumentParser(prog="python -m runners.train", description=__doc__, epilog=strategy_help(),
+    parser = cli.ArgumentParser(prog="python -m runners.train", description=__doc__,
+                                epilog="--list-strategies prints every strategy with its hyperparameters",
                                 formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    parser.add_argument("--strategy", default="lora", help=f"one of {', '.join(STRATEGIES)} (default: lora)")
+    parser.add_argument("--strategy", default=DEFAULT_STRATEGY,
+                        help=f"one of {', '.join(STRATEGIES)} (default: {DEFAULT_STRATEGY})")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a strategy hyperparameter, e.g. --param rank=16 (repeatable; see below)")
-    add_run_arguments(parser, model_default=DEFAULT_MODEL, max_length_default=128)
+                        help="a strategy hyperparameter, e.g. --param rank=16 (repeatable; see --list-strategies)")
+    parser.add_argument("--list-strategies", action="store_true",
+                        help="print every strategy, its family and its hyperparameters (defaults and ranges), and exit")
+    add_run_arguments(parser, model_default=DEFAULTS.model, max_length_default=DEFAULTS.max_length)
     train = parser.add_argument_group("training")
     train.add_argument("--train-size", type=cli.positive_int, help="stratified, seeded subsample of the training set")
-    train.add_argument("--epochs", type=cli.positive_int, default=1, help="(default: 1)")
+    train.add_argument("--epochs", type=cli.positive_int, default=DEFAULTS.epochs, help=f"(default: {DEFAULTS.epochs})")
     train.add_argument("--max-steps", type=cli.positive_int, help="stop after this many optimizer steps")
-    train.add_argument("--batch-size", type=cli.positive_int, default=32, help="(default: 32)")
+    train.add_argument("--batch-size", type=cli.positive_int, default=DEFAULTS.batch_size,
+                       help=f"(default: {DEFAULTS.batch_size})")
     train.add_argument("--lr", type=cli.positive_float, help="peak learning rate (default: the strategy's)")
-    train.add_argument("--warmup-ratio", type=float, default=0.06, help="fraction of steps of linear warm-up (default: 0.06)")
-    train.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01)")
-    train.add_argument("--eval-every", type=cli.non_negative_int, default=0, help="evaluate on dev every N steps; 0 = per epoch")
-    train.add_argument("--patience", type=cli.non_negative_int, default=0, help="stop after N evaluations without improvement; 0 = off")
-    train.add_argument("--seed", type=cli.non_negative_int, default=0, help="(default: 0)")
+    train.add_argument("--warmup-ratio", type=float, default=DEFAULTS.warmup_ratio,
+                       help=f"fraction of steps of linear warm-up (default: {DEFAULTS.warmup_ratio})")
+    train.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay,
+                       help=f"AdamW weight decay (default: {DEFAULTS.weight_decay})")
+    train.add_argument("--eval-every", type=cli.non_negative_int, default=DEFAULTS.eval_every,
+                       help="evaluate on dev every N steps; 0 = per epoch")
+    train.add_argument("--patience", type=cli.non_negative_int, default=DEFAULTS.patience,
+                       help="stop after N evaluations without improvement; 0 = off")
+    train.add_argument("--seed", type=cli.non_negative_int, default=DEFAULTS.seed, help=f"(default: {DEFAULTS.seed})")
     train.add_argument("--out", help="output directory (default: runs/train/<task>-<strategy>-<time>)")
     return parser
 
@@ -62,8 +65,10 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    strategy = get_strategy(args.strategy)
-    params = strategy.resolve_params(parse_params(args.param))
+    if args.list_strategies:
+        print(strategy_listing())
+        return 0
+    strategy = get_strategy(args.strategy, parse_params(args.param))
     task_label = Path(args.task).stem if ("/" in args.task or "." in args.task) else args.task
     out = Path(args.out or f"runs/train/{task_label}-{args.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and not out.is_dir():
@@ -71,17 +76,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (out / "result.json").exists():
         raise UserError(f"{out} already holds a finished run; choose another --out")
     config = TrainConfig(
-        task=args.task, strategy=args.strategy, model=args.model, strategy_params=params, data_dir=args.data_dir,
+        task=args.task, model=args.model, data_dir=args.data_dir,
         text_columns=args.text_columns or (), label_column=args.label_column, train_size=args.train_size,
         max_length=args.max_length, pooling=args.pooling, lr=args.lr, batch_size=args.batch_size,
         epochs=args.epochs, max_steps=args.max_steps, warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
         eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device,
-        precision=args.precision, memory_cap_mb=args.memory_cap_mb, output_dir=str(out), progress=not args.quiet,
+        precision=args.precision, memory_cap_mb=args.memory_cap_mb, gradient_checkpointing=args.gradient_checkpointing,
+        output_dir=str(out), progress=not args.quiet,
     )
     config.validate()
     from core.train import train  # imported late: --help and bad flags answer without loading torch models
 
-    result = train(config)
+    result = train(config, strategy)
     record = json.dumps(result.to_dict(), indent=2)
     temporary = out / ".result.json.tmp"
     temporary.write_text(record + "\n")

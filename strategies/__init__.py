@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.errors import UserError
+from core.strategy import Strategy
 from strategies.adapters import Adapters
-from strategies.base import Hyperparameter, Strategy
 from strategies.bitfit import BitFit
 from strategies.frozen import Frozen
 from strategies.full import Full
@@ -12,15 +14,59 @@ from strategies.llrd import Llrd
 from strategies.lora import Lora
 from strategies.qlora import QLora
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (Full, Frozen, Lora, Adapters, Llrd, QLora, BitFit)
-}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line per strategy, in listing order
+    Full,
+    Frozen,
+    Lora,
+    Adapters,
+    Llrd,
+    QLora,
+    BitFit,
+)}
 
 
-def get_strategy(name: str) -> Strategy:
+DEFAULT_GROUP = "classic"  # what runners.compare compares unless told otherwise
+
+
+def groups() -> dict[str, list[str]]:
+    """Group name → member strategies, from what each strategy declares, plus ``all``."""
+    found: dict[str, list[str]] = {}
+    for name, cls in STRATEGIES.items():
+        for group in cls.groups:
+            found.setdefault(group, []).append(name)
+    return {**found, "all": list(STRATEGIES)}
+
+
+def select_strategies(spec: str) -> list[type[Strategy]]:
+    """``--strategies``: comma-separated strategy names and group names, in order, each strategy once."""
+    known = groups()
+    chosen: list[str] = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        if item not in STRATEGIES and item not in known:
+            raise UserError(f"unknown strategy or group {item!r} in --strategies: choose from "
+                            f"{', '.join(STRATEGIES)} or the groups {', '.join(known)}")
+        chosen += [name for name in known.get(item, [item]) if name not in chosen]
+    if not chosen:
+        raise UserError("--strategies names no strategy")
+    return [STRATEGIES[name] for name in chosen]
+
+
+def get_strategy(name: str, params: dict[str, Any] | None = None) -> Strategy:
+    """The strategy ``name`` with its hyperparameters resolved (defaults, then ``params``, validated)."""
     if name not in STRATEGIES:
         raise UserError(f"unknown strategy {name!r}: choose from {', '.join(STRATEGIES)}")
-    return STRATEGIES[name]()
+    return STRATEGIES[name](params)
 
 
-__all__ = ["STRATEGIES", "Hyperparameter", "Strategy", "get_strategy"]
+def load_trained(output_dir: str, device: str = "cpu"):
+    """Rebuild a trained model from a run's output directory: (model, tokenizer, TrainConfig)."""
+    from core.artifacts import read_saved_run, rebuild
+
+    saved = read_saved_run(output_dir)
+    model, tokenizer = rebuild(saved, get_strategy(saved.strategy, saved.strategy_params), device)
+    return model, tokenizer, saved.config
+
+
+__all__ = ["DEFAULT_GROUP", "STRATEGIES", "Strategy", "get_strategy", "groups", "load_trained", "select_strategies"]

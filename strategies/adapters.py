@@ -3,24 +3,20 @@ none and the ``adapters`` library pins an old transformers.
 
 Each adapter is down-project → nonlinearity → up-project with a residual, its up-projection
 initialised near zero so training starts from the pretrained function. Houlsby places one after the
-attention output projection and one after the feed-forward output; Pfeiffer only after the
-feed-forward. The output projections are found by name, so BERT, RoBERTa, MiniLM, ELECTRA and
-DistilBERT all work.
+attention output projection and one after the feed-forward output projection of every block; Pfeiffer
+only after the feed-forward one. Both projections are found from the model's structure
+(``core.architecture``), so encoders and decoders of every family work, fused attention included.
 """
 
 from __future__ import annotations
 
-import re
-
 import torch
 from torch import nn
 
+from core.architecture import find_architecture
 from core.errors import UserError
-from strategies.base import Hyperparameter, Strategy, freeze_encoder
+from core.strategy import Hyperparameter, Strategy, freeze_encoder
 
-# Output projections of the attention block and of the feed-forward block, per naming convention.
-ATTENTION_OUTPUT = re.compile(r"(attention\.output\.dense|attention\.out_lin)$")
-FEEDFORWARD_OUTPUT = re.compile(r"(layers?\.\d+\.output\.dense|ffn\.lin2)$")
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
 
@@ -44,7 +40,7 @@ class Bottleneck(nn.Module):
 class WithAdapter(nn.Module):
     """A frozen output projection followed by a trainable bottleneck adapter."""
 
-    def __init__(self, projection: nn.Linear, adapter: Bottleneck):
+    def __init__(self, projection: nn.Module, adapter: Bottleneck):
         super().__init__()
         self.projection = projection
         self.adapter = adapter
@@ -54,16 +50,28 @@ class WithAdapter(nn.Module):
 
 
 def adapter_sites(encoder: nn.Module, placement: str) -> list[str]:
-    patterns = [FEEDFORWARD_OUTPUT] + ([ATTENTION_OUTPUT] if placement == "houlsby" else [])
-    sites = [name for name, module in encoder.named_modules()
-             if isinstance(module, nn.Linear) and any(p.search(name) for p in patterns)]
-    if not sites:
-        raise UserError(f"adapters: no attention/feed-forward output projections recognised in {type(encoder).__name__}")
+    """Module paths of the projections that get an adapter after them, block by block."""
+    arch = find_architecture(encoder)
+    sites = []
+    for block in arch.blocks:
+        wanted = [block.attention_output, block.feedforward_output] if placement == "houlsby" else [block.feedforward_output]
+        if None in wanted:
+            missing = "attention output" if wanted[0] is None and placement == "houlsby" else "feed-forward output"
+            raise UserError(f"adapters: no {missing} projection found in {block.path} of {arch.model_class}")
+        sites += wanted
     return sites
+
+
+def norm_parameters(encoder: nn.Module) -> list[nn.Parameter]:
+    """The parameters of every normalisation layer (LayerNorm, RMSNorm, ...) in the encoder."""
+    return [p for module in encoder.modules() if type(module).__name__.endswith("Norm")
+            for p in module.parameters(recurse=False)]
 
 
 class Adapters(Strategy):
     name = "adapters"
+    groups = ("classic",)
+    family = "additive"
     summary = "bottleneck adapters after attention and/or feed-forward blocks"
     learning_rate = Hyperparameter("lr", 1e-3, 1e-4, 5e-3, log=True, help="peak learning rate")
     hyperparameters = (
@@ -73,15 +81,14 @@ class Adapters(Strategy):
         Hyperparameter("train_layer_norm", True, choices=(True, False), help="also train LayerNorms (Houlsby)"),
     )
 
-    def prepare(self, model, params):
+    def prepare(self, model, total_steps):
         freeze_encoder(model)
         hidden = model.encoder.config.hidden_size
-        for name in adapter_sites(model.encoder, params["placement"]):
+        for name in adapter_sites(model.encoder, self.params["placement"]):
             parent_name, _, child = name.rpartition(".")
             parent = model.encoder.get_submodule(parent_name)
-            adapter = Bottleneck(hidden, params["size"], params["activation"])
+            adapter = Bottleneck(hidden, self.params["size"], self.params["activation"])
             setattr(parent, child, WithAdapter(getattr(parent, child), adapter))
-        if params["train_layer_norm"]:
-            for name, parameter in model.encoder.named_parameters():
-                if "LayerNorm" in name or "layer_norm" in name:
-                    parameter.requires_grad = True
+        if self.params["train_layer_norm"]:
+            for parameter in norm_parameters(model.encoder):
+                parameter.requires_grad = True

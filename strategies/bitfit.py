@@ -1,13 +1,25 @@
-"""BitFit (Ben Zaken et al., 2022): only the bias terms of the encoder (and the head) train."""
+"""BitFit (Ben Zaken et al., 2022): only the bias terms of the encoder (and the head) train.
 
-from strategies.base import Hyperparameter, Strategy
+A model without biases (Llama, Mistral, Gemma, ModernBERT...) is refused: "BitFit" there would train the
+head alone, which is the frozen strategy under another name.
+"""
+
+from core.architecture import bias_names
+from core.errors import UserError
+from core.strategy import Hyperparameter, Strategy
 
 
 class BitFit(Strategy):
     name = "bitfit"
+    groups = ("classic",)
+    family = "selective"
     summary = "only biases and the head train"
     learning_rate = Hyperparameter("lr", 3e-3, 3e-4, 3e-2, log=True, help="peak learning rate")
 
-    def prepare(self, model, params):
+    def prepare(self, model, total_steps):
+        biases = set(bias_names(model.encoder))
+        if not biases:
+            raise UserError(f"bitfit: this model ({type(model.encoder).__name__}) has no bias terms, so BitFit would "
+                            f"train the head alone (that is the frozen strategy)")
         for name, parameter in model.encoder.named_parameters():
-            parameter.requires_grad = name.endswith("bias")
+            parameter.requires_grad = name in biases

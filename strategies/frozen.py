@@ -4,15 +4,17 @@ Because the encoder never changes, the core computes its pooled features once an
 the cached features (``encoder_frozen = True``), which makes each trial nearly free.
 """
 
-from strategies.base import Hyperparameter, Strategy, freeze_encoder
+from core.strategy import Hyperparameter, Strategy, freeze_encoder
 
 
 class Frozen(Strategy):
     name = "frozen"
+    groups = ("classic",)
+    family = "selective"
     summary = "encoder frozen, only the head trains (on cached features)"
     learning_rate = Hyperparameter("lr", 1e-2, 1e-4, 1e-1, log=True, help="peak learning rate")
     encoder_frozen = True
 
-    def prepare(self, model, params):
+    def prepare(self, model, total_steps):
         freeze_encoder(model)
         model.encoder_frozen = True

@@ -1,8 +1,11 @@
 """Full fine-tuning: every parameter trains. The reference the other strategies are measured against."""
 
-from strategies.base import Strategy
+from core.strategy import Strategy
 
 
 class Full(Strategy):
     name = "full"
+    groups = ("classic",)
+    family = "full"
+    reference = True
     summary = "every parameter trains"

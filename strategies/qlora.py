@@ -12,18 +12,20 @@ from __future__ import annotations
 import torch
 
 from core.errors import UserError
-from strategies.base import Hyperparameter
+from core.strategy import Hyperparameter
 from strategies.lora import Lora
 
 
 class QLora(Lora):
     name = "qlora"
+    groups = ("classic", "lora-family")
+    family = "quantised"
     summary = "LoRA on a 4-bit NF4-quantised encoder (bitsandbytes)"
     hyperparameters = Lora.hyperparameters + (
         Hyperparameter("double_quant", True, choices=(True, False), help="quantise the quantisation constants too"),
     )
 
-    def quantization(self, params):
+    def quantization(self):
         try:
             import bitsandbytes  # noqa: F401  (only to fail early with a clear message)
         except Exception as error:  # ImportError, or a RuntimeError from a missing native library
@@ -35,16 +37,16 @@ class QLora(Lora):
         return BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=params["double_quant"],
+            bnb_4bit_use_double_quant=self.params["double_quant"],
             bnb_4bit_compute_dtype=compute,
             llm_int8_skip_modules=["classifier", "pooler"],
         )
 
-    def prepare(self, model, params):
+    def prepare(self, model, total_steps):
         from peft import prepare_model_for_kbit_training
 
         model.encoder = prepare_model_for_kbit_training(model.encoder, use_gradient_checkpointing=False)
         for module in model.encoder.modules():
             if getattr(module, "support_avx512bf16_for_cpu", False):
                 module.support_avx512bf16_for_cpu = False
-        super().prepare(model, params)
+        super().prepare(model, total_steps)

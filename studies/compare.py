@@ -23,11 +23,11 @@ from optuna.trial import TrialState
 from core.config import RunResult, TrainConfig
 from core.costs import release_freed_memory
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
-from core.tasks import TaskData, TaskRequest, load_task
+from core.strategy import Strategy
+from core.tasks import TaskData, load_task
 from core.train import train
 from studies import queue, space
 from studies.presets import Preset
-from strategies import Strategy, get_strategy
 
 log = logging.getLogger("peftbench.compare")
 BUDGET_KINDS = ("trials", "samples", "seconds")
@@ -43,11 +43,12 @@ IDENTITY = ("task", "model", "train_size", "heldout_size", "epochs", "max_length
 
 @dataclass
 class ComparisonSettings:
-    """Everything that decides a comparison (resolved preset plus flags)."""
+    """Everything that decides a comparison: what every run shares (``run``, a ``TrainConfig`` template:
+    task, model, data, length, pooling, device), the preset's search shape, the strategies and the budget."""
 
-    task: str
+    run: TrainConfig
     preset: Preset
-    strategies: list[str]
+    strategies: list[type[Strategy]]
     budget_kind: str = "trials"
     budget: float = 4
     seeds: int = 3
@@ -55,25 +56,29 @@ class ComparisonSettings:
     pruner: str = "median"
     sampler_seed: int = 0
     data_seed: int = 0
-    pooling: str = "mean"
-    data_dir: str | None = None
-    text_columns: tuple[str, ...] = ()
-    label_column: str = "label"
-    device: str = "auto"
-    precision: str = "auto"
-    memory_cap_mb: int | None = None
     workers: int = 1
     worker_index: int = 0
-    progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def task(self) -> str:
+        return self.run.task
+
+    @property
+    def model(self) -> str:
+        return self.run.model
+
+    @property
+    def names(self) -> list[str]:
+        return [strategy.name for strategy in self.strategies]
+
     def identity(self) -> dict[str, Any]:
-        values = {"task": self.task, "model": self.preset.model, "train_size": self.preset.train_size,
-                  "heldout_size": self.preset.heldout_size, "epochs": self.preset.epochs,
-                  "max_length": self.preset.max_length, "pooling": self.pooling, "data_seed": self.data_seed,
-                  "batch_sizes": list(self.preset.batch_sizes), "evals_per_epoch": self.preset.evals_per_epoch,
-                  "data_dir": self.data_dir, "text_columns": list(self.text_columns),
-                  "label_column": self.label_column}
+        run = self.run
+        values = {"task": run.task, "model": run.model, "train_size": run.train_size,
+                  "heldout_size": run.heldout_size, "epochs": self.preset.epochs, "max_length": run.max_length,
+                  "pooling": run.pooling, "data_seed": self.data_seed, "batch_sizes": list(self.preset.batch_sizes),
+                  "evals_per_epoch": self.preset.evals_per_epoch, "data_dir": run.data_dir,
+                  "text_columns": list(run.text_columns), "label_column": run.label_column}
         return {key: values[key] for key in IDENTITY}
 
     def validate(self) -> None:
@@ -94,10 +99,9 @@ class ComparisonSettings:
             raise UserError(f"sampler must be one of {SAMPLERS} and pruner one of {PRUNERS}")
         if not self.strategies:
             raise UserError("no strategies to compare")
-        for name in self.strategies:
-            get_strategy(name)
-        if len(set(self.strategies)) != len(self.strategies):
-            raise UserError(f"--strategies names a strategy twice: {','.join(self.strategies)}")
+        if len(set(self.names)) != len(self.names):
+            raise UserError(f"--strategies names a strategy twice: {','.join(self.names)}")
+        self.run.validate()
 
 
 def model_short_name(model: str) -> str:
@@ -109,14 +113,12 @@ def task_label(task: str) -> str:
 
 
 def study_name(settings: ComparisonSettings, strategy: str) -> str:
-    return f"{task_label(settings.task)}-{model_short_name(settings.preset.model)}-{strategy}-{settings.preset.name}"
+    return f"{task_label(settings.task)}-{model_short_name(settings.model)}-{strategy}-{settings.preset.name}"
 
 
 def load_data(settings: ComparisonSettings) -> TaskData:
     """The comparison's data, the same for every run: subsample and held-out carve use ``data_seed``."""
-    request = TaskRequest(settings.task, settings.data_dir, tuple(settings.text_columns), settings.label_column,
-                          settings.preset.train_size, settings.preset.heldout_size, settings.data_seed)
-    return load_task(request)
+    return load_task(replace(settings.run, seed=settings.data_seed).task_request())
 
 
 class Comparison:
@@ -187,18 +189,18 @@ class Comparison:
             study.set_user_attr(READY, True)
         return study
 
-    def first_trial(self, strategy: str) -> dict[str, Any]:
+    def first_trial(self, strategy: type[Strategy]) -> dict[str, Any]:
         """The fixed params of a study's first trial: the strategy's defaults (``space.defaults``)."""
         preset = self.settings.preset
-        return space.defaults(get_strategy(strategy), preset.batch_sizes, preset.epochs)
+        return space.defaults(strategy, preset.batch_sizes, preset.epochs)
 
-    def tuning_study(self, strategy: str) -> optuna.Study:
+    def tuning_study(self, strategy: type[Strategy]) -> optuna.Study:
         slots = int(self.settings.budget) if self.settings.budget_kind == "trials" else 0
         wanted = [self.first_trial(strategy)] + [{}] * (slots - 1) if slots else []
-        return self.queued_study(study_name(self.settings, strategy), strategy, wanted)
+        return self.queued_study(study_name(self.settings, strategy.name), strategy.name, wanted)
 
-    def seeds_study(self, strategy: str, best_params: dict[str, Any]) -> optuna.Study:
-        return self.queued_study(study_name(self.settings, strategy) + "-seeds", strategy,
+    def seeds_study(self, strategy: type[Strategy], best_params: dict[str, Any]) -> optuna.Study:
+        return self.queued_study(study_name(self.settings, strategy.name) + "-seeds", strategy.name,
                                  [{"seed": seed} for seed in range(self.settings.seeds)], {"params": best_params})
 
     def spent(self, study: optuna.Study) -> dict[str, float]:
@@ -207,7 +209,7 @@ class Comparison:
                 "samples": sum(t.user_attrs.get("samples_seen", 0) for t in counted),
                 "seconds": sum(t.duration.total_seconds() for t in counted if t.duration is not None)}
 
-    def refill(self, study: optuna.Study, strategy: str) -> Callable[[], bool]:
+    def refill(self, study: optuna.Study, strategy: type[Strategy]) -> Callable[[], bool]:
         """For compute budgets: queue one more trial while the strategy has budget left, counting
         trials still running elsewhere at the mean cost so far (the last trial may overshoot). As with a
         trial budget, the first trial runs the strategy's defaults."""
@@ -225,26 +227,21 @@ class Comparison:
         return more
 
     # ------------------------------------------------------------------ runs
-    def base_config(self, strategy: str, values: dict[str, Any], seed: int) -> TrainConfig:
+    def base_config(self, values: dict[str, Any], seed: int) -> TrainConfig:
+        """The comparison's run template with one trial's (or seed run's) values."""
         preset = self.settings.preset
-        epochs = values.get("epochs", 1)
         steps_per_epoch = math.ceil(len(self.data.train) / values["batch_size"])
-        return TrainConfig(
-            task=self.settings.task, strategy=strategy, model=preset.model,
-            strategy_params=values["strategy_params"], data_dir=self.settings.data_dir,
-            max_length=preset.max_length, pooling=self.settings.pooling, lr=values["lr"],
-            batch_size=values["batch_size"], epochs=epochs, warmup_ratio=values["warmup_ratio"],
-            weight_decay=values["weight_decay"],
+        return replace(
+            self.settings.run, lr=values["lr"], batch_size=values["batch_size"], epochs=values.get("epochs", 1),
+            warmup_ratio=values["warmup_ratio"], weight_decay=values["weight_decay"],
             # rounded up, so the last of an epoch's evaluations falls on its last step, not one step before it
             eval_every=math.ceil(steps_per_epoch / preset.evals_per_epoch) if preset.evals_per_epoch > 1 else 0,
-            seed=seed, device=self.settings.device, precision=self.settings.precision,
-            memory_cap_mb=self.settings.memory_cap_mb,
-            progress=self.settings.progress,
+            seed=seed,
         )
 
-    def run_tuning_trial(self, strategy: Strategy, trial: optuna.Trial) -> float:
+    def run_tuning_trial(self, strategy: type[Strategy], trial: optuna.Trial) -> float:
         values = space.suggest(trial, strategy, self.settings.preset.batch_sizes, self.settings.preset.epochs)
-        config = self.base_config(strategy.name, values, seed=self.settings.data_seed)
+        config = self.base_config(values, seed=self.settings.data_seed)
 
         def report(evaluation) -> None:
             trial.report(evaluation.value, evaluation.samples_seen)
@@ -254,16 +251,16 @@ class Comparison:
                 raise optuna.TrialPruned(f"pruned after {evaluation.samples_seen} samples: dev "
                                          f"{evaluation.value:.4f} below the median of earlier trials")
 
-        result = train(config, callbacks=[report], data=self.tuning_data)
+        result = train(config, strategy(values["strategy_params"]), callbacks=[report], data=self.tuning_data)
         trial.set_user_attr("samples_seen", result.train_samples_seen)
         trial.set_user_attr("train_seconds", result.train_seconds)
         trial.set_user_attr("learning_curve", result.learning_curve)
         return result.score("dev")
 
-    def run_seed(self, strategy: Strategy, trial: optuna.Trial, best_params: dict[str, Any]) -> float:
+    def run_seed(self, strategy: type[Strategy], trial: optuna.Trial, best_params: dict[str, Any]) -> float:
         seed = trial.suggest_int("seed", 0, max(self.settings.seeds - 1, 0))
-        config = self.base_config(strategy.name, space.from_params(best_params, strategy), seed=seed)
-        result = train(config, data=self.data)
+        values = space.from_params(best_params, strategy)
+        result = train(self.base_config(values, seed=seed), strategy(values["strategy_params"]), data=self.data)
         trial.set_user_attr(SEED_RESULT, result.to_dict())
         trial.set_user_attr("samples_seen", result.train_samples_seen)
         return result.score("dev")
@@ -306,24 +303,24 @@ class Comparison:
     # ------------------------------------------------------------------ the whole comparison
     def run(self, after_strategy: Callable[[], None] = lambda: None) -> None:
         """Tune every strategy, then re-run each best configuration with every seed."""
-        tuning = {name: self.tuning_study(name) for name in self.settings.strategies}
-        for name, study in tuning.items():
-            self.tune(get_strategy(name), study)
-        for name, study in tuning.items():
-            self.run_seeds(get_strategy(name), study)
+        tuning = [(strategy, self.tuning_study(strategy)) for strategy in self.settings.strategies]
+        for strategy, study in tuning:
+            self.tune(strategy, study)
+        for strategy, study in tuning:
+            self.run_seeds(strategy, study)
             after_strategy()
 
-    def tune(self, strategy: Strategy, study: optuna.Study) -> None:
+    def tune(self, strategy: type[Strategy], study: optuna.Study) -> None:
         def run(trial: optuna.Trial) -> None:
             self.execute(study, trial, lambda t: self.run_tuning_trial(strategy, t), f"{strategy.name} trial")
 
-        queue.drain(study, self.storage, run, refill=self.refill(study, strategy.name))
+        queue.drain(study, self.storage, run, refill=self.refill(study, strategy))
 
-    def run_seeds(self, strategy: Strategy, tuning: optuna.Study) -> None:
+    def run_seeds(self, strategy: type[Strategy], tuning: optuna.Study) -> None:
         if not queue.trials(tuning, TrialState.COMPLETE):
             log.warning("strategy %s: no tuning trial completed, so no seed runs", strategy.name)
             return
-        seeds = self.seeds_study(strategy.name, dict(tuning.best_trial.params))
+        seeds = self.seeds_study(strategy, dict(tuning.best_trial.params))
         best = seeds.user_attrs["params"]
 
         def run(trial: optuna.Trial) -> None:
@@ -334,7 +331,7 @@ class Comparison:
     def existing_studies(self) -> list[optuna.Study]:
         """This comparison's studies already in the storage (tuning and seeds)."""
         found = []
-        for name in self.settings.strategies:
+        for name in self.settings.names:
             for suffix in ("", "-seeds"):
                 try:
                     found.append(optuna.load_study(study_name=study_name(self.settings, name) + suffix,

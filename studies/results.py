@@ -17,11 +17,12 @@ import optuna
 from optuna.trial import TrialState
 
 from core.costs import device_description, versions
+from core.strategy import Strategy
 from core.train import resolve_device
 from studies import queue
 from studies.compare import Comparison, seed_results, study_name
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: every strategy carries its declared StrategyInfo ("info")
 KIND = "peftbench-comparison"
 RESULTS_FILE = "results.json"
 
@@ -46,13 +47,14 @@ def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     }
 
 
-def strategy_record(comparison: Comparison, strategy: str) -> dict[str, Any]:
+def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[str, Any]:
     settings = comparison.settings
-    name = study_name(settings, strategy)
+    name = study_name(settings, strategy.name)
+    info = strategy.info().to_dict()
     try:
         study = optuna.load_study(study_name=name, storage=comparison.storage)
     except KeyError:
-        return {"status": "pending", "study_name": name, "trials": [], "spent": {}, "best": None,
+        return {"info": info, "status": "pending", "study_name": name, "trials": [], "spent": {}, "best": None,
                 "param_importance": None, "seed_runs": []}
     finished = [t for t in queue.trials(study) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
                 or (t.state == TrialState.FAIL and t.user_attrs.get(queue.COUNTED))]
@@ -73,6 +75,7 @@ def strategy_record(comparison: Comparison, strategy: str) -> dict[str, Any]:
     if budget_done and not complete:
         status = "failed"
     return {
+        "info": info,
         "status": status,
         "study_name": name,
         "trials": [trial_record(t) for t in finished],
@@ -104,7 +107,7 @@ def importance(study: optuna.Study) -> dict[str, float] | None:
 def build(comparison: Comparison, storage_label: str, created: str | None = None) -> dict[str, Any]:
     settings = comparison.settings
     data = comparison.data
-    strategies = {name: strategy_record(comparison, name) for name in settings.strategies}
+    strategies = {strategy.name: strategy_record(comparison, strategy) for strategy in settings.strategies}
     total = next((r["total_params"] for s in strategies.values() for r in s["seed_runs"]), None)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return {
@@ -123,17 +126,18 @@ def build(comparison: Comparison, storage_label: str, created: str | None = None
             "heldout": next((n for n in data.notes if n.startswith("held-out")), "the task's own labelled test split"),
             "notes": data.notes,
         },
-        "model": {"name": settings.preset.model, "total_params": total},
+        "model": {"name": settings.model, "total_params": total},
         "preset": settings.preset.name,
         "settings": {
             **settings.identity(), "seeds": settings.seeds, "sampler": settings.sampler, "pruner": settings.pruner,
             "sampler_seed": settings.sampler_seed, "trials_preset": settings.preset.trials,
-            "workers": settings.workers, "first_trial": "defaults", **settings.extra,
+            "workers": settings.workers, "first_trial": "defaults",
+            "gradient_checkpointing": settings.run.gradient_checkpointing, **settings.extra,
         },
         "budget": {"kind": settings.budget_kind, "per_strategy": settings.budget},
         "storage": storage_label,
         "environment": {
-            "device": device_description(resolve_device(settings.device)),
+            "device": device_description(resolve_device(settings.run.device)),
             "hostname": socket.gethostname(),
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),

@@ -1,5 +1,5 @@
 """The search space: the training hyperparameters every strategy shares, plus the strategy's own
-(declared next to the strategy in ``strategies/``)."""
+(declared next to the strategy in ``strategies/``). Defaults come from ``core.config.TrainConfig``."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 
 import optuna
 
-from strategies import Strategy
-from strategies.base import Hyperparameter
+from core.config import TrainConfig
+from core.strategy import Hyperparameter, Strategy
 
-WARMUP = Hyperparameter("warmup_ratio", 0.06, 0.0, 0.2, help="fraction of steps of linear warm-up")
-WEIGHT_DECAY = Hyperparameter("weight_decay", 0.01, 0.0, 0.1, help="AdamW weight decay")
+WARMUP = Hyperparameter("warmup_ratio", TrainConfig.warmup_ratio, 0.0, 0.2, help="fraction of steps of linear warm-up")
+WEIGHT_DECAY = Hyperparameter("weight_decay", TrainConfig.weight_decay, 0.0, 0.1, help="AdamW weight decay")
 
 
-def suggest(trial: optuna.Trial, strategy: Strategy, batch_sizes: tuple[int, ...], max_epochs: int) -> dict[str, Any]:
+def suggest(trial: optuna.Trial, strategy: type[Strategy], batch_sizes: tuple[int, ...], max_epochs: int) -> dict[str, Any]:
     """Ask the trial for one configuration; returns the shared values and ``strategy_params``."""
     values: dict[str, Any] = {
         "lr": strategy.learning_rate.suggest(trial),
@@ -27,12 +27,12 @@ def suggest(trial: optuna.Trial, strategy: Strategy, batch_sizes: tuple[int, ...
     return values
 
 
-def defaults(strategy: Strategy, batch_sizes: tuple[int, ...], max_epochs: int) -> dict[str, Any]:
+def defaults(strategy: type[Strategy], batch_sizes: tuple[int, ...], max_epochs: int) -> dict[str, Any]:
     """The strategy's own defaults as trial params: the first trial of every study, so a small budget
     always includes the configuration known to work, and the search only has to beat it."""
     params: dict[str, Any] = {
         "lr": strategy.learning_rate.default,
-        "batch_size": 32 if 32 in batch_sizes else batch_sizes[0],
+        "batch_size": TrainConfig.batch_size if TrainConfig.batch_size in batch_sizes else batch_sizes[0],
         "warmup_ratio": WARMUP.default,
         "weight_decay": WEIGHT_DECAY.default,
         **{h.name: h.default for h in strategy.hyperparameters},
@@ -42,7 +42,7 @@ def defaults(strategy: Strategy, batch_sizes: tuple[int, ...], max_epochs: int) 
     return params
 
 
-def from_params(params: dict[str, Any], strategy: Strategy) -> dict[str, Any]:
+def from_params(params: dict[str, Any], strategy: type[Strategy]) -> dict[str, Any]:
     """The same shape as :func:`suggest` from a finished trial's params (for re-running the best)."""
     own = {h.name for h in strategy.hyperparameters}
     values = {k: v for k, v in params.items() if k not in own}

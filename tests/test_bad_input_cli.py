@@ -108,7 +108,7 @@ def existing_comparison(tmp_path, tiny_model) -> Path:
     (["--storage", "sqlite:///{tmp}/missing/dir/optuna.db"], "cannot open storage sqlite:///{tmp}/missing/dir/optuna.db:"),
     (["--storage", "{tmp}/missing/dir/shared.journal"], "journal storage {tmp}/missing/dir/shared.journal: directory"),
     (["--workers", "0"], "argument --workers: must be a positive integer, got '0'"),
-    (["--strategies", ""], "no strategies to compare"),
+    (["--strategies", ""], "--strategies names no strategy"),
     (["--data-dir", "{tmp}/no/such/dir"], "--data-dir {tmp}/no/such/dir has no sst2/train.tsv"),
 ], ids=["postgres-bad-password", "sqlite-missing-dir", "journal-missing-dir", "workers-0", "strategies-empty",
         "data-dir-missing"])

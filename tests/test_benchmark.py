@@ -14,13 +14,13 @@ from benchmarks.hf_trainer import samples_in_steps
 from benchmarks.measure import CORE, CORE_COLD, CORE_NO_CACHE, TRAINER, RunMeasurement, non_embedding_parameters, training_flops
 from benchmarks.summary import (BenchmarkReport, dev_tolerance, markdown, summarise_flops, summarise_frozen_cache,
                                 summarise_strategy, write)
-from core.artifacts import load_trained
 from core.config import TrainConfig
 from core.data import encode_split
 from core.models import SequenceClassifier, load_encoder
 from core.tasks import TaskRequest, load_task
-from core.train import Batches, build_model, evaluate, train
-from strategies import get_strategy
+from core.build import build_model
+from core.train import Batches, evaluate, train
+from strategies import get_strategy, load_trained
 
 
 def measurement(path: str, strategy: str, repetition: int, seconds: float, score: float | None = 0.8,
@@ -88,13 +88,13 @@ def test_fused_adamw_takes_the_same_steps_as_the_per_tensor_loop(tiny_model):
     """The core's optimizer is fused; it must move the weights as the reference implementation does.
     (Same gradients for both: model-derived ones would include e.g. the key bias's, zero up to rounding,
     which Adam normalises into full-size steps of random sign.)"""
-    strategy = get_strategy("llrd")  # many groups with different learning rates, decay and no decay
-    model = build_model(TrainConfig(model=tiny_model, strategy="llrd", seed=0), strategy, {"decay": 0.8}, num_labels=2)
+    strategy = get_strategy("llrd", {"decay": 0.8})  # many groups with different learning rates, decay and no decay
+    model = build_model(TrainConfig(model=tiny_model, seed=0), strategy, num_labels=2, total_steps=3)
     copies = [{n: p.detach().clone().requires_grad_() for n, p in model.named_parameters()} for _ in range(2)]
     optimizers = []
     for fused, parameters in zip((False, True), copies):
         model.load_state_dict({n: p.detach() for n, p in parameters.items()}, strict=False)
-        groups = strategy.param_groups(model, 1e-3, 0.01, {"decay": 0.8})
+        groups = strategy.param_groups(model, 1e-3, 0.01)
         by_id = {id(p): n for n, p in model.named_parameters()}
         for group in groups:
             group["params"] = [parameters[by_id[id(p)]] for p in group["params"]]
@@ -117,8 +117,8 @@ def test_fused_adamw_takes_the_same_steps_as_the_per_tensor_loop(tiny_model):
 def test_kept_dev_score_equals_a_fresh_evaluation_of_the_saved_weights(tiny_model, data_dir, tmp_path, schedule):
     """The core never re-scores dev after training: it keeps the score the best weights got when they
     were scored, and that must be exactly what evaluating the saved (best) weights gives."""
-    result = train(TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, strategy="full", batch_size=16,
-                               progress=False, device="cpu", output_dir=str(tmp_path / "run"), **schedule))
+    result = train(TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, batch_size=16, progress=False,
+                               device="cpu", output_dir=str(tmp_path / "run"), **schedule), get_strategy("full"))
     assert result.stopped_early == ("patience" in schedule)
     model, tokenizer, _ = load_trained(str(tmp_path / "run"))
     data = load_task(TaskRequest("sst2", data_dir))

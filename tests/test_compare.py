@@ -144,7 +144,7 @@ def test_sigkill_during_a_trial_then_rerun_finishes_without_repeats(tiny_model, 
 
 
 @pytest.mark.parametrize("extra,fragment", [
-    (["--strategies", "full,lorax"], "unknown strategy 'lorax' in --strategies"),
+    (["--strategies", "full,lorax"], "unknown strategy or group 'lorax' in --strategies"),
     (["--trials", "0"], "--trials: must be a positive integer"),
     (["--budget-kind", "samples"], "--budget-kind samples needs --budget N"),
     (["--budget", "0"], "--budget: must be a positive finite number"),
@@ -189,23 +189,23 @@ def test_importance_leaves_out_values_that_were_not_searched():
 
 def test_the_first_trial_of_every_study_runs_the_strategys_defaults(finished):
     """A small budget always includes the configuration known to work; the search has to beat it."""
-    from strategies import get_strategy
+    from strategies import STRATEGIES as STRATEGY_CLASSES
     from studies import space
 
     for name in STRATEGIES.split(","):
         study = optuna.load_study(study_name=f"sst2-tiny-bert0-{name}-smoke", storage=f"sqlite:///{finished}/optuna.db")
         first = min(study.trials, key=lambda t: t.number)
-        assert first.params == space.defaults(get_strategy(name), (16, 32), 1)
-        assert first.params["lr"] == get_strategy(name).learning_rate.default
+        assert first.params == space.defaults(STRATEGY_CLASSES[name], (16, 32), 1)
+        assert first.params["lr"] == STRATEGY_CLASSES[name].learning_rate.default
         assert all(t.params != first.params for t in study.trials if t.number != first.number)
 
 
-@pytest.mark.parametrize("name", ["full", "frozen", "lora", "adapters", "llrd", "qlora", "bitfit"])
+@pytest.mark.parametrize("name", list(__import__("strategies").STRATEGIES))
 def test_defaults_lie_inside_the_searched_ranges(name):
-    from strategies import get_strategy
+    from strategies import STRATEGIES as STRATEGY_CLASSES
     from studies import space
 
-    strategy = get_strategy(name)
+    strategy = STRATEGY_CLASSES[name]
     params = space.defaults(strategy, (16, 32, 64), 3)
     assert params["epochs"] == 3 and params["batch_size"] == 32
     for hyperparameter in (strategy.learning_rate, space.WARMUP, space.WEIGHT_DECAY, *strategy.hyperparameters):

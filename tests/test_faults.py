@@ -8,17 +8,20 @@ import json
 import optuna
 from optuna.trial import TrialState
 
+from core.config import TrainConfig
 from core.errors import MemoryCapExceeded
 from runners.compare import main
 from studies import queue
 from studies.compare import Comparison, ComparisonSettings
 from studies.presets import resolve_preset
+from strategies.full import Full
 
 
 def smoke_settings(tiny_model, data_dir, **overrides) -> ComparisonSettings:
     preset = resolve_preset("smoke", {"model": tiny_model})
-    values = dict(task="sst2", preset=preset, strategies=["full"], budget=3, seeds=1, data_dir=data_dir,
-                  progress=False, device="cpu")
+    run = TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, train_size=preset.train_size,
+                      heldout_size=preset.heldout_size, max_length=preset.max_length, progress=False, device="cpu")
+    values = dict(run=run, preset=preset, strategies=[Full], budget=3, seeds=1)
     values.update(overrides)
     return ComparisonSettings(**values)
 
@@ -37,16 +40,16 @@ def test_memory_cap_fails_every_trial_with_a_reason_and_the_comparison_ends(tiny
 def test_diverging_and_crashing_trials_are_recorded_and_never_best(tiny_model, data_dir):
     settings = smoke_settings(tiny_model, data_dir)
     comparison = Comparison(settings, optuna.storages.InMemoryStorage())
-    study = comparison.tuning_study("full")
+    study = comparison.tuning_study(Full)
 
     def diverging(trial):
-        config = comparison.base_config("full", {"lr": 1e12, "batch_size": 4, "warmup_ratio": 0.0,
-                                                  "weight_decay": 0.0, "strategy_params": {}}, seed=0)
+        config = comparison.base_config({"lr": 1e12, "batch_size": 4, "warmup_ratio": 0.0, "weight_decay": 0.0},
+                                        seed=0)
         config.max_grad_norm = 1e30
         config.epochs = 4
         from core.train import train
 
-        train(config, data=comparison.tuning_data)
+        train(config, Full(), data=comparison.tuning_data)
         return 1.0
 
     def out_of_memory(trial):

@@ -8,7 +8,7 @@ from core.config import TrainConfig
 from core.models import DEFAULT_MODEL, resolve_model
 from core.tasks import DEFAULT_DATA_DIRS
 from core.train import train
-from strategies import STRATEGIES
+from strategies import STRATEGIES, get_strategy
 from tests.conftest import sentiment_rows, write_tsv
 
 pytestmark = pytest.mark.real_model
@@ -32,8 +32,8 @@ def test_packaged_model_resolves_to_a_local_directory():
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_one_training_step_on_the_real_model(strategy, sst2_dir):
-    config = TrainConfig(task="sst2", strategy=strategy, data_dir=sst2_dir, train_size=16, max_steps=1,
-                         batch_size=16, progress=False, device="cpu")
-    result = train(config, data=None)
+    config = TrainConfig(task="sst2", data_dir=sst2_dir, train_size=16, max_steps=1, batch_size=16, progress=False,
+                         device="cpu")
+    result = train(config, get_strategy(strategy), data=None)
     assert result.steps == 1 and result.total_params > 22_000_000
     assert 0.0 <= result.score("dev") <= 1.0

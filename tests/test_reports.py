@@ -67,10 +67,16 @@ def markdown_rows(path: Path) -> dict[str, list[str]]:
 def test_table_numbers_match_a_recomputation_from_results_json(sst2):
     table = table_csv(sst2 / "report")
     strategies = raw_strategies(sst2)
-    assert list(table) == list(strategies)
+    assert sorted(table) == sorted(strategies)
+    # grouped by declared family in FAMILIES order, best held-out mean first within a family
+    from core.strategy import FAMILIES
+
+    order = [(list(FAMILIES).index(row["family"]), -float(row["held_out_accuracy_mean"])) for row in table.values()]
+    assert order == sorted(order)
+    assert all(table[name]["family"] == record["info"]["family"] for name, record in strategies.items())
     full = by_seed(strategies["full"], "test")
     for name, record in strategies.items():
-        row = {k: float(v) if v and k not in ("strategy", "status", "stats_note") else v
+        row = {k: float(v) if v and k not in ("strategy", "status", "stats_note", "family") else v
                for k, v in table[name].items()}
         held = by_seed(record, "test")
         values = np.array([held[s] for s in sorted(held)])
@@ -104,25 +110,26 @@ def test_markdown_table_rounds_the_csv_and_bolds_the_best(sst2):
     assert len(rows) == 7
     for name, cells in rows.items():
         mean, sd = float(numbers[name]["held_out_accuracy_mean"]), float(numbers[name]["held_out_accuracy_std"])
-        assert cells[1].strip("*") == f"{mean:.3f} ± {sd:.3f}"
-        assert cells[2] == f"[{float(numbers[name]['held_out_accuracy_ci95_low']):.3f}, " \
+        assert cells[1] == numbers[name]["family"]
+        assert cells[2].strip("*") == f"{mean:.3f} ± {sd:.3f}"
+        assert cells[3] == f"[{float(numbers[name]['held_out_accuracy_ci95_low']):.3f}, " \
                            f"{float(numbers[name]['held_out_accuracy_ci95_high']):.3f}]"
     best = max(numbers, key=lambda n: float(numbers[n]["held_out_accuracy_mean"]))
-    assert [n for n, cells in rows.items() if cells[1].startswith("**")] == [best] == ["llrd"]
-    assert rows["frozen"][4] == "**770**" and rows["frozen"][6].startswith("**")  # fewest params, least memory
-    assert rows["full"][10] == "reference"
+    assert [n for n, cells in rows.items() if cells[2].startswith("**")] == [best] == ["llrd"]
+    assert rows["frozen"][5] == "**770**" and rows["frozen"][7].startswith("**")  # fewest params, least memory
+    assert rows["full"][11] == "reference"
     p = float(numbers["lora"]["p_vs_full"])
     difference = abs(float(numbers["lora"]["diff_vs_full"]))
-    assert rows["lora"][10] == f"−{difference:.3f}, p={p:.2g}" + ("\\*" if p < 0.05 else "")
+    assert rows["lora"][11] == f"−{difference:.3f}, p={p:.2g}" + ("\\*" if p < 0.05 else "")
 
 
 def test_latex_table_is_booktabs_and_escaped(sst2):
     tex = (sst2 / "report" / "table.tex").read_text()
     body = [line for line in tex.splitlines() if not line.startswith("%")]
-    assert body[0] == r"\begin{tabular}{lrrrrrrrrrr}" and body[-1] == r"\end{tabular}"
+    assert body[0] == r"\begin{tabular}{llrrrrrrrrrr}" and body[-1] == r"\end{tabular}"
     assert [body.count(rule) for rule in (r"\toprule", r"\midrule", r"\bottomrule")] == [1, 1, 1]
     rows = body[body.index(r"\midrule") + 1: body.index(r"\bottomrule")]
-    assert len(rows) == 7 and all(row.count(" & ") == 10 and row.endswith(r" \\") for row in rows)
+    assert len(rows) == 7 and all(row.count(" & ") == 11 and row.endswith(r" \\") for row in rows)
     assert r"\textbf{770}" in tex and r"\textbf{0.846 $\pm$ 0.003}" in tex
     assert not re.search(r"(?<!\\)[%_#&](?! )", "\n".join(body).replace(" & ", " ")), "unescaped LaTeX character"
 
@@ -167,10 +174,10 @@ def test_one_seed_omits_intervals_and_tests_with_the_reason(tmp_path):
     assert all(row["held_out_accuracy_std"] == row["held_out_accuracy_ci95_low"] == "" for row in numbers.values())
     assert all(row["stats_note"] == "n/a (1 seed)" for row in numbers.values())
     rows = markdown_rows(run / "report" / "table.md")
-    assert all(cells[2] == "n/a (1 seed)" for cells in rows.values())
+    assert all(cells[3] == "n/a (1 seed)" for cells in rows.values())
     text = (run / "report" / "report.md").read_text()
     assert "confidence intervals and significance tests are omitted (n/a (1 seed))" in text
-    assert "No significance test: `full` was not part of this comparison." in text
+    assert "No significance test: the reference strategy (full fine-tuning) was not part of this comparison." in text
     assert "margin: +0.015 held-out accuracy; no interval (n/a (1 seed))" in text
     assert "Δ" not in (run / "report" / "table.md").read_text()
 
@@ -202,7 +209,7 @@ def test_several_comparisons_make_a_combined_table_and_figure(combined):
 def test_a_failed_strategy_is_reported_not_hidden(combined):
     _, rte, _ = combined
     rows = markdown_rows(rte / "report" / "table.md")
-    assert rows["qlora"][1] == "failed: no seed runs"
+    assert rows["qlora"][1:3] == ["quantised", "failed: no seed runs"]
     text = (rte / "report" / "report.md").read_text()
     assert "**qlora** has no results (failed); last reason: MemoryCapExceeded" in text
 

@@ -9,21 +9,29 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from core.artifacts import load_trained
 from core.config import RunResult, TrainConfig
 from core.data import collate, encode_split, length_grouped_batches
 from core.errors import TrainingDiverged, UserError
 from core.models import FeatureHead, load_tokenizer
 from core.tasks import TaskRequest, load_task
-from core.train import build_model, linear_warmup_decay, train
-from strategies import STRATEGIES, get_strategy
+from core.build import build_model
+from core.train import linear_warmup_decay
+from core.train import train as train_with
+from strategies import STRATEGIES, get_strategy, load_trained
 
 
-def config(tiny_model, data_dir, **overrides) -> TrainConfig:
+def config(tiny_model, data_dir, **overrides) -> dict:
     values = dict(task="sst2", model=tiny_model, data_dir=data_dir, batch_size=16, epochs=1, progress=False,
-                  device="cpu")
+                  device="cpu", strategy="full")
     values.update(overrides)
-    return TrainConfig(**values)
+    return values
+
+
+def train(values: dict, **kwargs):
+    """Train the strategy named in ``values`` (the rest is the TrainConfig)."""
+    values = dict(values)
+    strategy = get_strategy(values.pop("strategy"), values.pop("strategy_params", None))
+    return train_with(TrainConfig(**values), strategy, **kwargs)
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
@@ -110,9 +118,8 @@ def test_diverging_loss_stops_with_a_reason(tiny_model, data_dir):
 def test_cached_frozen_features_give_the_live_encoder_logits(tiny_model, data_dir):
     from core import features
 
-    cfg = config(tiny_model, data_dir, strategy="frozen")
-    strategy = get_strategy("frozen")
-    model = build_model(cfg, strategy, {}, num_labels=2).eval()
+    cfg = TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir)
+    model = build_model(cfg, get_strategy("frozen"), num_labels=2, total_steps=1).eval()
     tokenizer = load_tokenizer(tiny_model)
     data = load_task(TaskRequest("sst2", data_dir))
     split = encode_split(data.dev, data.spec, tokenizer, 128)
