@@ -49,6 +49,7 @@ class Trial:
     samples_seen: int
     intermediate: list[tuple[float, float]]  # (samples seen, dev metric)
     reason: str | None
+    retry_of: int | None = None  # the number of the killed trial whose slot and parameters this one re-ran
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,7 @@ def _trial(record: _Reader) -> Trial:
         number=record.integer("number"), state=record.text("state"), params=record.mapping("params"),
         value=record.number("value", optional=True), duration_seconds=record.number("duration_seconds", optional=True),
         samples_seen=record.integer("samples_seen", optional=True) or 0, intermediate=sorted(points),
-        reason=record.text("reason", optional=True),
+        reason=record.text("reason", optional=True), retry_of=record.integer("retry_of", optional=True),
     )
 
 

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
+from reports.expected import ExpectedCurve  # noqa: E402
 from reports.load import SPLIT_NAMES, Results  # noqa: E402
 from reports.style import Palette, Style  # noqa: E402
 from reports.tables import CombinedTable, MainTable, StrategyRow  # noqa: E402
@@ -188,6 +189,32 @@ def optimisation_history(results: Results, style: Style, palette: Palette) -> Fi
     return fig
 
 
+def expected_curves(table: MainTable) -> list[ExpectedCurve]:
+    """The curves there is something to draw for (two or more i.i.d. trials), in the table's order."""
+    return [row.expected for row in table.rows if row.expected is not None and row.expected.available]
+
+
+def expected_best(results: Results, table: MainTable, style: Style, palette: Palette) -> Figure:
+    """Expected best dev score after n random-search trials (unbiased estimator), ± 1 sd of that best."""
+    curves = expected_curves(table)
+    fig = new_figure(style, 1.25)
+    ax = fig.add_subplot()
+    for curve in curves:
+        n = [point.n for point in curve.unbiased]
+        mean = [point.mean for point in curve.unbiased]
+        low = [point.mean - point.sd for point in curve.unbiased]
+        high = [point.mean + point.sd for point in curve.unbiased]
+        colour = palette.color(curve.strategy)
+        ax.fill_between(n, low, high, color=colour, alpha=0.12, linewidth=0, zorder=1)
+        ax.plot(n, mean, color=colour, marker=palette.marker(curve.strategy), markersize=style.marker_size * 0.8,
+                zorder=3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("random-search trials n")
+    ax.set_ylabel(f"expected best dev {results.task.metric}\n(± 1 sd of the best of n)")
+    legend_below(fig, [c.strategy for c in curves], style, palette, lines=True)
+    return fig
+
+
 def importance(results: Results, style: Style, palette: Palette) -> Figure:
     """Small multiples: each strategy's hyperparameter importances (PED-ANOVA, summing to 1); each row of
     panels is as tall as its longest list, so bars have the same thickness everywhere."""
@@ -259,6 +286,11 @@ def write_figures(results: Results, table: MainTable, directory: Path, style: St
             (Plot("seeds", f"{split.capitalize()} {results.task.metric} of every seed run (box: quartiles, "
                   "shown from 3 seeds)."), lambda: seed_spread(results, table, style, palette)),
         ]
+    if expected_curves(table):
+        plots.append(
+            (Plot("expected-best", f"Expected best dev {results.task.metric} after n trials of random search (unbiased "
+                  "estimator of Tang et al. 2020, from each strategy's i.i.d. trials only); band: ± 1 sd of the best of "
+                  "n trials."), lambda: expected_best(results, table, style, palette)))
     plots += [
         (Plot("learning-curves", f"Dev {results.task.metric} during training of each strategy's best trial."),
          lambda: learning_curves(results, style, palette)),

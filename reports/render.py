@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from core.errors import UserError
 from reports import tables
+from reports.expected import WITHIN, startup_trials
 from reports.load import SPLIT_NAMES, Results, load_results
 from reports.recommend import recommend, render as render_recommendation
 from reports.stats import t_critical
@@ -103,6 +104,7 @@ def write_single(results: Results, style: Style, target: Path) -> Path:
     grid = tables.main_grid(table)
     with staged_directory(target) as stage:
         write_tables(stage, "table", grid, tables.main_csv(table), notes)
+        (stage / "expected.csv").write_text(tables.expected_csv(table))
         plots = write_figures(results, table, stage, style)
         (stage / "report.md").write_text(report_markdown(results, table, grid, notes, plots))
     return target / "report.md"
@@ -128,6 +130,9 @@ hyperparameters were chosen on.
 {bullets(notes)}
 Also as [table.csv](table.csv) (full precision) and [table.tex](table.tex) (booktabs).
 
+## Expected best dev score against search budget
+
+{expected_markdown(results, table)}
 ## Recommendation (no constraints)
 
 {render_recommendation(recommend([results]))}
@@ -140,6 +145,67 @@ For constraints (memory, time, trainable parameters, artifact size), run
 ## What these numbers do and don't show
 
 {bullets(honest_notes(results, table))}"""
+
+
+def trial_numbers(numbers: Sequence[int]) -> str:
+    return ", ".join(f"#{n}" for n in numbers)
+
+
+def expected_markdown(results: Results, table: tables.MainTable) -> str:
+    """Which trials the expected-best curves use and why, and each strategy's numbers (reports.expected)."""
+    metric, sampler = results.task.metric, results.settings.get("sampler", "tpe")
+    startup = startup_trials(results)
+    intro = (f"How good would each strategy's best dev {metric} be after n trials of random search? For n = 1 … N, "
+             f"the expected best of n trials, estimated from the strategy's N trials that were independent draws from "
+             f"its search space, with the unbiased estimator of Tang et al. (2020, *Showing Your Work Doesn't Always "
+             f"Work*: the mean of the best over every subset of n of the N trials; E[best of N] is the best observed). "
+             f"Dodge et al.'s (2019, *Show Your Work*) estimator, which resamples with replacement and is biased low, "
+             f"is beside it in [expected.csv](expected.csv). The figure's band is ± 1 standard deviation of the best "
+             f"of n trials drawn from these N (0 at n = N): how much a search of n trials varies, not an interval "
+             f"for the curve. *Trials to within {WITHIN * 100:g} pt* (also in the table above): the fewest n whose "
+             f"expected best is within {WITHIN:g} of E[best of N].")
+    if sampler == "random":
+        how = ("This comparison sampled with `--sampler random`, so every trial is an independent draw except those "
+               "listed below.")
+    elif sampler == "tpe":
+        random_trials = f"{startup - 1} random trial{'' if startup == 2 else 's'}" if startup > 1 else "no random trial"
+        how = (f"This comparison sampled with TPE (`--sampler tpe`), which draws at random only until {startup} "
+               f"trial{'' if startup == 1 else 's'} of the study {'has' if startup == 1 else 'have'} finished "
+               f"(Optuna's `n_startup_trials`, here min(4, max(1, budget ÷ 2)) = {startup}), and from then on "
+               "proposes configurations from the results so far: those are not independent draws and are left out. "
+               f"After the defaults trial that leaves {random_trials} per strategy. For a curve over the whole "
+               "budget, run the comparison with `--sampler random` (`python -m runners.compare … --sampler random`).")
+    else:
+        how = f"This comparison used the sampler {sampler!r}, whose trials are not known to be independent: none count."
+    rules = [f"**Which trials count.** The estimator assumes independent, identically distributed draws. {how}",
+             "The first trial of every study runs the strategy's defaults: a fixed configuration, not a draw, so it "
+             "is left out (its dev score is in the table, to set against the curve).",
+             "Pruned trials count at the best dev score they reached before they were pruned: a lower bound of what "
+             "they would have reached, so the curve errs low, never high. Leaving them out would drop exactly the "
+             "draws that went badly.",
+             "Failed trials have no score and are left out; a strategy whose trials often fail spends more trials "
+             "than its curve shows."]
+    lines = ["| strategy | i.i.d. trials | of them pruned | left out | defaults' dev | E[best of 1] | E[best of N] | "
+             f"trials to within {WITHIN * 100:g} pt |", "|:--|--:|--:|:--|--:|--:|--:|--:|"]
+    for row in table.rows:
+        curve = row.expected
+        if curve is None:
+            continue
+        found = curve.draws
+        left = [f"{label} {trial_numbers(numbers)}" for label, numbers in
+                (("defaults", list(found.defaults)), ("TPE-guided", found.guided), ("failed", found.failed)) if numbers]
+        defaults = ", ".join(f"{value:.3f}" for value in found.defaults.values()) or tables.NONE
+        if curve.available:
+            first, last = f"{curve.unbiased[0].mean:.3f} ± {curve.unbiased[0].sd:.3f}", f"{curve.unbiased[-1].mean:.3f}"
+            within = f"{curve.trials_to_within} of {len(curve.unbiased)}"
+        else:
+            first, last, within = tables.NONE, tables.NONE, curve.reason
+        lines.append(f"| {row.strategy} | {len(found.used)} | {len(found.pruned)} | {'; '.join(left) or 'none'} | "
+                     f"{defaults} | {first} | {last} | {within} |")
+    drawn = any(row.expected is not None and row.expected.available for row in table.rows)
+    closing = ("The curves are in the figure *Expected best dev score* below." if drawn else
+               "No strategy has two or more trials that were independent draws, so there is no curve and no figure.")
+    return f"{intro}\n\n{bullets(rules)}\n" + "\n".join(lines) + f"\n\n{closing}\n"
 
 
 def setup_markdown(results: Results) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from core.strategy import FAMILIES, StrategyInfo
+from reports.expected import WITHIN, ExpectedCurve, expected_curve
 from reports.load import SPLIT_NAMES, Results, StrategyResult
 from reports.stats import ALPHA, CONFIDENCE, Difference, Summary, paired_t_test, summarize
 from reports.units import format_bytes, format_count, format_percent, significant
@@ -40,6 +41,7 @@ class StrategyRow:
     samples_per_second: float | None  # mean over seeds
     artifact_bytes: int | None
     vs_reference: Difference | None  # score - reference score, paired by seed
+    expected: ExpectedCurve | None = None  # expected best dev score against search budget (reports.expected)
 
     @property
     def family(self) -> str:
@@ -64,9 +66,10 @@ class MainTable:
 def strategy_row(results: Results, strategy: StrategyResult, reference: StrategyResult | None) -> StrategyRow:
     runs = strategy.seed_runs
     metric, split = results.task.metric, results.split
+    curve = expected_curve(results, strategy)
     if not runs:
         return StrategyRow(strategy.name, strategy.info, strategy.status, 0, None, None, None, None, None, None, None,
-                           None, None)
+                           None, None, curve)
     scores = strategy.scores(split, metric)
     vs = None
     if reference is not None and strategy.name != reference.name:
@@ -78,7 +81,7 @@ def strategy_row(results: Results, strategy: StrategyResult, reference: Strategy
         peak_memory_bytes=max(r.peak_memory_bytes for r in runs),
         train_seconds=statistics.fmean(r.train_seconds for r in runs),
         samples_per_second=statistics.fmean(r.train_samples_per_second for r in runs),
-        artifact_bytes=max(r.artifact_bytes for r in runs), vs_reference=vs,
+        artifact_bytes=max(r.artifact_bytes for r in runs), vs_reference=vs, expected=curve,
     )
 
 
@@ -218,6 +221,15 @@ def optional(value: float | None, render: Callable[[float], str]) -> Cell:
     return Cell(NONE) if value is None else Cell(render(value), value)
 
 
+def budget_cell(curve: ExpectedCurve | None) -> Cell:
+    """``k of N``: random-search trials to come within 0.5 pt of the expected best of all N i.i.d. trials."""
+    if curve is None:
+        return Cell(NONE)
+    if not curve.available:
+        return Cell(curve.reason)
+    return Cell(f"{curve.trials_to_within} of {len(curve.unbiased)}")
+
+
 def main_grid(table: MainTable) -> Grid:
     split, metric = SPLIT_NAMES[table.split], table.metric
     columns = [Column("strategy", "Strategy", align="l"), Column("family", "Family", align="l"),
@@ -229,6 +241,8 @@ def main_grid(table: MainTable) -> Grid:
                Column("samples/s (train)", "Samples/s", "max"), Column("artifact", "Artifact", "min")]
     if table.reference:
         columns.append(Column(f"Δ {split} vs {table.reference}, p", tex_escape(f"Δ vs {table.reference} (p)")))
+    points = f"{WITHIN * 100:g} pt"
+    columns.append(Column(f"trials to within {points}", tex_escape(f"Trials to {points}")))
     rows = []
     for row in table.rows:
         if row.score is None:
@@ -243,6 +257,7 @@ def main_grid(table: MainTable) -> Grid:
                  optional(row.samples_per_second, significant), optional(row.artifact_bytes, format_bytes)]
         if table.reference:
             cells.append(difference_cell(row, table.reference))
+        cells.append(budget_cell(row.expected))
         rows.append(cells)
     return Grid(columns, rows)
 
@@ -253,15 +268,35 @@ def main_csv(table: MainTable) -> str:
               f"{prefix}_ci95_high", f"dev_{table.metric}_mean", "trainable_params", "total_params",
               "trainable_percent", "peak_memory_bytes", "train_seconds_mean", "train_samples_per_second_mean",
               "artifact_bytes", f"diff_vs_{table.reference or 'reference'}", f"p_vs_{table.reference or 'reference'}",
-              "stats_note", "family"]
+              "stats_note", "family", "iid_trials", f"expected_best_dev_{table.metric}_all_iid_trials",
+              "trials_to_within_0.5pt"]
     rows = []
     for row in table.rows:
-        score, diff = row.score, row.vs_reference
+        score, diff, curve = row.score, row.vs_reference, row.expected
         note = (score.reason if score else row.status) or (diff.reason if diff else None)
+        available = curve is not None and curve.available
         rows.append([row.strategy, row.status, row.seeds, score and score.mean, score and score.std,
                      score and score.ci_low, score and score.ci_high, row.dev and row.dev.mean, row.trainable_params,
                      row.total_params, row.trainable_percent, row.peak_memory_bytes, row.train_seconds,
-                     row.samples_per_second, row.artifact_bytes, diff and diff.mean, diff and diff.p, note, row.family])
+                     row.samples_per_second, row.artifact_bytes, diff and diff.mean, diff and diff.p, note, row.family,
+                     len(curve.draws.used) if curve else 0, curve.unbiased[-1].mean if available else None,
+                     curve.trials_to_within if available else None])
+    return to_csv(header, rows)
+
+
+def expected_csv(table: MainTable) -> str:
+    """Every point of every expected-best curve (the figure's data), with both estimators."""
+    metric = table.metric
+    header = ["strategy", "n", "iid_trials", f"expected_best_dev_{metric}", "sd",
+              f"expected_best_dev_{metric}_with_replacement", "sd_with_replacement"]
+    rows = []
+    for row in table.rows:
+        curve = row.expected
+        if curve is None or not curve.available:
+            continue
+        for unbiased, biased in zip(curve.unbiased, curve.with_replacement):
+            rows.append([row.strategy, unbiased.n, len(curve.unbiased), unbiased.mean, unbiased.sd, biased.mean,
+                         biased.sd])
     return to_csv(header, rows)
 
 
@@ -277,6 +312,10 @@ def main_notes(table: MainTable, results: Results) -> list[str]:
     if table.reference:
         notes.append(f"Δ vs {table.reference}: difference of {split} means; p: two-sided paired t-test across seeds "
                      f"matched by seed number; * p < {ALPHA}.")
+    notes.append(f"Trials to within {WITHIN * 100:g} pt: the fewest random-search trials n whose expected best dev "
+                 f"{table.metric} is within {WITHIN:g} of the expected best of all N i.i.d. trials, shown as n of N "
+                 "(unbiased estimator of Tang et al. 2020; which trials count, and why: report.md, section Expected best "
+                 "dev score against search budget); n/a where fewer than 2 trials were i.i.d. draws.")
     if results.seeds == 0:
         notes.append("No strategy has seed runs yet, so there is nothing to summarise.")
     elif results.seeds == 1:

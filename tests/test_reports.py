@@ -95,6 +95,9 @@ def test_table_numbers_match_a_recomputation_from_results_json(sst2):
         throughput = np.mean([r["train_samples_per_second"] for r in runs])
         assert row["train_samples_per_second_mean"] == pytest.approx(throughput)
         assert row["artifact_bytes"] == runs[0]["artifact_bytes"]
+        # TPE, 4 trials: n_startup_trials = min(4, max(1, 4 // 2)) = 2, so after the defaults (trial 0) only
+        # trial 1 was drawn at random: one i.i.d. trial, too few for a curve (tests/test_expected.py has them)
+        assert row["iid_trials"] == 1 and row["trials_to_within_0.5pt"] == ""
         if name == "full":
             assert row["diff_vs_full"] == "" and row["p_vs_full"] == ""
             continue
@@ -126,10 +129,10 @@ def test_markdown_table_rounds_the_csv_and_bolds_the_best(sst2):
 def test_latex_table_is_booktabs_and_escaped(sst2):
     tex = (sst2 / "report" / "table.tex").read_text()
     body = [line for line in tex.splitlines() if not line.startswith("%")]
-    assert body[0] == r"\begin{tabular}{llrrrrrrrrrr}" and body[-1] == r"\end{tabular}"
+    assert body[0] == r"\begin{tabular}{llrrrrrrrrrrr}" and body[-1] == r"\end{tabular}"
     assert [body.count(rule) for rule in (r"\toprule", r"\midrule", r"\bottomrule")] == [1, 1, 1]
     rows = body[body.index(r"\midrule") + 1: body.index(r"\bottomrule")]
-    assert len(rows) == 7 and all(row.count(" & ") == 11 and row.endswith(r" \\") for row in rows)
+    assert len(rows) == 7 and all(row.count(" & ") == 12 and row.endswith(r" \\") for row in rows)
     assert r"\textbf{770}" in tex and r"\textbf{0.846 $\pm$ 0.003}" in tex
     assert not re.search(r"(?<!\\)[%_#&](?! )", "\n".join(body).replace(" & ", " ")), "unescaped LaTeX character"
 
@@ -163,7 +166,7 @@ def test_report_md_links_every_figure_and_says_what_the_numbers_are(sst2):
                      "trials ran sequentially with a seeded sampler", "dev scores are optimistic",
                      "torch 2.13.0+cpu"):
         assert fragment in text, fragment
-    assert text.count("| llrd |") == 2  # the budget table and the results table
+    assert text.count("| llrd |") == 3  # the budget table, the results table and the expected-best trials
 
 
 def test_one_seed_omits_intervals_and_tests_with_the_reason(tmp_path):
