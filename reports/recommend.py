@@ -3,6 +3,13 @@ between them with its uncertainty, and why every other strategy was ruled out.
 
 With several comparisons (tasks or models) a strategy's score is the mean of its per-comparison means,
 its costs the worst over comparisons, and the margin a paired t-interval over (comparison, seed) pairs.
+
+Ties: when strategies that meet the constraints are within seed noise of the best one, the cheapest of them
+on the cost the user prefers (``--prefer params|memory|time``) is recommended, and the answer says why.
+Within seed noise means both: the paired test finds no significant difference from the best (p ≥ 0.05),
+*and* the gap in means is no larger than the larger seed standard deviation of the two. The second half
+is there because with 3 seeds the test has little power: a gap of several standard deviations can still
+have p > 0.05, and that is not a tie.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from reports.load import SPLIT_NAMES, Results
-from reports.stats import CONFIDENCE, Difference, compare_means
+from reports.stats import ALPHA, CONFIDENCE, Difference, compare_means
 from reports.tables import StrategyRow, main_table, signed
 from reports.units import format_bytes, format_count, format_seconds, significant
 
@@ -58,6 +65,35 @@ class Candidate:
     def cost(self, measure: str) -> float:
         return max(getattr(row, measure) for row in self.rows)
 
+    @property
+    def spread(self) -> float | None:
+        """The largest seed standard deviation over its comparisons (None with one seed)."""
+        spreads = [row.score.std for row in self.rows]
+        return None if any(s is None for s in spreads) else max(spreads)
+
+
+@dataclass(frozen=True)
+class Preference:
+    """A cost to break ties on (``--prefer``): the cheapest of the strategies within seed noise wins."""
+
+    name: str
+    measure: str  # Candidate.cost measure
+    one: str  # what one strategy does, e.g. "trains {} parameters"
+    many: str  # what several do, e.g. "train {} parameters"
+    render: Callable[[float], str]
+
+    def value(self, candidate: "Candidate") -> str:
+        return self.render(candidate.cost(self.measure))
+
+
+PREFERENCES = {
+    "params": Preference("params", "trainable_params", "trains {} parameters", "train {} parameters", format_count),
+    "memory": Preference("memory", "peak_memory_bytes", "peaks at {} of memory", "peak at {} of memory",
+                         format_bytes),
+    "time": Preference("time", "train_seconds", "trains in {}", "train in {}", format_seconds),
+}
+DEFAULT_PREFERENCE = "params"
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -83,6 +119,68 @@ LIMITS = (
 )
 
 
+def noise_verdict(best: Candidate, other: Candidate, difference: Difference) -> str | None:
+    """Why ``other`` is *not* within seed noise of ``best``, or None when it is (see the module docstring)."""
+    if difference.p is None:
+        return f"no test ({difference.reason})"
+    if difference.significant():
+        return "significant"
+    spreads = [s for s in (best.spread, other.spread) if s is not None]
+    if not spreads:
+        return "no seed spread to compare the gap with"
+    if abs(difference.mean) > max(spreads):
+        return (f"not significant, but the gap ({abs(difference.mean):.3f}) is larger than either's seed sd "
+                f"({max(spreads):.3f}), so not called a tie")
+    return None
+
+
+@dataclass(frozen=True)
+class Tie:
+    """Strategies within seed noise of the best, and the cheapest of them on the preferred cost."""
+
+    best: Candidate  # highest score
+    members: list[tuple[Candidate, Difference]]  # within noise of ``best``: member - best, paired by seed
+    prefer: Preference
+    chosen: Candidate
+
+    def reason(self) -> str:
+        """E.g. "lora and adapters are within seed noise (p = 0.37); lora trains 250k parameters vs 523k, so lora"."""
+        chosen, prefer = self.chosen, self.prefer
+        p = {member.strategy: difference.p for member, difference in self.members}
+        everyone = [self.best] + [member for member, _ in self.members]
+        others = [c for c in everyone if c is not chosen]
+        if len(everyone) == 2:
+            tied = f"{chosen.strategy} and {others[0].strategy} are within seed noise (p = {self.members[0][1].p:.2g})"
+        else:
+            names = [chosen.strategy] + [c.strategy for c in others]
+            tests = ", ".join(f"{p[name]:.2g} for {name}" for name in p)
+            tied = (f"{', '.join(names[:-1])} and {names[-1]} are within seed noise of the best, {self.best.strategy} "
+                    f"(p = {tests})")
+        if all(prefer.value(c) == prefer.value(chosen) for c in others):
+            return (f"{tied}; {'both' if len(everyone) == 2 else 'all'} {prefer.many.format(prefer.value(chosen))}, "
+                    f"so the better-scoring {chosen.strategy}")
+        versus = prefer.value(others[0]) if len(others) == 1 else \
+            ", ".join(f"{prefer.value(c)} ({c.strategy})" for c in others)
+        return f"{tied}; {chosen.strategy} {prefer.one.format(prefer.value(chosen))} vs {versus}, so {chosen.strategy}"
+
+
+def find_tie(admitted: list[Candidate], prefer: Preference) -> Tie | None:
+    """The strategies within seed noise of the best admitted one, when there are any."""
+    if len(admitted) < 2:
+        return None
+    best = admitted[0]
+    members = []
+    for other in admitted[1:]:
+        difference = compare_means(other.scores, best.scores)
+        if noise_verdict(best, other, difference) is None:
+            members.append((other, difference))
+    if not members:
+        return None
+    everyone = [best] + [member for member, _ in members]
+    chosen = min(everyone, key=lambda c: (c.cost(prefer.measure), -c.score))  # cheapest; equal cost: the better
+    return Tie(best, members, prefer, chosen)
+
+
 @dataclass(frozen=True)
 class Recommendation:
     labels: list[str]  # the comparisons it is based on
@@ -96,6 +194,9 @@ class Recommendation:
     binding: str | None  # when nothing qualifies: which constraint binds
     devices: list[str]
     caveats: list[str] = field(default_factory=list)
+    prefer: str = DEFAULT_PREFERENCE
+    tie: Tie | None = None  # the leaders were within seed noise: the cheapest on ``prefer`` was chosen
+    noise: str | None = None  # why the runner-up is not a tie, when the test alone would call it one
 
 
 def candidates(runs: list[Results]) -> tuple[list[Candidate], dict[str, str]]:
@@ -144,8 +245,12 @@ def binding_constraint(ranked: list[Candidate], broken: dict[str, list[tuple[Lim
             f"{label(closest)}, needs {flags} relaxed")
 
 
-def recommend(runs: list[Results], constraints: Constraints = Constraints()) -> Recommendation:
-    """The best strategy on the ranking split among those meeting every constraint."""
+def recommend(runs: list[Results], constraints: Constraints = Constraints(),
+              prefer: str = DEFAULT_PREFERENCE) -> Recommendation:
+    """The best strategy on the ranking split among those meeting every constraint; when others are within
+    seed noise of it, the cheapest of them on ``prefer`` (params, memory or time)."""
+    if prefer not in PREFERENCES:
+        raise ValueError(f"prefer must be one of {', '.join(PREFERENCES)}, not {prefer!r}")
     ranked, ruled_out = candidates(runs)
     ruled_out = {name: f"no seed runs to judge it by ({why})" for name, why in ruled_out.items()}
     broken = {c.strategy: violations(c, constraints) for c in ranked}
@@ -155,9 +260,14 @@ def recommend(runs: list[Results], constraints: Constraints = Constraints()) -> 
             ruled_out[candidate.strategy] = "; ".join(reason for _, reason in broken[candidate.strategy])
     split = runs[0].split if len({r.split for r in runs}) == 1 else "mixed"
     metric = runs[0].task.metric if len({r.task.metric for r in runs}) == 1 else "metric"
-    choice = admitted[0] if admitted else None
-    runner_up = admitted[1] if len(admitted) > 1 else None
+    tie = find_tie(admitted, PREFERENCES[prefer])
+    choice = tie.chosen if tie else (admitted[0] if admitted else None)
+    # the runner-up: the best-scoring other strategy (the leader itself when a cheaper one was chosen)
+    runner_up = next((c for c in admitted if c is not choice), None)
     margin = compare_means(choice.scores, runner_up.scores) if runner_up else None
+    noise = None
+    if runner_up and not tie and margin.p is not None and not margin.significant():
+        noise = noise_verdict(choice, runner_up, compare_means(runner_up.scores, choice.scores))
 
     def label(candidate: Candidate) -> str:
         return f"{candidate.strategy} ({split_label(split)} {metric} {candidate.score:.3f})"
@@ -166,7 +276,8 @@ def recommend(runs: list[Results], constraints: Constraints = Constraints()) -> 
         labels=[f"{r.task.name} / {r.model_short}" for r in runs], split=split, metric=metric,
         constraints=constraints, choice=choice, runner_up=runner_up, margin=margin, ruled_out=ruled_out,
         binding=None if admitted else binding_constraint(ranked, broken, label),
-        devices=sorted({r.device for r in runs}), caveats=caveats(runs, constraints, choice),
+        devices=sorted({r.device for r in runs}), caveats=caveats(runs, constraints, choice), prefer=prefer,
+        tie=tie, noise=noise,
     )
 
 
@@ -220,10 +331,13 @@ def render(rec: Recommendation) -> str:
                    for label, params in zip(rec.labels, rec.choice.params)]
         if rec.runner_up:
             details += [f"runner-up: {rec.runner_up.strategy}: {describe(rec.runner_up, split, rec.metric)}",
-                        f"margin: {margin_text(rec.margin, split, rec.metric)}"]
+                        f"margin: {margin_text(rec.margin, split, rec.metric, rec.noise)}"]
         else:
             details.append("runner-up: none (no other strategy meets the constraints)")
-        blocks += [f"**Use {rec.choice.strategy}**: {describe(rec.choice, split, rec.metric)}.", bullet_list(details)]
+        blocks.append(f"**Use {rec.choice.strategy}**: {describe(rec.choice, split, rec.metric)}.")
+        if rec.tie:
+            blocks.append(f"Why: {rec.tie.reason()} (ties go to the cheapest on --prefer {rec.prefer}).")
+        blocks.append(bullet_list(details))
     if rec.ruled_out:
         blocks += ["Ruled out:", bullet_list(f"{name}: {why}" for name, why in rec.ruled_out.items())]
     if rec.caveats:
@@ -250,10 +364,15 @@ def describe(candidate: Candidate, split: str, metric: str) -> str:
             f"{format_bytes(candidate.cost('artifact_bytes'))}")
 
 
-def margin_text(margin: Difference, split: str, metric: str) -> str:
+def margin_text(margin: Difference, split: str, metric: str, noise: str | None = None) -> str:
     text = f"{signed(margin.mean)} {split} {metric}"
     if margin.ci_low is None:
         return f"{text}; no interval ({margin.reason})"
-    verdict = "significant" if margin.significant() else "not significant: the two are within seed noise"
+    if margin.significant():
+        verdict = "significant"
+    elif noise:
+        verdict = noise
+    else:
+        verdict = "not significant: the two are within seed noise"
     return (f"{text} ({int(CONFIDENCE * 100)}% CI [{signed(margin.ci_low)}, {signed(margin.ci_high)}], "
             f"{margin.method}, n={margin.n}, p={margin.p:.2g}; {verdict})")

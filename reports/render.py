@@ -137,7 +137,9 @@ Also as [table.csv](table.csv) (full precision) and [table.tex](table.tex) (book
 
 {render_recommendation(recommend([results]))}
 For constraints (memory, time, trainable parameters, artifact size), run
-`python -m runners.recommend {results.directory} --max-memory 8GB ...`.
+`python -m runners.recommend {results.directory} --max-memory 8GB ...`. Strategies within seed noise of the
+best are a tie, which goes to the one with the fewest trainable parameters; `--prefer memory` or
+`--prefer time` breaks ties on peak memory or training time instead.
 
 ## Figures
 

@@ -1,8 +1,11 @@
 """Which strategy should I use? ``python -m runners.recommend RUN_DIR [RUN_DIR ...] [--max-memory 8GB]
-[--max-train-time 10min] [--max-trainable-params 1M] [--max-artifact-size 50MB] [--cpu-only]``.
+[--max-train-time 10min] [--max-trainable-params 1M] [--max-artifact-size 50MB] [--cpu-only]
+[--prefer params|memory|time]``.
 
 Answers from results.json alone: the best held-out score among strategies meeting every constraint, its
 hyperparameters, the runner-up and the margin with its 95% interval, and why each other strategy is out.
+When the best strategies are within seed noise of each other (no significant paired difference, and a gap
+no larger than their seed spread), the cheapest of them on --prefer is recommended, and the answer says why.
 Sizes take B, KB, MB, GB (powers of 10) or KiB, MiB, GiB (powers of 2); times s, min, h; counts k, M, B.
 """
 
@@ -14,7 +17,7 @@ from typing import Callable, Sequence, TypeVar
 from core import cli
 from core.errors import UserError
 from reports.load import load_results
-from reports.recommend import Constraints, recommend, render
+from reports.recommend import DEFAULT_PREFERENCE, PREFERENCES, Constraints, recommend, render
 from reports.units import parse_bytes, parse_count, parse_seconds
 
 T = TypeVar("T")
@@ -43,6 +46,10 @@ def build_parser() -> cli.ArgumentParser:
                         help="size of what the strategy must save, e.g. 50MB")
     parser.add_argument("--cpu-only", action="store_true", help="the strategy must run on a CPU (all of them do; "
                         "states which device the numbers come from)")
+    parser.add_argument("--prefer", choices=list(PREFERENCES), default=DEFAULT_PREFERENCE,
+                        help="when the best strategies are within seed noise, recommend the one with the fewest "
+                        "trainable parameters (params), the lowest peak memory (memory) or the shortest training "
+                        f"time (time) (default: {DEFAULT_PREFERENCE})")
     return parser
 
 
@@ -52,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     constraints = Constraints(max_memory_bytes=args.max_memory, max_train_seconds=args.max_train_time,
                               max_trainable_params=args.max_trainable_params,
                               max_artifact_bytes=args.max_artifact_size, cpu_only=args.cpu_only)
-    print(render(recommend(runs, constraints)), end="")
+    print(render(recommend(runs, constraints, args.prefer)), end="")
     return 0
 
 

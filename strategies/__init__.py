@@ -11,6 +11,7 @@ from strategies.bitfit import BitFit
 from strategies.frozen import Frozen
 from strategies.full import Full
 from strategies.llrd import Llrd
+from strategies.loha import LoHa
 from strategies.lora import Lora
 from strategies.qlora import QLora
 
@@ -22,6 +23,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Llrd,
     QLora,
     BitFit,
+    LoHa,
 )}
 
 

@@ -4,10 +4,13 @@ reason for every ruled-out strategy, the binding constraint when nothing qualifi
 from __future__ import annotations
 
 import pytest
+from scipy import stats as scipy_stats
 
 from core.errors import UserError
 from reports.load import load_results
+from reports.load import Results
 from reports.recommend import Constraints, recommend, render
+from reports.tables import main_table
 from reports.stats import paired_t_test
 from reports.units import parse_bytes, parse_count, parse_seconds
 from tests.fixtures.make_results import MiB, make_results, variant, write_run
@@ -160,3 +163,101 @@ def test_cli_bad_results(tmp_path):
     broken = write_run(tmp_path / "newer", variant(make_results(seeds=1), schema_version=99))
     assert_one_line_error(run_cli("runners.recommend", str(broken)), "written by a newer peftbench")
     assert_one_line_error(run_cli("runners.recommend", str(tmp_path / "nowhere")), "does not exist")
+
+
+# ----------------------------------------------------------------------------- ties: the cheaper one
+def two_leaders(tmp_path, adapters: list[float], lora: list[float], **costs) -> Results:
+    """adapters and lora with the given held-out scores per seed; 523k vs 250k trainable parameters (the
+    issue's case) unless ``costs`` say otherwise, e.g. ``memory={"adapters": 1200, "lora": 1300}`` (MiB)."""
+    data = make_results(strategies=("adapters", "lora"))
+    params = costs.get("params", {"adapters": 523_010, "lora": 250_114})
+    for name, scores in (("adapters", adapters), ("lora", lora)):
+        for run, score in zip(data["strategies"][name]["seed_runs"], scores):
+            run["metrics"]["test"]["accuracy"] = score
+            run["trainable_params"] = params[name]
+            if "memory" in costs:
+                run["peak_memory_bytes"] = costs["memory"][name] * MiB
+            if "seconds" in costs:
+                run["train_seconds"] = costs["seconds"][name]
+    return load_results(write_run(tmp_path / "ties", data))
+
+
+ISSUE = {"adapters": [0.880, 0.882, 0.884], "lora": [0.875, 0.880, 0.885]}  # 0.882 ± 0.002 vs 0.880 ± 0.005
+
+
+def test_leaders_within_seed_noise_go_to_the_one_with_fewer_parameters(tmp_path):
+    """The issue's case: adapters 0.882 ± 0.002 (523k parameters) vs lora 0.880 ± 0.005 (250k), p ≈ 0.37."""
+    run = two_leaders(tmp_path, ISSUE["adapters"], ISSUE["lora"])
+    rows = {row.strategy: row for row in main_table(run).rows}
+    assert (rows["adapters"].score.mean, rows["adapters"].score.std) == (pytest.approx(0.882), pytest.approx(0.002))
+    assert (rows["lora"].score.mean, rows["lora"].score.std) == (pytest.approx(0.880), pytest.approx(0.005))
+    p = scipy_stats.ttest_rel(ISSUE["lora"], ISSUE["adapters"]).pvalue
+    assert p == pytest.approx(0.3675, abs=1e-4)
+    rec = recommend([run])
+    assert rec.choice.strategy == "lora" and rec.runner_up.strategy == "adapters" and rec.prefer == "params"
+    assert rec.tie.best.strategy == "adapters" and rec.tie.members[0][1].p == pytest.approx(p)
+    assert rec.margin.mean == pytest.approx(-0.002)  # lora − adapters: the cheaper one is a little worse
+    text = render(rec)
+    assert "**Use lora**" in text
+    assert ("Why: lora and adapters are within seed noise (p = 0.37); lora trains 250k parameters vs 523k, so lora "
+            "(ties go to the cheapest on --prefer params).") in text
+    assert "- runner-up: adapters" in text and "not significant: the two are within seed noise" in text
+
+
+def test_a_significant_gap_keeps_the_better_one(tmp_path):
+    rec = recommend([two_leaders(tmp_path, [0.900, 0.902, 0.904], ISSUE["lora"])])
+    assert rec.margin.significant() and rec.tie is None
+    assert (rec.choice.strategy, rec.runner_up.strategy) == ("adapters", "lora")
+    assert "Why:" not in render(rec)
+
+
+def test_no_significance_is_not_a_tie_when_the_gap_exceeds_the_seed_spread(tmp_path):
+    """3 seeds: a 0.025 gap with seed sds of 0.010 and 0.005 has p = 0.08; that is not seed noise."""
+    rec = recommend([two_leaders(tmp_path, [0.915, 0.895, 0.905], ISSUE["lora"])])
+    assert rec.margin.p == pytest.approx(scipy_stats.ttest_rel([0.915, 0.895, 0.905], ISSUE["lora"]).pvalue)
+    assert rec.margin.p > 0.05 and rec.tie is None and rec.choice.strategy == "adapters"
+    assert ("not significant, but the gap (0.025) is larger than either's seed sd (0.010), so not called a tie"
+            in render(rec))
+
+
+@pytest.mark.parametrize("prefer,costs,chosen,reason", [
+    ("memory", {"memory": {"adapters": 1200, "lora": 1300}}, "adapters",
+     "adapters and lora are within seed noise (p = 0.37); adapters peaks at 1.17 GiB of memory vs 1.27 GiB, so "
+     "adapters"),
+    ("memory", {"memory": {"adapters": 1300, "lora": 1200}}, "lora", "lora peaks at 1.17 GiB of memory vs 1.27 GiB"),
+    ("time", {"seconds": {"adapters": 75.0, "lora": 84.0}}, "adapters", "adapters trains in 75 s vs 84 s, so adapters"),
+    ("params", {"params": {"adapters": 250_114, "lora": 250_114}}, "adapters",
+     "adapters and lora are within seed noise (p = 0.37); both train 250k parameters, so the better-scoring adapters"),
+])
+def test_prefer_names_the_cost_ties_are_broken_on(tmp_path, prefer, costs, chosen, reason):
+    rec = recommend([two_leaders(tmp_path, ISSUE["adapters"], ISSUE["lora"], **costs)], prefer=prefer)
+    assert rec.choice.strategy == chosen
+    assert reason in rec.tie.reason()
+    assert f"(ties go to the cheapest on --prefer {prefer})" in render(rec)
+
+
+def test_three_way_tie_and_constraints_still_apply(tmp_path):
+    data = make_results(strategies=("adapters", "lora", "bitfit"))
+    scores = {"adapters": [0.880, 0.882, 0.884], "lora": [0.875, 0.880, 0.885], "bitfit": [0.876, 0.879, 0.884]}
+    for name, values in scores.items():
+        for run, score in zip(data["strategies"][name]["seed_runs"], values):
+            run["metrics"]["test"]["accuracy"] = score
+    run = load_results(write_run(tmp_path / "three", data))
+    rec = recommend([run])
+    assert rec.choice.strategy == "bitfit" and rec.runner_up.strategy == "adapters"
+    assert rec.tie.reason().startswith("bitfit, adapters and lora are within seed noise of the best, adapters (p = ")
+    assert "bitfit trains 30.2k parameters vs 301k (adapters), 148k (lora), so bitfit" in rec.tie.reason()
+    capped = recommend([run], Constraints(max_memory_bytes=1320 * MiB))  # bitfit 1310 MiB; lora, adapters above
+    assert capped.choice.strategy == "bitfit" and capped.tie is None and capped.runner_up is None
+
+
+def test_cli_prefer(tmp_path):
+    run = two_leaders(tmp_path, ISSUE["adapters"], ISSUE["lora"]).directory
+    process = run_cli("runners.recommend", str(run), "--prefer", "params")
+    assert process.returncode == 0, process.stderr
+    assert "**Use lora**" in process.stdout and "lora trains 250k parameters vs 523k, so lora" in process.stdout
+    process = run_cli("runners.recommend", str(run), "--prefer", "time")
+    assert process.returncode == 0, process.stderr
+    assert "(ties go to the cheapest on --prefer time)" in process.stdout
+    assert_one_line_error(run_cli("runners.recommend", str(run), "--prefer", "latency"),
+                          "argument --prefer: invalid choice: 'latency' (choose from 'params', 'memory', 'time')")

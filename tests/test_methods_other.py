@@ -1,0 +1,170 @@
+"""The peft methods beyond the LoRA family (reparameterisations, (IA)³, LN tuning, prompt methods), each
+on the tiny BERT: exactly the expected parameters train, training changes them and leaves every frozen
+parameter bit-identical, saved weights reload to identical predictions, and bad hyperparameters are one
+clear line. For the prompt methods: the mask is extended over the virtual tokens and padding never
+changes a prediction."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from core.config import TrainConfig
+from core.data import collate, encode_split
+from core.errors import UserError
+from core.tasks import TaskRequest, load_task
+from core.train import build_model, train  # build_model: wherever the core keeps it
+from strategies import STRATEGIES, get_strategy, load_trained
+
+ROOT = Path(__file__).resolve().parent.parent
+# Per method: its family, the pattern every trainable encoder parameter matches, and how many there are on
+# the tiny BERT (2 layers; query/value adapted by default; 5 LayerNorms; 20 virtual tokens).
+EXPECTED = {
+    "loha": ("reparameterised", r"\.(query|value)\.hada_w[12]_[ab]\.default$", 2 * 2 * 4),
+}
+PROMPT = [name for name, (family, _, _) in EXPECTED.items() if family == "prompt"]
+
+
+def build(name: str, tiny_model: str, **params):
+    strategy = get_strategy(name, params)
+    return strategy, build_model(TrainConfig(model=tiny_model, seed=0), strategy, 2, 10)
+
+
+def batch(pairs: bool = True) -> dict[str, torch.Tensor]:
+    """Four rows of different lengths, right-padded, as the core's collate makes them."""
+    torch.manual_seed(1)
+    lengths = [7, 5, 3, 6]
+    ids = torch.zeros(4, 7, dtype=torch.long)
+    mask = torch.zeros(4, 7, dtype=torch.long)
+    types = torch.zeros(4, 7, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        ids[row, :n] = torch.randint(1000, 2000, (n,))
+        mask[row, :n] = 1
+        types[row, n // 2:n] = 1
+    return {"input_ids": ids, "attention_mask": mask, **({"token_type_ids": types} if pairs else {})}
+
+
+def snapshot(model) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_registered_and_listed_with_its_family(name):
+    from runners.common import strategy_listing
+
+    assert STRATEGIES[name].family == EXPECTED[name][0]
+    assert f"  {name} " in strategy_listing()
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_exactly_the_expected_parameters_train_and_only_they_change(name, tiny_model):
+    strategy, model = build(name, tiny_model)
+    _, pattern, count = EXPECTED[name]
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    adapted = {n for n in trainable if not n.startswith("classifier.")}
+    assert trainable - adapted == {"classifier.weight", "classifier.bias"}
+    assert {n for n in adapted if not re.search(pattern, n)} == set()
+    assert len(adapted) == count
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen and not any(re.search(pattern, n) for n in frozen)
+    buffers = {n: b.clone() for n, b in model.encoder.named_buffers()}
+
+    before = snapshot(model)
+    model.train()
+    optimizer = strategy.make_optimizer(model, 1e-2, 0.01, fused=False)
+    for _ in range(2):  # two steps: a factor initialised at zero gives its partner a gradient only after one
+        loss = torch.nn.functional.cross_entropy(model(**batch()), torch.tensor([0, 1, 0, 1]))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    after = snapshot(model)
+    assert [n for n in trainable if torch.equal(before[n], after[n])] == []
+    assert [n for n in frozen if not torch.equal(before[n], after[n])] == []
+    assert all(torch.equal(buffers[n], b) for n, b in model.encoder.named_buffers())
+
+
+@pytest.mark.parametrize("name", [name for name in EXPECTED if name not in PROMPT])
+def test_methods_start_from_the_pretrained_function(name, tiny_model):
+    """Every reparameterisation, scale and norm copy starts as the identity (prompts necessarily change it)."""
+    _, plain = build("frozen", tiny_model)
+    _, adapted = build(name, tiny_model)
+    plain.eval(), adapted.eval()
+    inputs = batch()
+    with torch.no_grad():
+        assert torch.allclose(plain.encode(**inputs), adapted.encode(**inputs), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_saved_weights_reload_to_identical_predictions(name, tiny_model, data_dir, tmp_path):
+    task = "rte" if name in PROMPT else "sst2"  # prompt methods on pairs: token_type_ids extended end to end
+    config = TrainConfig(task=task, model=tiny_model, data_dir=data_dir, batch_size=16, max_steps=3,
+                         progress=False, device="cpu", output_dir=str(tmp_path / "run"))
+    result = train(config, get_strategy(name))
+    saved = load_file(str(tmp_path / "run" / "trained.safetensors"))
+    model, tokenizer, _ = load_trained(str(tmp_path / "run"))
+    state = dict(model.named_parameters())
+    assert set(saved) == {n for n, p in state.items() if p.requires_grad}
+    assert all(torch.equal(saved[n], state[n]) for n in saved)
+    data = load_task(TaskRequest(task, data_dir))
+    split = encode_split(data.dev, data.spec, tokenizer, 128)
+    inputs, labels = collate(split, list(range(len(split))), tokenizer.pad_token_id)
+    with torch.no_grad():
+        logits = model(**inputs)
+        again = model(**inputs)
+    assert torch.equal(logits, again)
+    accuracy = (logits.argmax(-1) == labels).float().mean().item()
+    assert math.isclose(accuracy, result.metrics["dev"]["accuracy"], abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("name", PROMPT)
+def test_prompt_methods_extend_the_mask_and_ignore_padding(name, tiny_model):
+    _, model = build(name, tiny_model)
+    model.eval()
+    seen = {}
+    model.encoder.base.register_forward_pre_hook(lambda module, args, kwargs: seen.update(kwargs), with_kwargs=True)
+    inputs = batch()
+    with torch.no_grad():
+        together = model(**inputs)
+        alone = [model(**{k: v[row:row + 1, :int(inputs["attention_mask"][row].sum())] for k, v in inputs.items()})
+                 for row in range(4)]
+    virtual = model.encoder.num_virtual_tokens
+    assert seen["attention_mask"].shape == (1, virtual + 6)  # the last call: row 3, six real tokens
+    assert seen["attention_mask"][:, :virtual].eq(1).all() and seen["attention_mask"][:, virtual:].eq(1).all()
+    if name == "prefix_tuning":  # the prefix is no input position: ids and types keep their length
+        assert seen["input_ids"].shape == (1, 6) and seen["token_type_ids"].shape == (1, 6)
+    else:
+        assert seen["inputs_embeds"].shape[:2] == (1, virtual + 6)
+        assert seen["token_type_ids"].tolist() == [[0] * virtual + [0, 0, 0, 1, 1, 1]]
+    assert torch.allclose(together, torch.cat(alone), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,params,message", [
+    ("loha", {"rank": "0"}, "rank=0 is outside its valid range [1, 64]"),
+])
+def test_impossible_hyperparameters_are_one_clear_line(name, params, message):
+    with pytest.raises(UserError) as error:
+        get_strategy(name, params)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name,param,message", [
+    ("loha", "rank=0", "rank=0 is outside its valid range"),
+])
+def test_bad_method_hyperparameters_through_the_cli(name, param, message, tiny_model, data_dir, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    process = subprocess.run(
+        [sys.executable, "-m", "runners.train", "--task", "sst2", "--model", tiny_model, "--data-dir", data_dir,
+         "--strategy", name, "--param", param, "--quiet", "--out", str(tmp_path / "out")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert process.returncode == 2, process.stderr
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in process.stderr
+    assert message in lines[0]
