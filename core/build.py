@@ -10,6 +10,7 @@ import torch
 
 from core.config import TrainConfig
 from core.errors import UserError
+from core.architecture import is_causal
 from core.models import SequenceClassifier, load_encoder, resolve_pooling
 from core.strategy import Strategy
 
@@ -29,7 +30,8 @@ def build_model(config: TrainConfig, strategy: Strategy, num_labels: int, total_
     """
     seed_everything(config.seed)
     encoder = load_encoder(config.model, strategy.quantization())
-    model = SequenceClassifier(encoder, num_labels, resolve_pooling(config.pooling, encoder))
+    causal = is_causal(encoder)
+    model = SequenceClassifier(encoder, num_labels, resolve_pooling(config.pooling, encoder, causal), causal=causal)
     strategy.prepare(model, total_steps)
     if config.gradient_checkpointing:
         enable_gradient_checkpointing(model, strategy)

@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.architecture import is_causal
 from core.errors import UserError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -79,13 +78,12 @@ def _load_failure(model: str, path: str, error: Exception) -> str:
             f"use {DEFAULT_MODEL} (installed with peftbench) or a local model directory")
 
 
-def resolve_pooling(pooling: str, encoder: nn.Module) -> str:
+def resolve_pooling(pooling: str, encoder: nn.Module, causal: bool) -> str:
     """``auto`` → ``last`` for a causal decoder, ``mean`` otherwise; ``cls`` is refused for a causal decoder."""
     if pooling not in POOLINGS:
         raise UserError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     if pooling not in ("auto", "cls"):
         return pooling
-    causal = is_causal(encoder)
     if pooling == "cls" and causal:
         raise UserError(f"--pooling cls: {type(encoder).__name__} is a causal decoder, whose first token has seen "
                         f"nothing of the input; use --pooling last (its default) or mean")
@@ -95,12 +93,14 @@ def resolve_pooling(pooling: str, encoder: nn.Module) -> str:
 class SequenceClassifier(nn.Module):
     """Encoder → pooling → dropout → linear ``classifier``; ``num_labels == 1`` means regression."""
 
-    def __init__(self, encoder: nn.Module, num_labels: int, pooling: str = "mean", dropout: float = 0.1):
+    def __init__(self, encoder: nn.Module, num_labels: int, pooling: str = "mean", dropout: float = 0.1,
+                 causal: bool = False):
         super().__init__()
         if pooling not in POOLINGS[1:]:
             raise UserError(f"pooling must be one of {', '.join(POOLINGS[1:])} once resolved, got {pooling!r}")
         self.encoder = encoder
         self.pooling = pooling
+        self.causal = causal  # a causal decoder is given position ids from the mask (left padding works too)
         self.num_labels = num_labels
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
@@ -115,6 +115,8 @@ class SequenceClassifier(nn.Module):
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: torch.Tensor) -> torch.Tensor:
         """Pooled sentence features, shape (batch, hidden)."""
+        if self.causal and "position_ids" not in extra:  # as HF's generate does: positions count real tokens only
+            extra["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp(min=0)
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
         if self.pooling == "cls":
             return hidden[:, 0]

@@ -27,6 +27,11 @@ def target_modules(encoder, targets: str, method: str) -> list[str]:
     return chosen
 
 
+def stores_transposed(encoder, targets: list[str]) -> bool:
+    """GPT-2's Conv1D keeps its weight as (in, out); peft needs to be told (``fan_in_fan_out``)."""
+    return any(type(encoder.get_submodule(t)).__name__ == "Conv1D" for t in targets)
+
+
 class Lora(Strategy):
     name = "lora"
     groups = ("classic", "lora-family")
@@ -43,11 +48,13 @@ class Lora(Strategy):
     def prepare(self, model, total_steps):
         from peft import LoraConfig, get_peft_model
 
+        targets = target_modules(model.encoder, self.params["targets"], self.name)
         config = LoraConfig(
             r=self.params["rank"],
             lora_alpha=self.params["alpha_ratio"] * self.params["rank"],
             lora_dropout=self.params["dropout"],
-            target_modules=target_modules(model.encoder, self.params["targets"], self.name),
+            target_modules=targets,
+            fan_in_fan_out=stores_transposed(model.encoder, targets),
             bias="none",
         )
         model.encoder = get_peft_model(model.encoder, config)
