@@ -108,27 +108,43 @@ def settings_from_args(args: argparse.Namespace):
     )
 
 
-def check_manifest(out: Path, settings) -> None:
-    """A directory holds one comparison: refuse to mix in a different task or model."""
+def check_out(out: Path, settings) -> None:
+    """Reading only: ``--out`` can hold this comparison (a directory, or nothing yet), and a directory holds
+    one comparison, so refuse to mix in a different task or model."""
+    import json
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a directory")
+    path = out / MANIFEST
+    if not path.exists():
+        return
+    try:
+        theirs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        theirs = None
+    if not isinstance(theirs, dict):
+        raise UserError(f"{path} is not a peftbench comparison manifest; use another --out")
+    for key, mine in (("task", settings.task), ("model", settings.model)):
+        if theirs.get(key) != mine:
+            raise UserError(f"{out} holds a comparison of {key} {theirs.get(key)!r}, not {mine!r}; use another --out")
+
+
+def write_manifest(out: Path, settings) -> None:
     import json
 
     from studies.results import write_atomic
 
-    path = out / MANIFEST
-    mine = {"task": settings.task, "model": settings.model, "preset": settings.preset.name}
-    if path.exists():
-        try:
-            theirs = json.loads(path.read_text())
-        except ValueError:
-            theirs = None
-        if not isinstance(theirs, dict):
-            raise UserError(f"{path} is not a peftbench comparison manifest; use another --out")
-        for key in ("task", "model"):
-            if theirs.get(key) != mine[key]:
-                raise UserError(f"{out} holds a comparison of {key} {theirs.get(key)!r}, not {mine[key]!r}; "
-                                f"use another --out")
-        return
-    write_atomic(path, json.dumps(mine, indent=2) + "\n")
+    if not (out / MANIFEST).exists():
+        mine = {"task": settings.task, "model": settings.model, "preset": settings.preset.name}
+        write_atomic(out / MANIFEST, json.dumps(mine, indent=2) + "\n")
+
+
+def check_model(model: str) -> None:
+    """Refuse a model that cannot be loaded before anything is written: its tokenizer is the cheap part to
+    load (the same load, and the same one-line error, as every run's)."""
+    from core.models import load_tokenizer
+
+    load_tokenizer(model)
 
 
 def take_lock(out: Path):
@@ -167,14 +183,20 @@ def setup_logging(out: Path) -> logging.Logger:
             logging.getLogger(name).removeHandler(old)
             old.close()
         logging.getLogger(name).addHandler(handler)
+    quiet_optuna()
+    return logger
+
+
+def quiet_optuna() -> None:
+    """Optuna logs to the comparison's log only, and its experimental-feature warnings (heartbeats on a
+    shared storage) are not printed: stderr stays the progress, or the one line of a refusal."""
+    import warnings
+
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     optuna.logging.disable_default_handler()
-    import warnings
-
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    return logger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,38 +212,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out or f"runs/{task_label(settings.task)}-{model_short_name(settings.model)}-"
                            f"{settings.preset.name}")
     coordinator = settings.worker_index == 0
-    if coordinator:
-        out.mkdir(parents=True, exist_ok=True)
-        check_manifest(out, settings)
-    elif not out.is_dir():
-        raise UserError(f"worker started for {out}, which does not exist")
-    logger = setup_logging(out)
-
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.workers))
-    from studies.storage import choose_storage
+    from studies.compare import load_data
+    from studies.storage import choose_storage, open_storage
 
+    # Everything that can refuse the command is checked before anything is written: a refused comparison
+    # leaves no --out behind (or leaves an existing one as it was), so the corrected command can run.
+    if coordinator:
+        check_out(out, settings)
+    elif not out.is_dir():
+        raise UserError(f"worker started for {out}, which does not exist")
+    data = load_data(settings)  # the task and its files; the comparison uses this copy, it is not loaded again
+    if coordinator:
+        check_model(settings.model)
     choice = choose_storage(args.storage, out, settings.workers)
+    quiet_optuna()
+    # a shared storage is opened (and its server reached) now; the default one is a file inside --out
+    storage = None if choice.local else open_storage(choice, args.heartbeat_interval, args.grace_period)
+    if coordinator:
+        out.mkdir(parents=True, exist_ok=True)
+        write_manifest(out, settings)
+    logger = setup_logging(out)
     lock = take_lock(out) if coordinator and choice.local else None
     try:
-        return run_comparison(args, argv, settings, out, choice, lock is not None, logger)
+        if storage is None:
+            storage = open_storage(choice, args.heartbeat_interval, args.grace_period)
+        return run_comparison(args, argv, settings, out, choice, storage, data, lock is not None, logger)
     finally:
         if lock is not None:
             lock.close()
 
 
-def run_comparison(args, argv, settings, out: Path, choice, locked: bool, logger: logging.Logger) -> int:
+def run_comparison(args, argv, settings, out: Path, choice, storage, data, locked: bool,
+                   logger: logging.Logger) -> int:
     from studies import results
     from studies.compare import Comparison
-    from studies.storage import open_storage, redact
+    from studies.storage import redact
 
     coordinator = settings.worker_index == 0
-    storage = open_storage(choice, args.heartbeat_interval, args.grace_period)
     settings.extra = {"shared_storage": not choice.local, "heartbeat_interval": args.heartbeat_interval,
                       "grace_period": args.grace_period}
     progress = Progress(settings, quiet=args.quiet or not coordinator, logger=logger)
-    comparison = Comparison(settings, storage, on_run_finished=progress.finished)
+    comparison = Comparison(settings, storage, on_run_finished=progress.finished, data=data)
     progress.bar.update(comparison.finished_runs())
     if locked:
         requeued = comparison.requeue_all_running()

@@ -125,12 +125,14 @@ class Comparison:
     """One worker's view of a comparison; several workers (processes, machines) may share the storage."""
 
     def __init__(self, settings: ComparisonSettings, storage: optuna.storages.BaseStorage,
-                 on_run_finished: Callable[[str], None] = lambda line: None):
+                 on_run_finished: Callable[[str], None] = lambda line: None, data: TaskData | None = None):
+        """``data``: the comparison's data when the caller already loaded it (``load_data(settings)``, as
+        runners.compare does to check the task before writing anything); else it is loaded here."""
         settings.validate()
         self.settings = settings
         self.storage = storage
         self.on_run_finished = on_run_finished
-        self.data = load_data(settings)
+        self.data = data if data is not None else load_data(settings)
         self.tuning_data = replace(self.data, test=None)  # the held-out split is for the seed runs only
 
     # ------------------------------------------------------------------ studies
