@@ -13,6 +13,7 @@ from strategies.full import Full
 from strategies.llrd import Llrd
 from strategies.loha import LoHa
 from strategies.lora import Lora
+from strategies.oft import Oft
 from strategies.qlora import QLora
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line per strategy, in listing order
@@ -24,6 +25,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     QLora,
     BitFit,
     LoHa,
+    Oft,
 )}
 
 

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # the tiny BERT (2 layers; query/value adapted by default; 5 LayerNorms; 20 virtual tokens).
 EXPECTED = {
     "loha": ("reparameterised", r"\.(query|value)\.hada_w[12]_[ab]\.default$", 2 * 2 * 4),
+    "oft": ("reparameterised", r"\.(query|value)\.oft_R\.default\.weight$", 2 * 2),
 }
 PROMPT = [name for name, (family, _, _) in EXPECTED.items() if family == "prompt"]
 
@@ -148,6 +149,7 @@ def test_prompt_methods_extend_the_mask_and_ignore_padding(name, tiny_model):
 
 @pytest.mark.parametrize("name,params,message", [
     ("loha", {"rank": "0"}, "rank=0 is outside its valid range [1, 64]"),
+    ("oft", {"targets": "mlp"}, "targets must be one of attention, all_linear"),
 ])
 def test_impossible_hyperparameters_are_one_clear_line(name, params, message):
     with pytest.raises(UserError) as error:
@@ -155,8 +157,22 @@ def test_impossible_hyperparameters_are_one_clear_line(name, params, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("name,params,message", [
+    ("oft", {"block_size": 24}, "oft: block_size (24) must divide the input width of every adapted layer (64); 64 is"),
+    ("oft", {"block_size": 32, "targets": "all_linear"}, None),  # 64 and 128 wide: fits
+])
+def test_block_sizes_must_tile_the_layers(name, params, message, tiny_model):
+    if message is None:
+        build(name, tiny_model, **params)
+        return
+    with pytest.raises(UserError) as error:
+        build(name, tiny_model, **params)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
 @pytest.mark.parametrize("name,param,message", [
     ("loha", "rank=0", "rank=0 is outside its valid range"),
+    ("oft", "block_size=24", "oft: block_size (24) must divide the input width"),  # found when the model is built
 ])
 def test_bad_method_hyperparameters_through_the_cli(name, param, message, tiny_model, data_dir, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
