@@ -8,6 +8,7 @@ from core.errors import UserError
 from core.strategy import Strategy
 from strategies.adapters import Adapters
 from strategies.bitfit import BitFit
+from strategies.boft import Boft
 from strategies.frozen import Frozen
 from strategies.full import Full
 from strategies.llrd import Llrd
@@ -26,6 +27,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     BitFit,
     LoHa,
     Oft,
+    Boft,
 )}
 
 

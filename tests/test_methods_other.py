@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
     "loha": ("reparameterised", r"\.(query|value)\.hada_w[12]_[ab]\.default$", 2 * 2 * 4),
     "oft": ("reparameterised", r"\.(query|value)\.oft_R\.default\.weight$", 2 * 2),
+    "boft": ("reparameterised", r"\.(query|value)\.boft_[Rs]\.default$", 2 * 2 * 2),
 }
 PROMPT = [name for name, (family, _, _) in EXPECTED.items() if family == "prompt"]
 
@@ -147,9 +148,25 @@ def test_prompt_methods_extend_the_mask_and_ignore_padding(name, tiny_model):
     assert torch.allclose(together, torch.cat(alone), rtol=0, atol=1e-5)
 
 
+def test_boft_keeps_its_butterfly_factors_on_cpu(tiny_model):
+    """peft needs a CUDA kernel for more than one butterfly factor; ours stands in for it."""
+    from strategies.boft import TorchBlockDiag
+
+    _, model = build("boft", tiny_model, butterfly_factor=2)
+    shapes = {tuple(p.shape) for n, p in model.named_parameters() if ".boft_R." in n}
+    assert shapes == {(2, 8, 8, 8)}  # 2 factors, 64 / 8 blocks of 8 × 8
+    blocks = torch.randn(2, 3, 4, 4, requires_grad=True)
+    reference = torch.stack([torch.block_diag(*factor) for factor in blocks])
+    assert torch.equal(TorchBlockDiag.forward(blocks.detach())[0], reference)
+    grad = torch.randn_like(reference)
+    reference.backward(grad)
+    assert torch.equal(TorchBlockDiag.backward(grad, blocks.detach())[0], blocks.grad)
+
+
 @pytest.mark.parametrize("name,params,message", [
     ("loha", {"rank": "0"}, "rank=0 is outside its valid range [1, 64]"),
     ("oft", {"targets": "mlp"}, "targets must be one of attention, all_linear"),
+    ("boft", {"butterfly_factor": "9"}, "butterfly_factor=9 is outside its valid range [1, 5]"),
 ])
 def test_impossible_hyperparameters_are_one_clear_line(name, params, message):
     with pytest.raises(UserError) as error:
@@ -160,6 +177,7 @@ def test_impossible_hyperparameters_are_one_clear_line(name, params, message):
 @pytest.mark.parametrize("name,params,message", [
     ("oft", {"block_size": 24}, "oft: block_size (24) must divide the input width of every adapted layer (64); 64 is"),
     ("oft", {"block_size": 32, "targets": "all_linear"}, None),  # 64 and 128 wide: fits
+    ("boft", {"block_size": 16, "butterfly_factor": 4}, "boft: block_size × 2^(butterfly_factor-1) (128) must divide"),
 ])
 def test_block_sizes_must_tile_the_layers(name, params, message, tiny_model):
     if message is None:
