@@ -11,6 +11,7 @@ from strategies.bitfit import BitFit
 from strategies.boft import Boft
 from strategies.frozen import Frozen
 from strategies.full import Full
+from strategies.hra import Hra
 from strategies.llrd import Llrd
 from strategies.loha import LoHa
 from strategies.lora import Lora
@@ -28,6 +29,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     LoHa,
     Oft,
     Boft,
+    Hra,
 )}
 
 
