@@ -13,6 +13,7 @@ from strategies.frozen import Frozen
 from strategies.full import Full
 from strategies.hra import Hra
 from strategies.llrd import Llrd
+from strategies.ln_tuning import LnTuning
 from strategies.loha import LoHa
 from strategies.lora import Lora
 from strategies.oft import Oft
@@ -30,6 +31,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Oft,
     Boft,
     Hra,
+    LnTuning,
 )}
 
 
