@@ -27,12 +27,26 @@ def assert_one_line_error(process: subprocess.CompletedProcess, fragment: str) -
     assert fragment in lines[0]
 
 
-def test_help_explains_every_flag_and_strategy():
+def test_help_explains_every_flag_and_lists_strategies_on_request():
     process = run_cli("runners.train", "--help")
     assert process.returncode == 0
     for text in ("--task", "--strategy", "--model", "--data-dir", "--train-size", "--epochs", "--batch-size", "--lr",
-                 "--seed", "--out", "--device", "rank=8", "decay=0.9", "placement=houlsby"):
+                 "--seed", "--out", "--device", "--pooling", "--gradient-checkpointing", "--list-strategies"):
         assert text in process.stdout
+    from core.strategy import FAMILIES
+    from strategies import STRATEGIES
+
+    for runner in ("runners.train", "runners.compare"):
+        listing = run_cli(runner, "--list-strategies")
+        assert listing.returncode == 0, listing.stderr
+        lines = listing.stdout.splitlines()
+        for name, cls in STRATEGIES.items():  # under its family's heading, with its summary and every hyperparameter
+            row = next(i for i, line in enumerate(lines) if line.split()[:1] == [name])
+            heading = next(line for line in reversed(lines[:row]) if not line.startswith(" "))
+            assert heading.startswith(f"{cls.family}: {FAMILIES[cls.family]}") and cls.summary in lines[row]
+            assert all(any(h.describe() in line for line in lines[row:]) for h in (cls.learning_rate, *cls.hyperparameters))
+        for text in ("rank=8", "decay=0.9", "placement=houlsby"):
+            assert text in listing.stdout
 
 
 @pytest.mark.parametrize("args,fragment", [
