@@ -198,7 +198,8 @@ def expected_markdown(results: Results, table: tables.MainTable) -> str:
                 (("defaults", list(found.defaults)), ("TPE-guided", found.guided), ("failed", found.failed)) if numbers]
         defaults = ", ".join(f"{value:.3f}" for value in found.defaults.values()) or tables.NONE
         if curve.available:
-            first, last = f"{curve.unbiased[0].mean:.3f} ± {curve.unbiased[0].sd:.3f}", f"{curve.unbiased[-1].mean:.3f}"
+            one, every = curve.unbiased[0], curve.unbiased[-1]
+            first, last = f"{one.mean:.3f} ± {one.sd:.3f}", f"{every.mean:.3f}"
             within = f"{curve.trials_to_within} of {len(curve.unbiased)}"
         else:
             first, last, within = tables.NONE, tables.NONE, curve.reason

@@ -42,6 +42,13 @@ class StrategyRow:
     artifact_bytes: int | None
     vs_reference: Difference | None  # score - reference score, paired by seed
     expected: ExpectedCurve | None = None  # expected best dev score against search budget (reports.expected)
+    selected_dev: float | None = None  # dev score of the trial that chose this configuration (the study's best)
+    optimism: float | None = None  # selected_dev − held-out mean over seeds; None without a held-out split
+
+    @property
+    def optimism_exceeds_spread(self) -> bool:
+        """Dev overstates held-out by more than the held-out seed standard deviation."""
+        return self.optimism is not None and self.score.std is not None and self.optimism > self.score.std
 
     @property
     def family(self) -> str:
@@ -67,21 +74,24 @@ def strategy_row(results: Results, strategy: StrategyResult, reference: Strategy
     runs = strategy.seed_runs
     metric, split = results.task.metric, results.split
     curve = expected_curve(results, strategy)
+    selected = strategy.best.value if strategy.best is not None else None
     if not runs:
         return StrategyRow(strategy.name, strategy.info, strategy.status, 0, None, None, None, None, None, None, None,
-                           None, None, curve)
+                           None, None, curve, selected)
     scores = strategy.scores(split, metric)
+    score = summarize(list(scores.values()))
     vs = None
     if reference is not None and strategy.name != reference.name:
         vs = paired_t_test(scores, reference.scores(split, metric))
     return StrategyRow(
         strategy=strategy.name, info=strategy.info, status=strategy.status, seeds=len(runs),
-        score=summarize(list(scores.values())), dev=summarize(list(strategy.scores("dev", metric).values())),
+        score=score, dev=summarize(list(strategy.scores("dev", metric).values())),
         trainable_params=runs[0].trainable_params, total_params=runs[0].total_params,
         peak_memory_bytes=max(r.peak_memory_bytes for r in runs),
         train_seconds=statistics.fmean(r.train_seconds for r in runs),
         samples_per_second=statistics.fmean(r.train_samples_per_second for r in runs),
-        artifact_bytes=max(r.artifact_bytes for r in runs), vs_reference=vs, expected=curve,
+        artifact_bytes=max(r.artifact_bytes for r in runs), vs_reference=vs, expected=curve, selected_dev=selected,
+        optimism=selected - score.mean if selected is not None and split == "test" else None,
     )
 
 
@@ -149,7 +159,8 @@ def to_markdown(grid: Grid) -> str:
 
 TEX_REPLACEMENTS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$",
                     "{": r"\{", "}": r"\}", "±": r"$\pm$", "—": "---", "–": "--", "−": "$-$", "Δ": r"$\Delta$",
-                    "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "*": r"$^{*}$", "~": r"\textasciitilde{}"}
+                    "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "*": r"$^{*}$", "~": r"\textasciitilde{}",
+                    "†": r"$^{\dagger}$"}
 
 
 def tex_escape(text: str) -> str:
@@ -230,6 +241,12 @@ def budget_cell(curve: ExpectedCurve | None) -> Cell:
     return Cell(f"{curve.trials_to_within} of {len(curve.unbiased)}")
 
 
+def optimism_cell(row: StrategyRow) -> Cell:
+    if row.optimism is None:
+        return Cell(NONE)
+    return Cell(signed(row.optimism) + (" †" if row.optimism_exceeds_spread else ""))
+
+
 def main_grid(table: MainTable) -> Grid:
     split, metric = SPLIT_NAMES[table.split], table.metric
     columns = [Column("strategy", "Strategy", align="l"), Column("family", "Family", align="l"),
@@ -243,6 +260,8 @@ def main_grid(table: MainTable) -> Grid:
         columns.append(Column(f"Δ {split} vs {table.reference}, p", tex_escape(f"Δ vs {table.reference} (p)")))
     points = f"{WITHIN * 100:g} pt"
     columns.append(Column(f"trials to within {points}", tex_escape(f"Trials to {points}")))
+    if table.split == "test":
+        columns.append(Column(f"dev − {split} (best trial)", tex_escape(f"Dev − {split}")))
     rows = []
     for row in table.rows:
         if row.score is None:
@@ -258,6 +277,8 @@ def main_grid(table: MainTable) -> Grid:
         if table.reference:
             cells.append(difference_cell(row, table.reference))
         cells.append(budget_cell(row.expected))
+        if table.split == "test":
+            cells.append(optimism_cell(row))
         rows.append(cells)
     return Grid(columns, rows)
 
@@ -269,7 +290,8 @@ def main_csv(table: MainTable) -> str:
               "trainable_percent", "peak_memory_bytes", "train_seconds_mean", "train_samples_per_second_mean",
               "artifact_bytes", f"diff_vs_{table.reference or 'reference'}", f"p_vs_{table.reference or 'reference'}",
               "stats_note", "family", "iid_trials", f"expected_best_dev_{table.metric}_all_iid_trials",
-              "trials_to_within_0.5pt"]
+              "trials_to_within_0.5pt", f"dev_{table.metric}_best_trial", "optimism", "optimism_exceeds_sd",
+              "dev_mean_minus_held_out_mean"]
     rows = []
     for row in table.rows:
         score, diff, curve = row.score, row.vs_reference, row.expected
@@ -280,7 +302,9 @@ def main_csv(table: MainTable) -> str:
                      row.total_params, row.trainable_percent, row.peak_memory_bytes, row.train_seconds,
                      row.samples_per_second, row.artifact_bytes, diff and diff.mean, diff and diff.p, note, row.family,
                      len(curve.draws.used) if curve else 0, curve.unbiased[-1].mean if available else None,
-                     curve.trials_to_within if available else None])
+                     curve.trials_to_within if available else None, row.selected_dev, row.optimism,
+                     row.optimism_exceeds_spread if row.optimism is not None else None,
+                     row.dev.mean - score.mean if row.dev and score and table.split == "test" else None])
     return to_csv(header, rows)
 
 
@@ -314,14 +338,34 @@ def main_notes(table: MainTable, results: Results) -> list[str]:
                      f"matched by seed number; * p < {ALPHA}.")
     notes.append(f"Trials to within {WITHIN * 100:g} pt: the fewest random-search trials n whose expected best dev "
                  f"{table.metric} is within {WITHIN:g} of the expected best of all N i.i.d. trials, shown as n of N "
-                 "(unbiased estimator of Tang et al. 2020; which trials count, and why: report.md, section Expected best "
-                 "dev score against search budget); n/a where fewer than 2 trials were i.i.d. draws.")
+                 "(unbiased estimator of Tang et al. 2020; which trials count, and why: report.md, section Expected "
+                 "best dev score against search budget); n/a where fewer than 2 trials were i.i.d. draws.")
+    if table.split == "test":
+        notes.append(optimism_note(table))
     if results.seeds == 0:
         notes.append("No strategy has seed runs yet, so there is nothing to summarise.")
     elif results.seeds == 1:
         notes.append("Only one seed per strategy: confidence intervals and significance tests are omitted "
                      "(n/a (1 seed)) rather than estimated.")
     return notes + table.notes
+
+
+def optimism_note(table: MainTable) -> str:
+    """What the dev − held-out column is, and where it is more than seed noise."""
+    rows = [row for row in table.rows if row.optimism is not None]
+    flagged = [row.strategy for row in rows if row.optimism_exceeds_spread]
+    note = (f"Dev − held-out: the dev {table.metric} of the trial that chose each configuration (what the search "
+            f"reported) minus that configuration's held-out mean over seeds. Positive: the tuned dev score overstates "
+            f"what it does on unseen data (the best of several trials on dev is partly luck, and the splits differ). ")
+    if flagged:
+        names = ", ".join(flagged)
+        note += (f"†: larger than the held-out seed sd, so more than seed noise: {names}. Expect "
+                 f"{'its' if len(flagged) == 1 else 'their'} dev scores not to hold beyond this search.")
+    elif any(row.score.std is not None for row in rows):
+        note += "No strategy's exceeds its held-out seed sd."
+    else:
+        note += "With one seed there is no seed spread to compare it with."
+    return note
 
 
 def memory_kinds(results: Results) -> str:

@@ -2,8 +2,9 @@
 ``python -m runners.report RUN_DIR [RUN_DIR ...] [--style paper|slides] [--out DIR]``.
 
 One directory: ``RUN_DIR/report/`` (or ``--out``) gets report.md, table.{md,csv,tex}, expected.csv (expected
-best dev score against the number of random-search trials) and every figure as PDF and PNG. Several directories (tasks or models): each gets its own report, and ``--out`` (default
-runs/combined-report/) gets a combined table (strategies × comparisons, with an average) and figure.
+best dev score against the number of random-search trials) and every figure as PDF and PNG. Several
+directories (tasks or models): each gets its own report, and ``--out`` (default runs/combined-report/)
+gets a combined table (strategies × comparisons, with an average) and figure.
 """
 
 from __future__ import annotations

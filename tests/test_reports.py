@@ -76,7 +76,8 @@ def test_table_numbers_match_a_recomputation_from_results_json(sst2):
     assert all(table[name]["family"] == record["info"]["family"] for name, record in strategies.items())
     full = by_seed(strategies["full"], "test")
     for name, record in strategies.items():
-        row = {k: float(v) if v and k not in ("strategy", "status", "stats_note", "family") else v
+        text = ("strategy", "status", "stats_note", "family", "optimism_exceeds_sd")
+        row = {k: float(v) if v and k not in text else v
                for k, v in table[name].items()}
         held = by_seed(record, "test")
         values = np.array([held[s] for s in sorted(held)])
@@ -126,13 +127,51 @@ def test_markdown_table_rounds_the_csv_and_bolds_the_best(sst2):
     assert rows["lora"][11] == f"−{difference:.3f}, p={p:.2g}" + ("\\*" if p < 0.05 else "")
 
 
+def test_optimism_matches_a_recomputation_from_results_json(sst2):
+    """dev − held-out: the best trial's dev score (what the search chose the configuration by) minus the
+    held-out mean over seeds; † where that exceeds the held-out seed sd."""
+    table = table_csv(sst2 / "report")
+    rows = markdown_rows(sst2 / "report" / "table.md")
+    flagged = []
+    for name, record in raw_strategies(sst2).items():
+        held = np.array(list(by_seed(record, "test").values()))
+        dev = np.array(list(by_seed(record, "dev").values()))
+        chosen = next(t for t in record["trials"] if t["number"] == record["best"]["trial"])
+        assert chosen["value"] == record["best"]["value"]
+        optimism = record["best"]["value"] - held.mean()
+        exceeds = bool(optimism > held.std(ddof=1))
+        row = table[name]
+        assert float(row["dev_accuracy_best_trial"]) == record["best"]["value"]
+        assert float(row["optimism"]) == pytest.approx(optimism)
+        assert row["optimism_exceeds_sd"] == str(exceeds)
+        assert float(row["dev_mean_minus_held_out_mean"]) == pytest.approx(dev.mean() - held.mean())
+        sign = "+" if optimism >= 0 else "−"
+        assert rows[name][13] == f"{sign}{abs(optimism):.3f}" + (" †" if exceeds else "")
+        flagged += [name] * exceeds
+    assert 0 < len(flagged) < 7  # the fixture has both kinds
+    notes = (sst2 / "report" / "table.md").read_text()
+    ordered = [name for name in rows if name in flagged]  # in table order
+    assert f"†: larger than the held-out seed sd, so more than seed noise: {', '.join(ordered)}." in notes
+
+
+def test_without_a_held_out_split_there_is_no_optimism_column(tmp_path):
+    data = make_results(strategies=("full", "lora"))
+    for record in data["strategies"].values():
+        for run in record["seed_runs"]:
+            del run["metrics"]["test"]
+    report = render.write_report(write_run(tmp_path / "dev-only", data)).parent
+    assert "dev − held-out" not in (report / "table.md").read_text()
+    assert all(row["optimism"] == "" for row in table_csv(report).values())
+    assert "| dev accuracy (mean ± sd) |" in (report / "table.md").read_text()
+
+
 def test_latex_table_is_booktabs_and_escaped(sst2):
     tex = (sst2 / "report" / "table.tex").read_text()
     body = [line for line in tex.splitlines() if not line.startswith("%")]
-    assert body[0] == r"\begin{tabular}{llrrrrrrrrrrr}" and body[-1] == r"\end{tabular}"
+    assert body[0] == r"\begin{tabular}{llrrrrrrrrrrrr}" and body[-1] == r"\end{tabular}"
     assert [body.count(rule) for rule in (r"\toprule", r"\midrule", r"\bottomrule")] == [1, 1, 1]
     rows = body[body.index(r"\midrule") + 1: body.index(r"\bottomrule")]
-    assert len(rows) == 7 and all(row.count(" & ") == 12 and row.endswith(r" \\") for row in rows)
+    assert len(rows) == 7 and all(row.count(" & ") == 13 and row.endswith(r" \\") for row in rows)
     assert r"\textbf{770}" in tex and r"\textbf{0.846 $\pm$ 0.003}" in tex
     assert not re.search(r"(?<!\\)[%_#&](?! )", "\n".join(body).replace(" & ", " ")), "unescaped LaTeX character"
 
