@@ -26,6 +26,7 @@ class TrainConfig:
     label_column: str = "label"
     train_size: int | None = None
     heldout_size: int | None = None
+    drop_invalid_rows: bool = False  # leave out rows with an empty text or a bad label (counted) instead of refusing
     max_length: int = 128
     pooling: str = "auto"  # last real token for causal decoders, mean over tokens otherwise
     lr: float | None = None
@@ -48,7 +49,7 @@ class TrainConfig:
 
     def task_request(self) -> TaskRequest:
         return TaskRequest(self.task, self.data_dir, tuple(self.text_columns), self.label_column,
-                           self.train_size, self.heldout_size, self.seed)
+                           self.train_size, self.heldout_size, self.seed, self.drop_invalid_rows)
 
     def validate(self) -> None:
         """Reject impossible values with a message that says what would be right."""
@@ -128,6 +129,7 @@ class RunResult:
     versions: dict[str, str]
     feature_seconds: float = 0.0  # frozen encoder: computing the cached features (included in train/eval time)
     strategy_info: dict[str, Any] = field(default_factory=dict)  # core.strategy.StrategyInfo: what reports need
+    dropped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # --drop-invalid-rows: file → reason → n
 
     @property
     def trainable_percent(self) -> float:

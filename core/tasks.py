@@ -4,6 +4,12 @@ A named GLUE task resolves to a local directory in GLUE layout first (``<dir>/<t
 and ``dev.tsv``, columns named as the Hugging Face ``glue`` data set names them), then to the
 Hugging Face hub. Anything else given as ``--task`` is a path to the user's own CSV/TSV/JSONL file
 or to a directory holding ``train.*`` and ``dev.*``/``test.*`` files.
+
+A row with a problem of its own (an empty text cell, a missing label, a label that is not a number or not
+one of the classes) refuses the whole file, naming the line, unless ``drop_invalid_rows`` is set
+(``--drop-invalid-rows``): then such rows are left out and counted by reason per file
+(``TaskData.dropped_rows``, and a note in ``TaskData.notes``). A problem with the file itself (not UTF-8,
+a bad header, a row with the wrong number of fields) always refuses it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ DATA_DIR_ENV = "PEFTBENCH_DATA_DIR"
 # the shared data folder that sits beside a checkout on the development machines.
 DEFAULT_DATA_DIRS = (PROJECT_ROOT / "data", PROJECT_ROOT.parent / "shared" / "data")
 LABEL_COLUMN = "label"
+DROP_HINT = "pass --drop-invalid-rows to drop such rows"
+MISSING_LABELS = ("", "nan", "none", "null", "na")  # a label cell holding one of these (any case) has no label
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class TaskData:
     source: str = ""
     notes: list[str] = field(default_factory=list)
     full_train_size: int = 0  # training rows available before any subsampling
+    dropped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # file (train/dev/test) → reason → rows
 
     def sizes(self) -> dict[str, int]:
         sizes = {"train": len(self.train), "dev": len(self.dev)}
@@ -90,6 +99,7 @@ class TaskRequest:
     train_size: int | None = None  # stratified, seeded subsample of train
     heldout_size: int | None = None  # carve a held-out split from train when the task has no labelled test
     seed: int = 0
+    drop_invalid_rows: bool = False  # leave out (and count) rows with an empty text or a bad label instead of refusing
 
 
 def task_names() -> list[str]:
@@ -98,10 +108,11 @@ def task_names() -> list[str]:
 
 def load_task(request: TaskRequest) -> TaskData:
     """Load a task's splits, then subsample / carve a held-out split as the request says."""
+    problems = RowProblems(request.drop_invalid_rows)
     if request.task in GLUE_TASKS:
-        data = _load_glue(GLUE_TASKS[request.task], request.data_dir)
+        data = _load_glue(GLUE_TASKS[request.task], request.data_dir, problems)
     elif _looks_like_path(request.task):
-        data = _load_custom(Path(request.task), request)
+        data = _load_custom(Path(request.task), request, problems)
     else:
         raise UserError(
             f"unknown task {request.task!r}: use a GLUE task ({', '.join(task_names())}) "
@@ -109,6 +120,8 @@ def load_task(request: TaskRequest) -> TaskData:
         )
     if request.train_size is not None and request.train_size < 1:
         raise UserError(f"train size must be at least 1, got {request.train_size}")
+    data.dropped_rows = problems.counts
+    data.notes += problems.notes()
     if request.heldout_size:
         data = carve_heldout(data, request.heldout_size, request.seed)
     data.full_train_size = len(data.train)
@@ -118,6 +131,40 @@ def load_task(request: TaskRequest) -> TaskData:
         else:
             data.train = stratified_subset(data.train, request.train_size, request.seed)
     return data
+
+
+class RowProblems:
+    """Rows with a problem of their own, in one task's files: refused (the default), or left out and
+    counted by reason per file (``drop``)."""
+
+    def __init__(self, drop: bool):
+        self.drop = drop
+        self.counts: dict[str, dict[str, int]] = {}  # file kind (train/dev/test) → reason → rows
+        self.files: dict[str, str] = {}  # file kind → file name, for the notes
+
+    def found(self, kind: str, path: Path, reason: str, message: str) -> None:
+        if not self.drop:
+            raise UserError(f"{message}; {DROP_HINT}")
+        counts = self.counts.setdefault(kind, {})
+        counts[reason] = counts.get(reason, 0) + 1
+        self.files[kind] = path.name
+
+    def notes(self) -> list[str]:
+        return [f"dropped {sum(counts.values()):,} row{'s' if sum(counts.values()) != 1 else ''} of "
+                f"{self.files[kind]} (--drop-invalid-rows): "
+                + ", ".join(f"{count:,} with {reason}" for reason, count in sorted(counts.items()))
+                for kind, counts in self.counts.items()]
+
+
+class _BadRow(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _is_missing(value: str) -> bool:
+    return value.strip().lower() in MISSING_LABELS
 
 
 def _looks_like_path(task: str) -> bool:
@@ -133,15 +180,17 @@ def data_dir_candidates(data_dir: str | None) -> list[Path]:
     return list(DEFAULT_DATA_DIRS)
 
 
-def _load_glue(spec: TaskSpec, data_dir: str | None) -> TaskData:
+def _load_glue(spec: TaskSpec, data_dir: str | None, problems: RowProblems) -> TaskData:
     candidates = data_dir_candidates(data_dir)
     for root in candidates:
         folder = root / spec.name
         if (folder / "train.tsv").is_file() and (folder / "dev.tsv").is_file():
             test = folder / "test.tsv"
-            test_split = _read_split(spec, test) if test.is_file() and _has_label_column(test) else None
-            return TaskData(spec, _read_split(spec, folder / "train.tsv"), _read_split(spec, folder / "dev.tsv"),
-                            test_split, source=str(folder))
+            train = _read_split(spec, folder / "train.tsv", problems, "train")
+            dev = _read_split(spec, folder / "dev.tsv", problems, "dev")
+            labelled_test = test.is_file() and _has_label_column(test)
+            test_split = _read_split(spec, test, problems, "test") if labelled_test else None
+            return TaskData(spec, train, dev, test_split, source=str(folder))
     if data_dir:
         raise UserError(f"--data-dir {data_dir} has no {spec.name}/train.tsv and {spec.name}/dev.tsv (GLUE layout)")
     return _load_glue_from_hub(spec, candidates)
@@ -171,30 +220,47 @@ def _has_label_column(path: Path) -> bool:
         raise UserError(f"{path}: cannot read the file ({error.strerror or type(error).__name__})") from None
 
 
-def _read_split(spec: TaskSpec, path: Path, label_column: str = LABEL_COLUMN) -> datasets.Dataset:
-    columns = read_table(path)
+def _read_split(spec: TaskSpec, path: Path, problems: RowProblems, kind: str, label_column: str = LABEL_COLUMN,
+                columns: dict[str, list[str]] | None = None) -> datasets.Dataset:
+    columns = columns if columns is not None else read_table(path)
     missing = [c for c in (*spec.text_columns, label_column) if c not in columns]
     if missing:
         raise UserError(f"{path}: no column {missing[0]!r}; the file has {names(columns)}")
-    labels = [_parse_label(spec, value, path, row) for row, value in enumerate(columns[label_column], start=2)]
-    rows = {name: columns[name] for name in spec.text_columns}
-    for name, texts in rows.items():
-        for row, text in enumerate(texts, start=2):
-            if not text.strip():
-                raise UserError(f"{path}:{row}: column {name!r} is empty")
-    rows[LABEL_COLUMN] = labels
+    first_line = 1 if path.suffix.lower() == ".jsonl" else 2  # a JSONL file has no header line
+    text_columns = list(dict.fromkeys(spec.text_columns))  # a column named twice is kept once
+    rows: dict[str, list] = {name: [] for name in (*text_columns, LABEL_COLUMN)}
+    for index, value in enumerate(columns[label_column]):
+        line = index + first_line
+        try:
+            for name in text_columns:
+                if not columns[name][index].strip():
+                    raise _BadRow("an empty text", f"{path}:{line}: column {name!r} is empty")
+            label = _parse_label(spec, value, path, line)
+        except _BadRow as bad:
+            problems.found(kind, path, bad.reason, bad.message)
+            continue
+        for name in text_columns:
+            rows[name].append(columns[name][index])
+        rows[LABEL_COLUMN].append(label)
+    if not rows[LABEL_COLUMN]:
+        counts = problems.counts.get(kind, {})
+        raise UserError(f"{path}: every row has a problem (" + ", ".join(f"{n:,} with {reason}" for reason, n in
+                        sorted(counts.items())) + "); nothing is left")
     return datasets.Dataset.from_dict(rows)
 
 
 def _parse_label(spec: TaskSpec, value: str, path: Path, row: int) -> int | float:
+    """The label of one row, or :class:`_BadRow` saying why it has none (a missing or an invalid label)."""
     text = value.strip()
+    reason = "a missing label" if _is_missing(value) else "an invalid label"
     if spec.is_regression:
         try:
             number = float(text)
         except ValueError:
-            raise UserError(f"{path}:{row}: label {value!r} is not a number (this is a regression task)") from None
+            raise _BadRow(reason, f"{path}:{row}: label {value!r} is not a number (this is a regression task)") \
+                from None
         if not math.isfinite(number):
-            raise UserError(f"{path}:{row}: label {value!r} is not a finite number")
+            raise _BadRow(reason, f"{path}:{row}: label {value!r} is not a finite number")
         return number
     if text in spec.label_names:
         return spec.label_names.index(text)
@@ -207,12 +273,12 @@ def _parse_label(spec: TaskSpec, value: str, path: Path, row: int) -> int | floa
         label = -1
     if not 0 <= label < spec.num_labels:
         allowed = [str(i) for i in range(spec.num_labels) if by_index] + list(spec.label_names)
-        raise UserError(f"{path}:{row}: label {value!r} is not one of {names(allowed)}")
+        raise _BadRow(reason, f"{path}:{row}: label {value!r} is not one of {names(allowed)}")
     return label
 
 
 # ----------------------------------------------------------------------------- custom files
-def _load_custom(path: Path, request: TaskRequest) -> TaskData:
+def _load_custom(path: Path, request: TaskRequest, problems: RowProblems) -> TaskData:
     if path.is_dir():
         files = {kind: _find_split(path, names) for kind, names in
                  (("train", ("train",)), ("dev", ("dev", "validation")), ("test", ("test",)))}
@@ -223,15 +289,17 @@ def _load_custom(path: Path, request: TaskRequest) -> TaskData:
     else:
         raise UserError(f"task file {path} " + ("is not a regular file" if path.exists() else "does not exist"))
     train_columns = read_table(files["train"])
-    spec = infer_spec(path, train_columns, request.text_columns, request.label_column)
-    train = _read_split(spec, files["train"], request.label_column)
+    spec = infer_spec(files["train"], train_columns, request.text_columns, request.label_column,
+                      request.drop_invalid_rows, task_name=path.stem if path.is_file() else path.name)
+    label = request.label_column
+    train = _read_split(spec, files["train"], problems, "train", label, columns=train_columns)
     notes = []
     if files["dev"] is not None:
-        dev = _read_split(spec, files["dev"], request.label_column)
+        dev = _read_split(spec, files["dev"], problems, "dev", label)
     else:
         train, dev = split_off(train, fraction=0.1, seed=request.seed, stratify=not spec.is_regression)
         notes.append("no dev file: dev is a seeded, stratified 10% of the train file")
-    test = _read_split(spec, files["test"], request.label_column) if files["test"] is not None else None
+    test = _read_split(spec, files["test"], problems, "test", label) if files["test"] is not None else None
     return TaskData(spec, train, dev, test, source=str(path), notes=notes)
 
 
@@ -243,8 +311,10 @@ def _find_split(folder: Path, names: tuple[str, ...]) -> Path | None:
     return None
 
 
-def infer_spec(path: Path, columns: dict[str, list[str]], text_columns: tuple[str, ...], label_column: str) -> TaskSpec:
-    """Work out a custom task's text columns, label set and metric from its training file."""
+def infer_spec(path: Path, columns: dict[str, list[str]], text_columns: tuple[str, ...], label_column: str,
+               drop_invalid_rows: bool = False, task_name: str | None = None) -> TaskSpec:
+    """Work out a custom task's text columns, label set and metric from its training file. Rows without a
+    label refuse the file, or with ``drop_invalid_rows`` are left out of the guess (the reader drops them)."""
     if label_column not in columns:
         raise UserError(f"{path}: no label column {label_column!r}; the file has {names(columns)} (use --label-column)")
     if not text_columns:
@@ -255,11 +325,16 @@ def infer_spec(path: Path, columns: dict[str, list[str]], text_columns: tuple[st
         if name in (label_column, LABEL_COLUMN):  # the loaded splits keep the labels in a column named "label"
             why = "it is the label column" if name == label_column else f"the name {LABEL_COLUMN!r} is kept for labels"
             raise UserError(f"{path}: column {name!r} cannot be a text column ({why}); rename it or pass --text-columns")
-    values = [v.strip() for v in columns[label_column]]
-    for row, value in enumerate(values, start=2):
-        if value == "" or value.lower() in ("nan", "none", "null", "na"):
-            raise UserError(f"{path}:{row}: label is missing ({columns[label_column][row - 2]!r})")
-    name = path.stem if path.is_file() else path.name
+    first_line = 1 if path.suffix.lower() == ".jsonl" else 2
+    values = []
+    for row, value in enumerate(columns[label_column], start=first_line):
+        if not _is_missing(value):
+            values.append(value.strip())
+        elif not drop_invalid_rows:
+            raise UserError(f"{path}:{row}: label is missing ({value!r}); {DROP_HINT}")
+    if not values:
+        raise UserError(f"{path}: no row has a label (column {label_column!r})")
+    name = task_name or path.stem
     if all(_is_int(v) for v in values):
         classes = sorted(set(values), key=int)
     elif all(_is_float(v) for v in values):

@@ -274,6 +274,8 @@ def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
     if results.task.full_train_size and results.task.sizes.get("train", 0) < results.task.full_train_size:
         notes.append(f"**Data:** trained on {results.task.sizes['train']:,} of {results.task.full_train_size:,} "
                      "training examples; with all the data scores would likely be higher, and the ranking may change.")
+    notes += [f"**Data:** {note[0].upper()}{note[1:]}." for note in results.task.notes  # the held-out one is above
+              if not note.lower().startswith("held-out split")]
     notes.append("**Reproducibility:** " + (
         "trials ran on several workers, so the search is not reproducible (Optuna reseeds samplers across "
         "workers and trial order depends on timing)." if results.parallel else

@@ -20,6 +20,10 @@ def add_run_arguments(parser: cli.ArgumentParser, model_default: str | None, max
     data.add_argument("--text-columns", type=lambda s: tuple(c for c in s.split(",") if c),
                       help="custom tasks: comma-separated text column(s), e.g. premise,hypothesis (default: guessed)")
     data.add_argument("--label-column", default="label", help="custom tasks: the label column (default: label)")
+    data.add_argument("--drop-invalid-rows", action="store_true",
+                      help="leave out rows with an empty text cell or a missing or invalid label, counted by reason "
+                           "in the record, instead of refusing the file (default: refuse; a malformed file is "
+                           "always refused)")
     data.add_argument("--max-length", type=cli.positive_int, default=max_length_default,
                       help=f"truncate inputs to this many tokens (default: {max_length_default or 'the preset'})")
     model = parser.add_argument_group("model")

@@ -98,7 +98,8 @@ def settings_from_args(args: argparse.Namespace):
     run = TrainConfig(
         task=args.task, model=preset.model, data_dir=args.data_dir, text_columns=tuple(args.text_columns or ()),
         label_column=args.label_column, train_size=preset.train_size, heldout_size=preset.heldout_size,
-        max_length=preset.max_length, pooling=args.pooling, device=args.device, precision=args.precision,
+        drop_invalid_rows=args.drop_invalid_rows, max_length=preset.max_length, pooling=args.pooling,
+        device=args.device, precision=args.precision,
         memory_cap_mb=args.memory_cap_mb, gradient_checkpointing=args.gradient_checkpointing, progress=not args.quiet,
     )
     return ComparisonSettings(

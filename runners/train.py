@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = TrainConfig(
         task=args.task, model=args.model, data_dir=args.data_dir,
         text_columns=args.text_columns or (), label_column=args.label_column, train_size=args.train_size,
+        drop_invalid_rows=args.drop_invalid_rows,
         max_length=args.max_length, pooling=args.pooling, lr=args.lr, batch_size=args.batch_size,
         epochs=args.epochs, max_steps=args.max_steps, warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
         eval_every=args.eval_every, patience=args.patience, seed=args.seed, device=args.device,
@@ -85,9 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_dir=str(out), progress=not args.quiet,
     )
     config.validate()
+    from core.tasks import load_task
     from core.train import train  # imported late: --help and bad flags answer without loading torch models
 
-    result = train(config, strategy)
+    data = load_task(config.task_request())
+    result = train(config, strategy, data=data)
+    result.dropped_rows = data.dropped_rows
     record = json.dumps(result.to_dict(), indent=2)
     temporary = out / ".result.json.tmp"
     temporary.write_text(record + "\n")

@@ -38,7 +38,7 @@ MAX_TRIALS = 100_000  # a queue of enqueued trials; more than this is a typo, no
 READY = "queue_ready"  # study user attribute: the creator has enqueued every slot
 # Settings that change what a study measures; a stored study run with other values is not resumed.
 IDENTITY = ("task", "model", "train_size", "heldout_size", "epochs", "max_length", "pooling", "data_seed",
-            "batch_sizes", "evals_per_epoch", "data_dir", "text_columns", "label_column")
+            "batch_sizes", "evals_per_epoch", "data_dir", "text_columns", "label_column", "drop_invalid_rows")
 
 
 @dataclass
@@ -78,7 +78,8 @@ class ComparisonSettings:
                   "heldout_size": run.heldout_size, "epochs": self.preset.epochs, "max_length": run.max_length,
                   "pooling": run.pooling, "data_seed": self.data_seed, "batch_sizes": list(self.preset.batch_sizes),
                   "evals_per_epoch": self.preset.evals_per_epoch, "data_dir": run.data_dir,
-                  "text_columns": list(run.text_columns), "label_column": run.label_column}
+                  "text_columns": list(run.text_columns), "label_column": run.label_column,
+                  "drop_invalid_rows": run.drop_invalid_rows}
         return {key: values[key] for key in IDENTITY}
 
     def validate(self) -> None:
@@ -263,6 +264,7 @@ class Comparison:
         seed = trial.suggest_int("seed", 0, max(self.settings.seeds - 1, 0))
         values = space.from_params(best_params, strategy)
         result = train(self.base_config(values, seed=seed), strategy(values["strategy_params"]), data=self.data)
+        result.dropped_rows = self.data.dropped_rows
         trial.set_user_attr(SEED_RESULT, result.to_dict())
         trial.set_user_attr("samples_seen", result.train_samples_seen)
         return result.score("dev")

@@ -16,6 +16,7 @@ from tests.conftest import sentiment_rows, sst2_dir
 from tests.test_cli_train import assert_one_line_error, run_cli
 
 STRATEGIES = "frozen,lora,bitfit"
+STRATEGY_CLASSES = __import__("strategies").STRATEGIES
 
 
 def compare_args(tiny_model, data_dir, out, *extra) -> list[str]:
@@ -40,10 +41,12 @@ def finished(tiny_model, data_dir, tmp_path_factory):
 
 def test_every_strategy_gets_the_same_budget_and_its_seed_runs(finished):
     results = json.loads((finished / "results.json").read_text())
-    assert results["schema_version"] == 1 and results["complete"]
+    assert results["schema_version"] == 2 and results["complete"]
     assert results["budget"] == {"kind": "trials", "per_strategy": 3}
     for name in STRATEGIES.split(","):
         record = results["strategies"][name]
+        assert record["info"] == STRATEGY_CLASSES[name].info().to_dict()
+        assert all(r["strategy_info"] == record["info"] for r in record["seed_runs"])
         assert record["status"] == "done"
         assert len(record["trials"]) == 3 and record["spent"]["trials"] == 3
         assert all(t["state"] in ("COMPLETE", "PRUNED") for t in record["trials"])
@@ -189,7 +192,6 @@ def test_importance_leaves_out_values_that_were_not_searched():
 
 def test_the_first_trial_of_every_study_runs_the_strategys_defaults(finished):
     """A small budget always includes the configuration known to work; the search has to beat it."""
-    from strategies import STRATEGIES as STRATEGY_CLASSES
     from studies import space
 
     for name in STRATEGIES.split(","):
@@ -202,7 +204,6 @@ def test_the_first_trial_of_every_study_runs_the_strategys_defaults(finished):
 
 @pytest.mark.parametrize("name", list(__import__("strategies").STRATEGIES))
 def test_defaults_lie_inside_the_searched_ranges(name):
-    from strategies import STRATEGIES as STRATEGY_CLASSES
     from studies import space
 
     strategy = STRATEGY_CLASSES[name]

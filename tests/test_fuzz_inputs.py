@@ -458,7 +458,7 @@ def test_an_unreadable_file_is_a_user_error(tmp_path, monkeypatch):
 def test_dev_labels_are_train_classes_by_name_not_by_index(tmp_path):
     write(tmp_path, "train.tsv", "text\tlabel\n" + "".join(f"t{i}\t{i % 2 + 1}\n" for i in range(10)))
     write(tmp_path, "dev.tsv", "text\tlabel\na\t2\nb\t0\n")  # stars 1 and 2 in train; a 0 in dev is not "1"
-    with pytest.raises(UserError, match=r"dev.tsv:3: label '0' is not one of 1, 2$"):
+    with pytest.raises(UserError, match=r"dev.tsv:3: label '0' is not one of 1, 2; pass --drop-invalid-rows to drop such rows$"):
         load_task(TaskRequest(str(tmp_path)))
     write(tmp_path, "dev.tsv", "text\tlabel\na\t2\nb\t1\n")
     assert list(load_task(TaskRequest(str(tmp_path))).dev["label"]) == [1, 0]

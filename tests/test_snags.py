@@ -1,9 +1,11 @@
-"""What a new user ran into, each pinned: a refused comparison leaves nothing behind."""
+"""What a new user ran into, each pinned: a refused comparison leaves nothing behind; --drop-invalid-rows."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import write_tsv
 from tests.test_cli_train import assert_one_line_error, run_cli
@@ -91,3 +93,117 @@ def test_the_comparison_loads_its_data_once(tmp_path, tiny_model, monkeypatch):
                         "--quiet", "--no-report"])
     assert code == 0
     assert len(calls) == 1
+
+
+# ----------------------------------------------------------------------------- 2. --drop-invalid-rows
+def review_rows(count: int) -> list[list]:
+    return [[f"{['an awful', 'a great'][i % 2]} film {i}", i % 2] for i in range(count)]
+
+
+def test_one_bad_row_refuses_the_file_and_names_the_flag(tmp_path):
+    from core.errors import UserError
+    from core.tasks import TaskRequest, load_task
+
+    rows = review_rows(3016)
+    rows[1762][0] = ""  # line 1764: the header is line 1
+    path = write_tsv(tmp_path / "reviews" / "train.tsv", ["sentence", "label"], rows)
+    with pytest.raises(UserError) as refused:
+        load_task(TaskRequest(str(path.parent)))
+    assert str(refused.value) == (f"{path}:1764: column 'sentence' is empty; pass --drop-invalid-rows to drop "
+                                  "such rows")
+    data = load_task(TaskRequest(str(path.parent), drop_invalid_rows=True))
+    assert data.dropped_rows == {"train": {"an empty text": 1}}
+    assert len(data.train) + len(data.dev) == 3015
+    assert "dropped 1 row of train.tsv (--drop-invalid-rows): 1 with an empty text" in data.notes
+
+
+def test_every_per_row_problem_is_dropped_and_counted_by_reason_per_file(tmp_path):
+    from core.tasks import TaskRequest, load_task
+
+    root = tmp_path / "glue"
+    train = review_rows(40)
+    train[3][0], train[5][1], train[7][1], train[9][1] = "  ", "", "7", "positive-ish"
+    dev = review_rows(12)
+    dev[0][1], dev[1][0] = "NaN", ""
+    write_tsv(root / "sst2" / "train.tsv", ["sentence", "label"], train)
+    write_tsv(root / "sst2" / "dev.tsv", ["sentence", "label"], dev)
+    data = load_task(TaskRequest("sst2", str(root), drop_invalid_rows=True))
+    assert data.dropped_rows == {"train": {"an empty text": 1, "a missing label": 1, "an invalid label": 2},
+                                 "dev": {"a missing label": 1, "an empty text": 1}}
+    assert data.sizes() == {"train": 36, "dev": 10}
+    assert set(data.train["label"]) == {0, 1} and all(s.strip() for s in data.train["sentence"])
+    assert data.notes == ["dropped 4 rows of train.tsv (--drop-invalid-rows): 1 with a missing label, "
+                          "1 with an empty text, 2 with an invalid label",
+                          "dropped 2 rows of dev.tsv (--drop-invalid-rows): 1 with a missing label, 1 with an empty text"]
+    # a custom regression task: missing labels, and labels that are not (finite) numbers, are dropped too
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    (scores / "train.csv").write_text("text,label\n" + "".join(f"t{i},{i / 3}\n" for i in range(30)) + "t,NA\nu,\n")
+    (scores / "dev.csv").write_text("text,label\n" + "".join(f"d{i},{i / 2}\n" for i in range(6)) + "x,abc\ny,inf\n")
+    data = load_task(TaskRequest(str(scores), drop_invalid_rows=True))
+    assert data.spec.is_regression and data.sizes() == {"train": 30, "dev": 6}
+    assert data.dropped_rows == {"train": {"a missing label": 2}, "dev": {"an invalid label": 2}}
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (b"sentence\tlabel\ngood\t1\nbad\t0\textra\n", "train.tsv:3: expected 2 fields"),
+    (b"sentence\tlabel\ngood\t1\nun \xe9t\xe9\t0\n", "train.tsv:3: not valid UTF-8"),
+    (b"sentence\tsentence\tlabel\na\tb\t1\n", "train.tsv:1: the header repeats a column name"),
+    (b"text\tlabel\ngood\t1\n", "no column 'sentence'"),
+], ids=["field-count", "not-utf8", "bad-header", "no-column"])
+def test_a_malformed_file_is_refused_even_with_the_flag(tmp_path, content, fragment):
+    from core.errors import UserError
+    from core.tasks import TaskRequest, load_task
+
+    (tmp_path / "sst2").mkdir()
+    (tmp_path / "sst2" / "train.tsv").write_bytes(content)
+    write_tsv(tmp_path / "sst2" / "dev.tsv", ["sentence", "label"], review_rows(4))
+    with pytest.raises(UserError, match=fragment) as refused:
+        load_task(TaskRequest("sst2", str(tmp_path), drop_invalid_rows=True))
+    assert "--drop-invalid-rows" not in str(refused.value)
+
+
+def test_a_file_whose_every_row_is_bad_is_refused_with_the_counts(tmp_path):
+    from core.errors import UserError
+    from core.tasks import TaskRequest, load_task
+
+    write_tsv(tmp_path / "sst2" / "train.tsv", ["sentence", "label"], review_rows(20))
+    write_tsv(tmp_path / "sst2" / "dev.tsv", ["sentence", "label"], [["", 1], ["fine", "x"]])
+    with pytest.raises(UserError, match=r"dev.tsv: every row has a problem \(1 with an empty text, 1 with an "
+                                        r"invalid label\); nothing is left"):
+        load_task(TaskRequest("sst2", str(tmp_path), drop_invalid_rows=True))
+
+
+def test_train_with_the_flag_records_the_dropped_rows(tmp_path, tiny_model):
+    rows = review_rows(120)
+    rows[10][0] = ""
+    rows[20][1] = ""
+    path = write_tsv(tmp_path / "reviews.tsv", ["text", "label"], rows)
+    out = tmp_path / "run"
+    common = ["--task", str(path), "--model", tiny_model, "--strategy", "frozen", "--quiet", "--out", str(out)]
+    refused = run_cli("runners.train", *common, timeout=TIMEOUT)
+    # the label column is read first (it decides the classes), so the missing label is the one named
+    assert_one_line_error(refused, "reviews.tsv:22: label is missing (''); pass --drop-invalid-rows to drop such rows")
+    process = run_cli("runners.train", *common, "--drop-invalid-rows", timeout=TIMEOUT)
+    assert process.returncode == 0, process.stderr
+    record = json.loads((out / "result.json").read_text())
+    assert record["dropped_rows"] == {"train": {"an empty text": 1, "a missing label": 1}}
+    assert "dropped 2 rows of reviews.tsv (--drop-invalid-rows): 1 with a missing label, 1 with an empty text" \
+        in record["data_notes"]
+    assert record["data_sizes"]["train"] + record["data_sizes"]["dev"] == 118
+
+
+def test_compare_with_the_flag_records_the_dropped_rows_in_results_and_report(tmp_path, tiny_model):
+    from reports.render import write_report
+
+    bad = reviews(tmp_path / "reviews.tsv", empty_at=40)
+    out = tmp_path / "out"
+    process = compare(tiny_model, bad, out, "--drop-invalid-rows")
+    assert process.returncode == 0, process.stderr
+    results = json.loads((out / "results.json").read_text())
+    note = "dropped 1 row of reviews.tsv (--drop-invalid-rows): 1 with an empty text"
+    assert note in results["task"]["notes"]
+    assert results["settings"]["drop_invalid_rows"] is True
+    assert [r["dropped_rows"] for r in results["strategies"]["frozen"]["seed_runs"]] == [{"train": {"an empty text": 1}}]
+    report = write_report(out).read_text()
+    assert "**Data:** Dropped 1 row of reviews.tsv (--drop-invalid-rows): 1 with an empty text." in report
