@@ -9,6 +9,7 @@ from core.strategy import Strategy
 from strategies.adapters import Adapters
 from strategies.bitfit import BitFit
 from strategies.boft import Boft
+from strategies.dora import Dora
 from strategies.frozen import Frozen
 from strategies.full import Full
 from strategies.hra import Hra
@@ -32,6 +33,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Boft,
     Hra,
     LnTuning,
+    Dora,
 )}
 
 

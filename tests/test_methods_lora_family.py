@@ -1,0 +1,153 @@
+"""The LoRA family beyond LoRA and QLoRA, on the tiny model: for each method exactly the expected parameters
+train and one optimiser step changes them and no frozen one (methods that rewrite the base weights at
+initialisation: frozen at their post-init values); a saved run reloads to the same predictions; impossible
+hyperparameters are one-line user errors (exit code 2 on the command line); and, method by method, what
+makes it itself (its scale, initialisation, learning rates, rank allocation, projections or 4-bit base)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+
+from core.build import build_model
+from core.config import TrainConfig
+from core.data import collate, encode_split
+from core.errors import UserError
+from core.tasks import TaskRequest, load_task
+from core.train import train
+from strategies import STRATEGIES, get_strategy, groups, load_trained
+from tests.test_cli_train import assert_one_line_error, run_cli
+
+# For each method: the encoder parameters that must train (the head, ``classifier.*``, always trains).
+EXPECTED_TRAINABLE = {
+    "dora": r"\.(query|value)\.lora_(A|B|magnitude_vector)\.",
+}
+METHODS = list(EXPECTED_TRAINABLE)
+INPUTS = {"input_ids": torch.randint(1000, 2000, (4, 7), generator=torch.Generator().manual_seed(1)),
+          "attention_mask": torch.ones(4, 7, dtype=torch.long)}
+LABELS = torch.tensor([0, 1, 0, 1])
+
+
+def make(name: str, tiny_model: str, total_steps: int = 10, **params):
+    strategy = get_strategy(name, params)
+    return strategy, build_model(TrainConfig(model=tiny_model, seed=0), strategy, num_labels=2, total_steps=total_steps)
+
+
+def tensors(model) -> dict[str, torch.Tensor]:
+    return {name: t.detach().clone() for name, t in [*model.named_parameters(), *model.named_buffers()]}
+
+
+def first_query(model):
+    return model.encoder.base_model.model.encoder.layer[0].attention.self.query
+
+
+def test_registry_and_declared_info():
+    assert set(METHODS) <= set(STRATEGIES)
+    assert set(METHODS) <= set(groups()["lora-family"])
+    assert not set(METHODS) & set(groups().get("classic", []))
+    for name in METHODS:
+        info = STRATEGIES[name].info()
+        assert info.family == ("quantised" if name == "qdora" else "reparameterised")
+        assert info.step_hook is (name == "adalora")
+        assert info.own_optimizer is (name == "loraplus")
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_exactly_the_expected_parameters_train_and_only_they_change(name, tiny_model):
+    strategy, model = make(name, tiny_model)
+    pattern = re.compile(EXPECTED_TRAINABLE[name])
+    expected = lambda n: n.startswith("classifier.") or pattern.search(n) is not None  # noqa: E731
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert trainable and frozen
+    assert {n for n in trainable if not expected(n)} == set()
+    assert {n for n in frozen if expected(n)} == set()
+    assert {n for n in trainable if not n.startswith("classifier.")}, "no adapter trains"
+
+    model.train()
+    before = tensors(model)  # after initialisation: PiSSA's and OLoRA's base weights are already the residual
+    optimizer = strategy.make_optimizer(model, 1e-2, 0.01, fused=False)
+    torch.nn.functional.cross_entropy(model(**INPUTS), LABELS).backward()
+    optimizer.step()
+    strategy.after_optimizer_step(model, 1, 10)
+    after = tensors(model)
+    assert [n for n in trainable if torch.equal(before[n], after[n])] == []
+    assert [n for n in before if n not in trainable and not torch.equal(before[n], after[n])] == []  # buffers too
+
+
+# Hyperparameters of the short runs below, where a method's defaults need changing for 6 steps.
+RUN_PARAMS: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="module")
+def trained_runs(tiny_model, data_dir, tmp_path_factory):
+    """name → (RunResult, the model as training left it, output directory), each method trained once."""
+    runs = {}
+
+    def run(name: str):
+        if name not in runs:
+            strategy = get_strategy(name, RUN_PARAMS.get(name))
+            captured = {}
+            make_optimizer = strategy.make_optimizer
+
+            def capture(model, *args, **kwargs):  # the loop's model, to compare the reloaded one with
+                captured["model"] = model
+                return make_optimizer(model, *args, **kwargs)
+
+            strategy.make_optimizer = capture
+            folder = tmp_path_factory.mktemp(name)
+            config = TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, batch_size=16, epochs=1, lr=5e-3,
+                                 progress=False, device="cpu", output_dir=str(folder))
+            runs[name] = (train(config, strategy), captured["model"].eval(), folder)
+        return runs[name]
+
+    return run
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_saved_run_reloads_to_identical_predictions(name, trained_runs, data_dir):
+    result, trained, folder = trained_runs(name)
+    model, tokenizer, _ = load_trained(str(folder))
+    data = load_task(TaskRequest("sst2", data_dir))
+    split = encode_split(data.dev, data.spec, tokenizer, 128)
+    inputs, labels = collate(split, list(range(len(split))), tokenizer.pad_token_id)
+    with torch.no_grad():
+        reloaded, original = model(**inputs), trained(**inputs)
+    assert torch.equal(reloaded, original)
+    accuracy = (reloaded.argmax(-1) == labels).float().mean().item()
+    assert math.isclose(accuracy, result.metrics["dev"]["accuracy"], abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("name,kept", [
+    ("dora", ".lora_magnitude_vector."),
+])
+def test_tensors_holding_pretrained_weights_get_no_weight_decay(name, kept, tiny_model):
+    strategy, model = make(name, tiny_model)
+    decay = {id(p): g["weight_decay"] for g in strategy.param_groups(model, 1e-3, 0.01) for p in g["params"]}
+    names = {n: decay[id(p)] for n, p in model.named_parameters() if p.requires_grad}
+    assert {d for n, d in names.items() if kept in n} == {0.0}
+    assert {d for n, d in names.items() if kept not in n and "classifier.bias" not in n} == {0.01}
+
+
+def test_dora_magnitudes_start_at_the_row_norms_of_the_pretrained_weights(tiny_model):
+    query = first_query(make("dora", tiny_model)[1])
+    torch.testing.assert_close(query.lora_magnitude_vector["default"].weight, query.base_layer.weight.norm(dim=1))
+
+
+@pytest.mark.parametrize("name,params,message", [
+    ("dora", {"rank": 0}, "rank=0 is outside its valid range [1, 64]"),
+])
+def test_impossible_hyperparameters_are_one_line_user_errors(name, params, message):
+    with pytest.raises(UserError) as error:
+        get_strategy(name, params)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_bad_hyperparameter_on_the_command_line_exits_2_with_one_line(tmp_path, tiny_model, data_dir):
+    process = run_cli("runners.train", "--strategy", "dora", "--param", "rank=0", "--model", tiny_model,
+                      "--data-dir", data_dir, "--out", str(tmp_path / "out"), "--quiet")
+    assert_one_line_error(process, "rank=0 is outside its valid range")
+    assert not (tmp_path / "out").exists()
