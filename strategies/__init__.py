@@ -13,6 +13,7 @@ from strategies.dora import Dora
 from strategies.frozen import Frozen
 from strategies.full import Full
 from strategies.hra import Hra
+from strategies.ia3 import Ia3
 from strategies.llrd import Llrd
 from strategies.ln_tuning import LnTuning
 from strategies.loha import LoHa
@@ -32,6 +33,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Oft,
     Boft,
     Hra,
+    Ia3,
     LnTuning,
     Dora,
 )}

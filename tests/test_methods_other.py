@@ -32,6 +32,7 @@ EXPECTED = {
     "oft": ("reparameterised", r"\.(query|value)\.oft_R\.default\.weight$", 2 * 2),
     "boft": ("reparameterised", r"\.(query|value)\.boft_[Rs]\.default$", 2 * 2 * 2),
     "hra": ("reparameterised", r"\.(query|value)\.hra_u\.default$", 2 * 2),
+    "ia3": ("additive", r"\.layer\.\d\.(attention\.self\.key|attention\.self\.value|output\.dense)\.ia3_l\.default$", 2 * 3),
     "ln_tuning": ("selective", r"LayerNorm\.ln_tuning_layers\.default\.(weight|bias)$", 5 * 2),
 }
 PROMPT = [name for name, (family, _, _) in EXPECTED.items() if family == "prompt"]
@@ -170,6 +171,7 @@ def test_boft_keeps_its_butterfly_factors_on_cpu(tiny_model):
     ("oft", {"targets": "mlp"}, "targets must be one of attention, all_linear"),
     ("boft", {"butterfly_factor": "9"}, "butterfly_factor=9 is outside its valid range [1, 5]"),
     ("hra", {"rank": "3"}, "rank must be one of 2, 4, 6, 8, 12, 16, 24, 32, got '3'"),
+    ("ia3", {"rank": "4"}, "strategy ia3 has no hyperparameter 'rank' (it has: none)"),
     ("ln_tuning", {"targets": "attention"}, "strategy ln_tuning has no hyperparameter 'targets'"),
 ])
 def test_impossible_hyperparameters_are_one_clear_line(name, params, message):
