@@ -20,6 +20,7 @@ from strategies.loha import LoHa
 from strategies.lora import Lora
 from strategies.oft import Oft
 from strategies.qlora import QLora
+from strategies.rslora import RsLora
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line per strategy, in listing order
     Full,
@@ -36,6 +37,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Ia3,
     LnTuning,
     Dora,
+    RsLora,
 )}
 
 

@@ -21,9 +21,11 @@ from core.train import train
 from strategies import STRATEGIES, get_strategy, groups, load_trained
 from tests.test_cli_train import assert_one_line_error, run_cli
 
+LORA = r"\.(query|value)\.lora_[AB]\."
 # For each method: the encoder parameters that must train (the head, ``classifier.*``, always trains).
 EXPECTED_TRAINABLE = {
     "dora": r"\.(query|value)\.lora_(A|B|magnitude_vector)\.",
+    "rslora": LORA,
 }
 METHODS = list(EXPECTED_TRAINABLE)
 INPUTS = {"input_ids": torch.randint(1000, 2000, (4, 7), generator=torch.Generator().manual_seed(1)),
@@ -137,8 +139,15 @@ def test_dora_magnitudes_start_at_the_row_norms_of_the_pretrained_weights(tiny_m
     torch.testing.assert_close(query.lora_magnitude_vector["default"].weight, query.base_layer.weight.norm(dim=1))
 
 
+def test_rslora_scales_by_alpha_over_the_square_root_of_the_rank(tiny_model):
+    _, model = make("rslora", tiny_model, rank=16, alpha=8.0)
+    assert first_query(model).scaling["default"] == pytest.approx(8.0 / 4.0)
+
+
 @pytest.mark.parametrize("name,params,message", [
     ("dora", {"rank": 0}, "rank=0 is outside its valid range [1, 64]"),
+    ("rslora", {"alpha_ratio": 2.0}, "strategy rslora has no hyperparameter 'alpha_ratio' (it has: rank, alpha,"),
+    ("rslora", {"alpha": 0.0}, "alpha=0.0 is outside its valid range"),
 ])
 def test_impossible_hyperparameters_are_one_line_user_errors(name, params, message):
     with pytest.raises(UserError) as error:
