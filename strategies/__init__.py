@@ -19,6 +19,7 @@ from strategies.ln_tuning import LnTuning
 from strategies.loha import LoHa
 from strategies.lora import Lora
 from strategies.oft import Oft
+from strategies.pissa import Pissa
 from strategies.qlora import QLora
 from strategies.rslora import RsLora
 
@@ -38,6 +39,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     LnTuning,
     Dora,
     RsLora,
+    Pissa,
 )}
 
 

@@ -26,6 +26,7 @@ LORA = r"\.(query|value)\.lora_[AB]\."
 EXPECTED_TRAINABLE = {
     "dora": r"\.(query|value)\.lora_(A|B|magnitude_vector)\.",
     "rslora": LORA,
+    "pissa": LORA,
 }
 METHODS = list(EXPECTED_TRAINABLE)
 INPUTS = {"input_ids": torch.randint(1000, 2000, (4, 7), generator=torch.Generator().manual_seed(1)),
@@ -80,6 +81,23 @@ def test_exactly_the_expected_parameters_train_and_only_they_change(name, tiny_m
     assert [n for n in before if n not in trainable and not torch.equal(before[n], after[n])] == []  # buffers too
 
 
+@pytest.mark.parametrize("name,params", [
+    pytest.param("pissa", {}, id="pissa"),
+    pytest.param("pissa", {"svd_iters": 2}, id="pissa-fast-svd"),
+])
+def test_residual_initialisation_moves_part_of_each_weight_into_the_adapter_and_keeps_the_function(
+        name, params, tiny_model):
+    _, plain = make("lora", tiny_model)  # LoRA starts with B = 0: the pretrained function
+    _, model = make(name, tiny_model, **params)
+    pretrained, layer = first_query(plain).base_layer.weight, first_query(model)
+    residual, a, b = layer.base_layer.weight, layer.lora_A["default"].weight, layer.lora_B["default"].weight
+    assert (residual - pretrained).abs().max() > 1e-3 and a.abs().max() > 1e-3 and b.abs().max() > 1e-3
+    torch.testing.assert_close(residual + layer.scaling["default"] * b @ a, pretrained, rtol=0, atol=1e-5)
+    plain.eval(), model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode(**INPUTS), plain.encode(**INPUTS), rtol=0, atol=1e-4)
+
+
 # Hyperparameters of the short runs below, where a method's defaults need changing for 6 steps.
 RUN_PARAMS: dict[str, dict] = {}
 
@@ -125,6 +143,7 @@ def test_saved_run_reloads_to_identical_predictions(name, trained_runs, data_dir
 
 @pytest.mark.parametrize("name,kept", [
     ("dora", ".lora_magnitude_vector."),
+    ("pissa", ".lora_"),
 ])
 def test_tensors_holding_pretrained_weights_get_no_weight_decay(name, kept, tiny_model):
     strategy, model = make(name, tiny_model)
@@ -148,6 +167,7 @@ def test_rslora_scales_by_alpha_over_the_square_root_of_the_rank(tiny_model):
     ("dora", {"rank": 0}, "rank=0 is outside its valid range [1, 64]"),
     ("rslora", {"alpha_ratio": 2.0}, "strategy rslora has no hyperparameter 'alpha_ratio' (it has: rank, alpha,"),
     ("rslora", {"alpha": 0.0}, "alpha=0.0 is outside its valid range"),
+    ("pissa", {"svd_iters": -1}, "svd_iters=-1 is outside its valid range"),
 ])
 def test_impossible_hyperparameters_are_one_line_user_errors(name, params, message):
     with pytest.raises(UserError) as error:
