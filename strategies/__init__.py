@@ -20,6 +20,7 @@ from strategies.loha import LoHa
 from strategies.lora import Lora
 from strategies.oft import Oft
 from strategies.pissa import Pissa
+from strategies.prompt_tuning import PromptTuning
 from strategies.qlora import QLora
 from strategies.rslora import RsLora
 
@@ -37,6 +38,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Hra,
     Ia3,
     LnTuning,
+    PromptTuning,
     Dora,
     RsLora,
     Pissa,

@@ -34,6 +34,7 @@ EXPECTED = {
     "hra": ("reparameterised", r"\.(query|value)\.hra_u\.default$", 2 * 2),
     "ia3": ("additive", r"\.layer\.\d\.(attention\.self\.key|attention\.self\.value|output\.dense)\.ia3_l\.default$", 2 * 3),
     "ln_tuning": ("selective", r"LayerNorm\.ln_tuning_layers\.default\.(weight|bias)$", 5 * 2),
+    "prompt_tuning": ("prompt", r"^encoder\.prompt\.embedding\.weight$", 1),
 }
 PROMPT = [name for name, (family, _, _) in EXPECTED.items() if family == "prompt"]
 
@@ -151,6 +152,37 @@ def test_prompt_methods_extend_the_mask_and_ignore_padding(name, tiny_model):
     assert torch.allclose(together, torch.cat(alone), rtol=0, atol=1e-5)
 
 
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory) -> str:
+    from tests.fixtures.families import build_family
+
+    return build_family("gpt2", tmp_path_factory.mktemp("decoder"))
+
+
+@pytest.mark.parametrize("name", PROMPT)
+def test_prompt_methods_on_a_causal_decoder_ignore_padding_on_either_side(name, tiny_gpt2):
+    """GPT-2 pools its last real token and takes position ids counted from the mask: both move past the prompt."""
+    _, model = build(name, tiny_gpt2)
+    model.eval()
+    torch.manual_seed(1)
+    rows = [torch.randint(5, 60, (n,)) for n in (7, 4, 2)]
+    with torch.no_grad():
+        alone = torch.cat([model(input_ids=row[None], attention_mask=torch.ones(1, len(row), dtype=torch.long))
+                           for row in rows])
+        for left in (False, True):
+            ids, mask = torch.zeros(3, 7, dtype=torch.long), torch.zeros(3, 7, dtype=torch.long)
+            for i, row in enumerate(rows):
+                span = slice(7 - len(row), 7) if left else slice(0, len(row))
+                ids[i, span], mask[i, span] = row, 1
+            assert torch.allclose(model(input_ids=ids, attention_mask=mask), alone, rtol=0, atol=1e-5)
+
+
+def test_more_virtual_tokens_than_the_model_has_positions_is_one_line(tiny_model):
+    _, model = build("prompt_tuning", tiny_model, num_virtual_tokens=100)
+    with pytest.raises(UserError, match=r"^prompt_tuning: 100 virtual tokens \+ 40 tokens exceed the model's 128 positions"):
+        model(input_ids=torch.randint(1000, 2000, (1, 40)), attention_mask=torch.ones(1, 40, dtype=torch.long))
+
+
 def test_boft_keeps_its_butterfly_factors_on_cpu(tiny_model):
     """peft needs a CUDA kernel for more than one butterfly factor; ours stands in for it."""
     from strategies.boft import TorchBlockDiag
@@ -173,6 +205,7 @@ def test_boft_keeps_its_butterfly_factors_on_cpu(tiny_model):
     ("hra", {"rank": "3"}, "rank must be one of 2, 4, 6, 8, 12, 16, 24, 32, got '3'"),
     ("ia3", {"rank": "4"}, "strategy ia3 has no hyperparameter 'rank' (it has: none)"),
     ("ln_tuning", {"targets": "attention"}, "strategy ln_tuning has no hyperparameter 'targets'"),
+    ("prompt_tuning", {"num_virtual_tokens": "0"}, "num_virtual_tokens=0 is outside its valid range [1, 100]"),
 ])
 def test_impossible_hyperparameters_are_one_clear_line(name, params, message):
     with pytest.raises(UserError) as error:
