@@ -19,6 +19,7 @@ from strategies.ln_tuning import LnTuning
 from strategies.loha import LoHa
 from strategies.lora import Lora
 from strategies.oft import Oft
+from strategies.olora import Olora
 from strategies.pissa import Pissa
 from strategies.prompt_tuning import PromptTuning
 from strategies.qlora import QLora
@@ -42,6 +43,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Dora,
     RsLora,
     Pissa,
+    Olora,
 )}
 
 

@@ -27,6 +27,7 @@ EXPECTED_TRAINABLE = {
     "dora": r"\.(query|value)\.lora_(A|B|magnitude_vector)\.",
     "rslora": LORA,
     "pissa": LORA,
+    "olora": LORA,
 }
 METHODS = list(EXPECTED_TRAINABLE)
 INPUTS = {"input_ids": torch.randint(1000, 2000, (4, 7), generator=torch.Generator().manual_seed(1)),
@@ -84,6 +85,7 @@ def test_exactly_the_expected_parameters_train_and_only_they_change(name, tiny_m
 @pytest.mark.parametrize("name,params", [
     pytest.param("pissa", {}, id="pissa"),
     pytest.param("pissa", {"svd_iters": 2}, id="pissa-fast-svd"),
+    pytest.param("olora", {}, id="olora"),
 ])
 def test_residual_initialisation_moves_part_of_each_weight_into_the_adapter_and_keeps_the_function(
         name, params, tiny_model):
@@ -144,6 +146,7 @@ def test_saved_run_reloads_to_identical_predictions(name, trained_runs, data_dir
 @pytest.mark.parametrize("name,kept", [
     ("dora", ".lora_magnitude_vector."),
     ("pissa", ".lora_"),
+    ("olora", ".lora_"),
 ])
 def test_tensors_holding_pretrained_weights_get_no_weight_decay(name, kept, tiny_model):
     strategy, model = make(name, tiny_model)
@@ -168,6 +171,7 @@ def test_rslora_scales_by_alpha_over_the_square_root_of_the_rank(tiny_model):
     ("rslora", {"alpha_ratio": 2.0}, "strategy rslora has no hyperparameter 'alpha_ratio' (it has: rank, alpha,"),
     ("rslora", {"alpha": 0.0}, "alpha=0.0 is outside its valid range"),
     ("pissa", {"svd_iters": -1}, "svd_iters=-1 is outside its valid range"),
+    ("olora", {"dropout": "lots"}, "dropout must be a number, got 'lots'"),
 ])
 def test_impossible_hyperparameters_are_one_line_user_errors(name, params, message):
     with pytest.raises(UserError) as error:
