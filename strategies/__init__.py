@@ -18,6 +18,7 @@ from strategies.llrd import Llrd
 from strategies.ln_tuning import LnTuning
 from strategies.loha import LoHa
 from strategies.lora import Lora
+from strategies.loraplus import LoraPlus
 from strategies.oft import Oft
 from strategies.olora import Olora
 from strategies.pissa import Pissa
@@ -44,6 +45,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     RsLora,
     Pissa,
     Olora,
+    LoraPlus,
 )}
 
 

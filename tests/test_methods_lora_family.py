@@ -28,6 +28,7 @@ EXPECTED_TRAINABLE = {
     "rslora": LORA,
     "pissa": LORA,
     "olora": LORA,
+    "loraplus": LORA,
 }
 METHODS = list(EXPECTED_TRAINABLE)
 INPUTS = {"input_ids": torch.randint(1000, 2000, (4, 7), generator=torch.Generator().manual_seed(1)),
@@ -143,6 +144,21 @@ def test_saved_run_reloads_to_identical_predictions(name, trained_runs, data_dir
     assert math.isclose(accuracy, result.metrics["dev"]["accuracy"], abs_tol=1e-9)
 
 
+def test_loraplus_trains_b_faster_than_a_and_the_head_at_the_base_rate(tiny_model):
+    strategy, model = make("loraplus", tiny_model, lr_ratio=8.0)
+    optimizer = strategy.make_optimizer(model, 1e-3, 0.01, fused=True)
+    assert type(optimizer) is torch.optim.AdamW and all(group["fused"] for group in optimizer.param_groups)
+    group_of = {id(p): group for group in optimizer.param_groups for p in group["params"]}
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert len(group_of) == sum(len(g["params"]) for g in optimizer.param_groups) == len(trainable)
+    lr = {n: group_of[id(p)]["lr"] for n, p in trainable.items()}
+    assert {lr[n] for n in lr if ".lora_A." in n} == {1e-3}
+    assert {lr[n] for n in lr if ".lora_B." in n} == {8e-3}
+    assert lr["classifier.weight"] == lr["classifier.bias"] == 1e-3
+    assert group_of[id(trainable["classifier.bias"])]["weight_decay"] == 0.0
+    assert group_of[id(trainable["classifier.weight"])]["weight_decay"] == 0.01
+
+
 @pytest.mark.parametrize("name,kept", [
     ("dora", ".lora_magnitude_vector."),
     ("pissa", ".lora_"),
@@ -172,6 +188,7 @@ def test_rslora_scales_by_alpha_over_the_square_root_of_the_rank(tiny_model):
     ("rslora", {"alpha": 0.0}, "alpha=0.0 is outside its valid range"),
     ("pissa", {"svd_iters": -1}, "svd_iters=-1 is outside its valid range"),
     ("olora", {"dropout": "lots"}, "dropout must be a number, got 'lots'"),
+    ("loraplus", {"lr_ratio": 0.5}, "lr_ratio=0.5 is outside its valid range [1.0, 64.0]"),
 ])
 def test_impossible_hyperparameters_are_one_line_user_errors(name, params, message):
     with pytest.raises(UserError) as error:
