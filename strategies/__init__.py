@@ -6,6 +6,7 @@ from typing import Any
 
 from core.errors import UserError
 from core.strategy import Strategy
+from strategies.adalora import Adalora
 from strategies.adapters import Adapters
 from strategies.bitfit import BitFit
 from strategies.boft import Boft
@@ -46,6 +47,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Pissa,
     Olora,
     LoraPlus,
+    Adalora,
 )}
 
 

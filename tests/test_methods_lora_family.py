@@ -29,6 +29,7 @@ EXPECTED_TRAINABLE = {
     "pissa": LORA,
     "olora": LORA,
     "loraplus": LORA,
+    "adalora": r"\.(query|key|value|dense)\.lora_[ABE]\.",  # all linear layers by default
 }
 METHODS = list(EXPECTED_TRAINABLE)
 INPUTS = {"input_ids": torch.randint(1000, 2000, (4, 7), generator=torch.Generator().manual_seed(1)),
@@ -102,7 +103,9 @@ def test_residual_initialisation_moves_part_of_each_weight_into_the_adapter_and_
 
 
 # Hyperparameters of the short runs below, where a method's defaults need changing for 6 steps.
-RUN_PARAMS: dict[str, dict] = {}
+RUN_PARAMS = {
+    "adalora": {"tinit_ratio": 0.0, "tfinal_ratio": 0.2},  # prune from the first step, fix the ranks for the last
+}
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +145,36 @@ def test_saved_run_reloads_to_identical_predictions(name, trained_runs, data_dir
     assert torch.equal(reloaded, original)
     accuracy = (reloaded.argmax(-1) == labels).float().mean().item()
     assert math.isclose(accuracy, result.metrics["dev"]["accuracy"], abs_tol=1e-9)
+
+
+def test_adalora_allocates_ranks_during_training_and_the_saved_masks_carry_them(trained_runs):
+    from safetensors.torch import load_file
+
+    _, trained, folder = trained_runs("adalora")
+    saved = load_file(str(folder / "trained.safetensors"))
+    kept = {n: int(torch.count_nonzero(t)) for n, t in saved.items() if ".lora_E." in n}
+    init_rank = get_strategy("adalora").init_rank()
+    assert len(kept) == 12  # 2 layers × (query, key, value, attention output, intermediate, output)
+    assert sum(kept.values()) <= 8 * len(kept) < init_rank * len(kept)  # pruned to the target budget
+    assert min(kept.values()) < init_rank
+    pattern = trained.encoder.peft_config["default"].rank_pattern  # peft's record of the final allocation
+    assert sorted(sum(mask) for mask in pattern.values()) == sorted(kept.values())
+
+
+def test_adalora_orthogonality_regulariser_gradient_equals_adding_the_term_to_the_loss(tiny_model):
+    weight = 0.5
+    _, hooked = make("adalora", tiny_model, orth_reg=weight)
+    _, plain = make("adalora", tiny_model, orth_reg=0.0)
+    hooked.eval(), plain.eval()  # no dropout: both compute the same function
+    torch.nn.functional.cross_entropy(hooked(**INPUTS), LABELS).backward()
+    matrices = [(n, p) for n, p in plain.named_parameters() if ".lora_A." in n or ".lora_B." in n]
+    regulariser = sum(torch.linalg.matrix_norm((p @ p.T if ".lora_A." in n else p.T @ p) - torch.eye(p.shape[0] if ".lora_A." in n else p.shape[1]))
+                      for n, p in matrices) / len(matrices)
+    (torch.nn.functional.cross_entropy(plain(**INPUTS), LABELS) + weight * regulariser).backward()
+    hooked_grads = dict(hooked.named_parameters())
+    for name, parameter in plain.named_parameters():
+        if parameter.requires_grad:
+            torch.testing.assert_close(hooked_grads[name].grad, parameter.grad, rtol=1e-5, atol=1e-7)
 
 
 def test_loraplus_trains_b_faster_than_a_and_the_head_at_the_base_rate(tiny_model):
@@ -189,11 +222,18 @@ def test_rslora_scales_by_alpha_over_the_square_root_of_the_rank(tiny_model):
     ("pissa", {"svd_iters": -1}, "svd_iters=-1 is outside its valid range"),
     ("olora", {"dropout": "lots"}, "dropout must be a number, got 'lots'"),
     ("loraplus", {"lr_ratio": 0.5}, "lr_ratio=0.5 is outside its valid range [1.0, 64.0]"),
+    ("adalora", {"init_ratio": 1.0}, "init_ratio=1.0 is outside its valid range"),
+    ("adalora", {"tfinal_ratio": 0.9}, "tfinal_ratio=0.9 is outside its valid range"),
 ])
 def test_impossible_hyperparameters_are_one_line_user_errors(name, params, message):
     with pytest.raises(UserError) as error:
         get_strategy(name, params)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_adalora_refuses_a_run_too_short_to_allocate_ranks(tiny_model):
+    with pytest.raises(UserError, match="adalora needs at least 2 optimiser steps"):
+        make("adalora", tiny_model, total_steps=1)
 
 
 def test_bad_hyperparameter_on_the_command_line_exits_2_with_one_line(tmp_path, tiny_model, data_dir):
