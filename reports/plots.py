@@ -47,9 +47,9 @@ def save(fig: Figure, directory: Path, name: str, style: Style) -> None:
 
 def legend_below(fig: Figure, strategies: list[str], style: Style, palette: Palette, lines: bool = False,
                  extra: list[Line2D] = ()) -> None:
-    """One legend under the axes, in the figure's strategy order."""
+    """One legend under the axes, strategies grouped by family."""
     handles = [Line2D([], [], color=palette.color(s), marker=palette.marker(s), linestyle="-" if lines else "none",
-                      label=s) for s in strategies] + list(extra)
+                      label=s) for s in palette.in_order(strategies)] + list(extra)
     if not handles:
         return
     fig.legend(handles=handles, loc="outside lower center", ncols=min(style.legend_columns, len(handles)))
@@ -119,25 +119,28 @@ def tradeoff(results: Results, table: MainTable, style: Style, palette: Palette,
 
 
 def seed_spread(results: Results, table: MainTable, style: Style, palette: Palette) -> Figure:
-    """Every seed's score per strategy (points) over a box of their spread, best strategy first."""
-    rows = sorted(scored(table), key=lambda r: -r.score.mean)
-    fig = new_figure(style, 1.1)
+    """Every seed's score per strategy (points) over a box of their spread, one row per strategy, best at the
+    top: horizontal, so twenty strategies' names stay readable at a paper column's width."""
+    rows = sorted(scored(table), key=lambda r: r.score.mean)
+    row_height = style.font / 72 * 1.9  # inches per strategy: one line of tick labels with some air
+    fig = new_figure(style, max(1.0, (len(rows) * row_height + 0.6) / style.height))
     ax = fig.add_subplot()
     metric = results.task.metric
     for position, row in enumerate(rows):
         values = list(results.strategies[row.strategy].scores(results.split, metric).values())
         if len(values) >= 3:
             ax.boxplot([values], positions=[position], widths=0.55, showfliers=False, patch_artist=True,
+                       orientation="horizontal",
                        boxprops={"facecolor": palette.color(row.strategy), "alpha": 0.18, "linewidth": 0.6},
                        medianprops={"color": palette.color(row.strategy), "linewidth": style.line_width},
                        whiskerprops={"linewidth": 0.6}, capprops={"linewidth": 0.6})
         offsets = [0.0] if len(values) == 1 else [-0.15 + 0.3 * i / (len(values) - 1) for i in range(len(values))]
-        ax.plot([position + o for o in offsets], values, color=palette.color(row.strategy), marker=palette.marker(row.strategy),
-                linestyle="none", alpha=0.9, zorder=3)
-    ax.set_xticks(range(len(rows)), [r.strategy for r in rows], rotation=35, ha="right", rotation_mode="anchor")
-    ax.set_xlim(-0.6, len(rows) - 0.4)
-    ax.set_ylabel(f"{score_label(results)} per seed")
-    ax.grid(axis="x", visible=False)
+        ax.plot(values, [position + o for o in offsets], color=palette.color(row.strategy),
+                marker=palette.marker(row.strategy), linestyle="none", alpha=0.9, zorder=3)
+    ax.set_yticks(range(len(rows)), [r.strategy for r in rows])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xlabel(f"{score_label(results)} per seed")
+    ax.grid(axis="y", visible=False)
     return fig
 
 

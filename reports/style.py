@@ -28,16 +28,21 @@ class Palette:
         from matplotlib import colormaps
         from matplotlib.colors import to_hex
 
-        members: dict[str, list[str]] = {}
+        members: dict[str, list[str]] = {family: [] for family in FAMILY_COLORMAPS}
         for name, family in strategies:
             if name not in members.setdefault(family, []):
                 members[family].append(name)
-        self.looks: dict[str, Look] = {}
+        self.looks: dict[str, Look] = {}  # in family order: legends list strategies family by family
         for family, names in members.items():
             cmap = colormaps[FAMILY_COLORMAPS.get(family, "Greys")]
             shades = [0.85] if len(names) == 1 else [0.95 - 0.5 * i / (len(names) - 1) for i in range(len(names))]
             for index, (name, shade) in enumerate(zip(names, shades)):
                 self.looks[name] = Look(to_hex(cmap(shade)), MARKERS[index % len(MARKERS)])
+
+    def in_order(self, strategies: Iterable[str]) -> list[str]:
+        """``strategies`` family by family, as the palette lists them."""
+        wanted = set(strategies)
+        return [name for name in self.looks if name in wanted]
 
     def color(self, strategy: str) -> str:
         return self.looks[strategy].color
