@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from torch import nn
 
+from core.errors import UserError
 from core.strategy import Hyperparameter, Strategy, decay_groups, trainable_named_parameters
 from strategies.lora import TARGETS, target_modules
 
@@ -34,8 +35,14 @@ class PeftTuner(Strategy):
         raise NotImplementedError
 
     def targets(self, encoder: nn.Module) -> list[str]:
-        """The module paths ``targets`` names (the attention projections, or every linear layer)."""
-        return target_modules(encoder, self.params["targets"], self.name)
+        """The module paths ``targets`` names (the attention projections, or every linear layer). peft implements
+        these tuners for ``nn.Linear`` only: GPT-2's ``Conv1D`` layers are refused in one line, not a traceback."""
+        paths = target_modules(encoder, self.params["targets"], self.name)
+        conv1d = [path for path in paths if not isinstance(encoder.get_submodule(path), nn.Linear)]
+        if conv1d:
+            raise UserError(f"{self.name}: peft implements it for nn.Linear layers only, and {conv1d[0]} of "
+                            f"{type(encoder).__name__} is a {type(encoder.get_submodule(conv1d[0])).__name__}")
+        return paths
 
     def prepare(self, model, total_steps):
         from peft import get_peft_model

@@ -153,16 +153,18 @@ def test_prompt_methods_extend_the_mask_and_ignore_padding(name, tiny_model):
 
 
 @pytest.fixture(scope="module")
-def tiny_gpt2(tmp_path_factory) -> str:
+def family(tmp_path_factory):
+    """A tiny random model of another family (tests/fixtures/families.py), built on first use."""
     from tests.fixtures.families import build_family
 
-    return build_family("gpt2", tmp_path_factory.mktemp("decoder"))
+    root = tmp_path_factory.mktemp("families")
+    return lambda name: build_family(name, root)
 
 
 @pytest.mark.parametrize("name", PROMPT)
-def test_prompt_methods_on_a_causal_decoder_ignore_padding_on_either_side(name, tiny_gpt2):
+def test_prompt_methods_on_a_causal_decoder_ignore_padding_on_either_side(name, family):
     """GPT-2 pools its last real token and takes position ids counted from the mask: both move past the prompt."""
-    _, model = build(name, tiny_gpt2)
+    _, model = build(name, family("gpt2"))
     model.eval()
     torch.manual_seed(1)
     rows = [torch.randint(5, 60, (n,)) for n in (7, 4, 2)]
@@ -181,6 +183,14 @@ def test_more_virtual_tokens_than_the_model_has_positions_is_one_line(tiny_model
     _, model = build("prompt_tuning", tiny_model, num_virtual_tokens=100)
     with pytest.raises(UserError, match=r"^prompt_tuning: 100 virtual tokens \+ 40 tokens exceed the model's 128 positions"):
         model(input_ids=torch.randint(1000, 2000, (1, 40)), attention_mask=torch.ones(1, 40, dtype=torch.long))
+
+
+@pytest.mark.parametrize("name", [name for name, (kind, _, _) in EXPECTED.items() if kind == "reparameterised"])
+def test_reparameterisations_refuse_conv1d_layers_in_one_line(name, family):
+    """peft implements LoHa, LoKr, OFT, BOFT and HRA for nn.Linear only; GPT-2's attention is a Conv1D."""
+    with pytest.raises(UserError, match=rf"^{name}: peft implements it for nn.Linear layers only, and h.0.attn.c_attn "
+                                        rf"of GPT2Model is a Conv1D$"):
+        build(name, family("gpt2"))
 
 
 def test_boft_keeps_its_butterfly_factors_on_cpu(tiny_model):
