@@ -26,6 +26,7 @@ from strategies.pissa import Pissa
 from strategies.prompt_tuning import PromptTuning
 from strategies.qlora import QLora
 from strategies.rslora import RsLora
+from strategies.vera import Vera
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line per strategy, in listing order
     Full,
@@ -48,6 +49,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Olora,
     LoraPlus,
     Adalora,
+    Vera,
 )}
 
 

@@ -30,6 +30,7 @@ EXPECTED_TRAINABLE = {
     "olora": LORA,
     "loraplus": LORA,
     "adalora": r"\.(query|key|value|dense)\.lora_[ABE]\.",  # all linear layers by default
+    "vera": r"\.(query|value)\.vera_lambda_[bd]\.",
 }
 METHODS = list(EXPECTED_TRAINABLE)
 INPUTS = {"input_ids": torch.randint(1000, 2000, (4, 7), generator=torch.Generator().manual_seed(1)),
@@ -215,6 +216,14 @@ def test_rslora_scales_by_alpha_over_the_square_root_of_the_rank(tiny_model):
     assert first_query(model).scaling["default"] == pytest.approx(8.0 / 4.0)
 
 
+def test_vera_layers_share_one_frozen_random_projection(tiny_model):
+    _, model = make("vera", tiny_model, rank=32, targets="all_linear")
+    layers = [m for m in model.encoder.modules() if hasattr(m, "vera_lambda_b")]
+    assert len(layers) == 12  # all linear layers of 2 blocks, of three different shapes
+    assert len({id(m.vera_A["default"]) for m in layers}) == 1
+    assert not any(m.vera_lambda_b["default"].detach().any() for m in layers)  # b = 0: the pretrained function
+
+
 @pytest.mark.parametrize("name,params,message", [
     ("dora", {"rank": 0}, "rank=0 is outside its valid range [1, 64]"),
     ("rslora", {"alpha_ratio": 2.0}, "strategy rslora has no hyperparameter 'alpha_ratio' (it has: rank, alpha,"),
@@ -224,6 +233,7 @@ def test_rslora_scales_by_alpha_over_the_square_root_of_the_rank(tiny_model):
     ("loraplus", {"lr_ratio": 0.5}, "lr_ratio=0.5 is outside its valid range [1.0, 64.0]"),
     ("adalora", {"init_ratio": 1.0}, "init_ratio=1.0 is outside its valid range"),
     ("adalora", {"tfinal_ratio": 0.9}, "tfinal_ratio=0.9 is outside its valid range"),
+    ("vera", {"targets": "mlp"}, "targets must be one of attention, all_linear, got 'mlp'"),
 ])
 def test_impossible_hyperparameters_are_one_line_user_errors(name, params, message):
     with pytest.raises(UserError) as error:
