@@ -24,6 +24,7 @@ from strategies.oft import Oft
 from strategies.olora import Olora
 from strategies.pissa import Pissa
 from strategies.prompt_tuning import PromptTuning
+from strategies.qdora import QDora
 from strategies.qlora import QLora
 from strategies.rslora import RsLora
 from strategies.vera import Vera
@@ -50,6 +51,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     LoraPlus,
     Adalora,
     Vera,
+    QDora,
 )}
 
 

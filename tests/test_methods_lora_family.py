@@ -31,6 +31,7 @@ EXPECTED_TRAINABLE = {
     "loraplus": LORA,
     "adalora": r"\.(query|key|value|dense)\.lora_[ABE]\.",  # all linear layers by default
     "vera": r"\.(query|value)\.vera_lambda_[bd]\.",
+    "qdora": r"\.(query|value)\.lora_(A|B|magnitude_vector)\.",
 }
 METHODS = list(EXPECTED_TRAINABLE)
 INPUTS = {"input_ids": torch.randint(1000, 2000, (4, 7), generator=torch.Generator().manual_seed(1)),
@@ -224,6 +225,15 @@ def test_vera_layers_share_one_frozen_random_projection(tiny_model):
     assert not any(m.vera_lambda_b["default"].detach().any() for m in layers)  # b = 0: the pretrained function
 
 
+def test_qdora_is_dora_on_4bit_nf4_layers(tiny_model):
+    import bitsandbytes as bnb
+
+    _, model = make("qdora", tiny_model)
+    query = first_query(model)
+    assert isinstance(query.base_layer, bnb.nn.Linear4bit) and query.base_layer.weight.quant_type == "nf4"
+    assert "default" in query.lora_magnitude_vector
+
+
 @pytest.mark.parametrize("name,params,message", [
     ("dora", {"rank": 0}, "rank=0 is outside its valid range [1, 64]"),
     ("rslora", {"alpha_ratio": 2.0}, "strategy rslora has no hyperparameter 'alpha_ratio' (it has: rank, alpha,"),
@@ -234,6 +244,7 @@ def test_vera_layers_share_one_frozen_random_projection(tiny_model):
     ("adalora", {"init_ratio": 1.0}, "init_ratio=1.0 is outside its valid range"),
     ("adalora", {"tfinal_ratio": 0.9}, "tfinal_ratio=0.9 is outside its valid range"),
     ("vera", {"targets": "mlp"}, "targets must be one of attention, all_linear, got 'mlp'"),
+    ("qdora", {"double_quant": "maybe"}, "double_quant must be one of True, False, got 'maybe'"),
 ])
 def test_impossible_hyperparameters_are_one_line_user_errors(name, params, message):
     with pytest.raises(UserError) as error:
