@@ -18,6 +18,7 @@ from strategies.ia3 import Ia3
 from strategies.llrd import Llrd
 from strategies.ln_tuning import LnTuning
 from strategies.loha import LoHa
+from strategies.lokr import LoKr
 from strategies.lora import Lora
 from strategies.loraplus import LoraPlus
 from strategies.oft import Oft
@@ -38,6 +39,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     QLora,
     BitFit,
     LoHa,
+    LoKr,
     Oft,
     Boft,
     Hra,

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # the tiny BERT (2 layers; query/value adapted by default; 5 LayerNorms; 20 virtual tokens).
 EXPECTED = {
     "loha": ("reparameterised", r"\.(query|value)\.hada_w[12]_[ab]\.default$", 2 * 2 * 4),
+    "lokr": ("reparameterised", r"\.(query|value)\.lokr_w[12]\.default$", 2 * 2 * 2),
     "oft": ("reparameterised", r"\.(query|value)\.oft_R\.default\.weight$", 2 * 2),
     "boft": ("reparameterised", r"\.(query|value)\.boft_[Rs]\.default$", 2 * 2 * 2),
     "hra": ("reparameterised", r"\.(query|value)\.hra_u\.default$", 2 * 2),
@@ -210,6 +211,7 @@ def test_boft_keeps_its_butterfly_factors_on_cpu(tiny_model):
 
 @pytest.mark.parametrize("name,params,message", [
     ("loha", {"rank": "0"}, "rank=0 is outside its valid range [1, 64]"),
+    ("lokr", {"factor": "3"}, "factor must be one of -1, 2, 4, 8, 16, 32, got '3'"),
     ("oft", {"targets": "mlp"}, "targets must be one of attention, all_linear"),
     ("boft", {"butterfly_factor": "9"}, "butterfly_factor=9 is outside its valid range [1, 5]"),
     ("hra", {"rank": "3"}, "rank must be one of 2, 4, 6, 8, 12, 16, 24, 32, got '3'"),
