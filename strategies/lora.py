@@ -6,14 +6,18 @@
 blocks. Both are found from the model's structure (``core.architecture``).
 
 peft wraps only the encoder; the head is our own module outside the peft model, so it trains and is
-saved without relying on ``modules_to_save`` (peft#2171).
+saved without relying on ``modules_to_save`` (peft#2171). The LoRA variants (DoRA, rsLoRA, PiSSA, OLoRA,
+QLoRA, QDoRA) subclass :class:`Lora` and change its ``LoraConfig`` options, alpha or decay exemptions.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any, ClassVar
+
 from core.architecture import all_linear_targets, find_architecture, lora_attention_targets
 from core.errors import UserError
-from core.strategy import Hyperparameter, Strategy
+from core.strategy import Hyperparameter, Strategy, decay_groups, trainable_named_parameters
 
 TARGETS = ("attention", "all_linear")
 
@@ -45,16 +49,34 @@ class Lora(Strategy):
         Hyperparameter("targets", "attention", choices=TARGETS, help="which linear layers get LoRA"),
     )
 
+    # Name fragments of trained tensors that hold (part of) a pretrained weight rather than an update starting
+    # at zero (DoRA's magnitudes, PiSSA's A and B): weight decay would shrink the pretrained weight, so none.
+    keep_from_decay: ClassVar[tuple[str, ...]] = ()
+
+    def lora_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``peft.LoraConfig`` beyond rank, alpha, dropout and targets (the variants')."""
+        return {}
+
+    def lora_alpha(self) -> float:
+        return self.params["alpha_ratio"] * self.params["rank"]
+
     def prepare(self, model, total_steps):
         from peft import LoraConfig, get_peft_model
 
         targets = target_modules(model.encoder, self.params["targets"], self.name)
-        config = LoraConfig(
-            r=self.params["rank"],
-            lora_alpha=self.params["alpha_ratio"] * self.params["rank"],
-            lora_dropout=self.params["dropout"],
-            target_modules=targets,
-            fan_in_fan_out=stores_transposed(model.encoder, targets),
-            bias="none",
-        )
+        config = LoraConfig(r=self.params["rank"], lora_alpha=self.lora_alpha(), lora_dropout=self.params["dropout"],
+                            target_modules=targets, fan_in_fan_out=stores_transposed(model.encoder, targets),
+                            bias="none", **self.lora_options())
         model.encoder = get_peft_model(model.encoder, config)
+
+    def param_groups(self, model, lr, weight_decay):
+        named = trainable_named_parameters(model)
+        kept = [(n, p) for n, p in named if any(part in n for part in self.keep_from_decay)]
+        rest = [(n, p) for n, p in named if not any(part in n for part in self.keep_from_decay)]
+        return decay_groups(rest, lr, weight_decay) + decay_groups(kept, lr, 0.0)
+
+
+def lora_hyperparameters(**defaults: Any) -> tuple[Hyperparameter, ...]:
+    """LoRA's hyperparameters (rank, alpha_ratio, dropout, targets), with other defaults where a variant's
+    paper recommends them, e.g. ``lora_hyperparameters(dropout=0.0)``."""
+    return tuple(replace(h, default=defaults[h.name]) if h.name in defaults else h for h in Lora.hyperparameters)

@@ -14,10 +14,10 @@ repeats the same deterministic QR on the same pretrained weights.
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.dora import LoraVariant, lora_hyperparameters
+from strategies.lora import Lora, lora_hyperparameters
 
 
-class Olora(LoraVariant):
+class Olora(Lora):
     name = "olora"
     label = "OLoRA"
     groups = ("lora-family",)

@@ -22,10 +22,10 @@ the same pretrained weights, the same (seeded) SVD, the same residual, bit for b
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.dora import LoraVariant, lora_hyperparameters
+from strategies.lora import Lora, lora_hyperparameters
 
 
-class Pissa(LoraVariant):
+class Pissa(Lora):
     name = "pissa"
     label = "PiSSA"
     groups = ("lora-family",)

@@ -29,7 +29,7 @@ class QLora(Lora):
         try:
             import bitsandbytes  # noqa: F401  (only to fail early with a clear message)
         except Exception as error:  # ImportError, or a RuntimeError from a missing native library
-            raise UserError(f"strategy qlora needs bitsandbytes, which cannot load here ({type(error).__name__}: "
+            raise UserError(f"strategy {self.name} needs bitsandbytes, which cannot load here ({type(error).__name__}: "
                             f"{str(error).splitlines()[0] if str(error) else ''}); pip install bitsandbytes>=0.47") from None
         from transformers import BitsAndBytesConfig
 

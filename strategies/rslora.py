@@ -11,11 +11,10 @@ the scale grow with sqrt(rank)), and the rank's default and range are larger tha
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.dora import LoraVariant
 from strategies.lora import Lora
 
 
-class RsLora(LoraVariant):
+class RsLora(Lora):
     name = "rslora"
     label = "rsLoRA"
     groups = ("lora-family",)
