@@ -10,6 +10,12 @@ one of the classes) refuses the whole file, naming the line, unless ``drop_inval
 (``--drop-invalid-rows``): then such rows are left out and counted by reason per file
 (``TaskData.dropped_rows``, and a note in ``TaskData.notes``). A problem with the file itself (not UTF-8,
 a bad header, a row with the wrong number of fields) always refuses it.
+
+Splits too small to measure anything are refused when the task is loaded, with one line naming the sizes:
+training needs rows of at least 2 classes (2 different values for regression), and dev and the held-out
+split need what the task's primary metric needs (``core.metrics``): a row for accuracy; rows of 2 classes
+for MCC; a positive row for F1; a row of every class for macro F1; at least 3 rows with labels that are not
+all equal for Pearson and Spearman.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 import datasets
 
 from core.errors import UserError
+from core.metrics import undefined_reason
 from core.tables import SUFFIXES, names, read_table
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +87,7 @@ class TaskData:
     notes: list[str] = field(default_factory=list)
     full_train_size: int = 0  # training rows available before any subsampling
     dropped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # file (train/dev/test) → reason → rows
+    dev_carved: bool = False  # dev is a part of the train file (no dev file)
 
     def sizes(self) -> dict[str, int]:
         sizes = {"train": len(self.train), "dev": len(self.dev)}
@@ -122,6 +130,7 @@ def load_task(request: TaskRequest) -> TaskData:
         raise UserError(f"train size must be at least 1, got {request.train_size}")
     data.dropped_rows = problems.counts
     data.notes += problems.notes()
+    test_carved = bool(request.heldout_size) and data.test is None
     if request.heldout_size:
         data = carve_heldout(data, request.heldout_size, request.seed)
     data.full_train_size = len(data.train)
@@ -130,7 +139,41 @@ def load_task(request: TaskRequest) -> TaskData:
             data.notes.append(f"asked for {request.train_size} training examples; the task has {len(data.train)}, all used")
         else:
             data.train = stratified_subset(data.train, request.train_size, request.seed)
+    check_measurable(data, test_carved, subsampled=request.train_size is not None)
     return data
+
+
+def check_measurable(data: TaskData, test_carved: bool = False, subsampled: bool = False) -> None:
+    """Refuse splits too small to measure anything (module docstring): one line naming the sizes."""
+    spec = data.spec
+    sizes = ", ".join(f"{name} {size:,}" for name, size in data.sizes().items())
+
+    def refuse(split: str, rows: int, need: str, advice: str) -> None:
+        raise UserError(f"{split} has {rows:,} row{'s' if rows != 1 else ''} ({sizes}); {need}: {advice}")
+
+    train_labels = list(data.train[LABEL_COLUMN])
+    if len(set(train_labels)) < 2:
+        advice = ["give more training rows"]
+        if data.dev_carved:
+            advice.append("a dev file (dev is carved from the train file)")
+        if test_carved:
+            advice.append("a smaller --heldout-size")
+        if subsampled:
+            advice.append("a larger --train-size")
+        need = ("a regressor needs rows with at least 2 different labels to learn from" if spec.is_regression else
+                "a classifier needs rows of at least 2 classes to learn from")
+        refuse("train", len(train_labels), need, " or ".join(advice))
+    for split, dataset in (("dev", data.dev), ("test", data.test)):
+        if dataset is None:
+            continue
+        labels = list(dataset[LABEL_COLUMN])
+        reason = undefined_reason(spec.metric, labels, spec.num_labels, spec.label_names)
+        if reason is not None:
+            if split == "dev":
+                advice = "give a dev file or more training rows" if data.dev_carved else "add rows to the dev file"
+            else:
+                advice = "raise --heldout-size or give a test file" if test_carved else "add rows to the test file"
+            refuse("held-out split (test)" if split == "test" else split, len(labels), reason, advice)
 
 
 class RowProblems:
@@ -297,10 +340,13 @@ def _load_custom(path: Path, request: TaskRequest, problems: RowProblems) -> Tas
     if files["dev"] is not None:
         dev = _read_split(spec, files["dev"], problems, "dev", label)
     else:
+        if len(train) < 2:
+            raise UserError(f"{files['train']}: {len(train)} usable row; dev is carved from the train file when "
+                            "there is no dev file, so it needs more rows (or give a dev file)")
         train, dev = split_off(train, fraction=0.1, seed=request.seed, stratify=not spec.is_regression)
         notes.append("no dev file: dev is a seeded, stratified 10% of the train file")
     test = _read_split(spec, files["test"], problems, "test", label) if files["test"] is not None else None
-    return TaskData(spec, train, dev, test, source=str(path), notes=notes)
+    return TaskData(spec, train, dev, test, source=str(path), notes=notes, dev_carved=files["dev"] is None)
 
 
 def _find_split(folder: Path, names: tuple[str, ...]) -> Path | None:

@@ -182,10 +182,12 @@ class _Reader:
             raise self._fail(key, "a JSON array", value)
         return value
 
-    def numbers(self, key: str, optional: bool = False) -> dict[str, float] | None:
+    def numbers(self, key: str, optional: bool = False, nullable: bool = False) -> dict[str, float] | None:
+        """A mapping of finite numbers; ``nullable``: null values (an undefined metric) are left out."""
         value = self.mapping(key, optional)
         if value is None:
             return None
+        value = {name: number for name, number in value.items() if not (nullable and number is None)}
         for name, number in value.items():
             if not _is_number(number):
                 raise UserError(f"{self.file}: {self._name(key)}.{name} must be a finite number, found {_type(number)}")
@@ -332,9 +334,11 @@ def _trial(record: _Reader) -> Trial:
 
 def _seed_run(record: _Reader, metric: str) -> SeedRun:
     metrics = record.child("metrics")
-    splits = {split: metrics.numbers(split) for split in metrics.data}
+    # a metric undefined on a split (core.metrics) is null: left out, so it is never a score or a rank
+    splits = {split: metrics.numbers(split, nullable=True) for split in metrics.data}
     if metric not in splits.get("dev", {}):
-        raise UserError(f"{record.file}: {record._name('metrics')}.dev has no {metric!r}, the task's metric")
+        raise UserError(f"{record.file}: {record._name('metrics')}.dev has no {metric!r}, the task's metric "
+                        "(or it is null)")
     return SeedRun(
         seed=record.integer("seed"), metrics=splits, trainable_params=record.integer("trainable_params"),
         total_params=record.integer("total_params"), peak_memory_bytes=record.integer("peak_memory_bytes"),

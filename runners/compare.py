@@ -317,7 +317,8 @@ class Progress:
 
 
 def ranking_table(results: dict) -> str:
-    """The short ranking printed at the end: by held-out mean over seeds."""
+    """The short ranking printed at the end: by held-out mean over seeds. A score that is undefined (null,
+    core.metrics) is left out; a strategy with none is listed last as n/a, never ranked by it."""
     import statistics
 
     metric = results["task"]["metric"]
@@ -327,12 +328,17 @@ def ranking_table(results: dict) -> str:
         if not runs:
             rows.append((float("-inf"), f"{name:9}  {record['status']}: no seed runs"))
             continue
-        held = [r["metrics"]["test"][metric] for r in runs if "test" in r["metrics"]]
-        dev = [r["metrics"]["dev"][metric] for r in runs]
+        held = [r["metrics"]["test"].get(metric) for r in runs if "test" in r["metrics"]]
+        held = [value for value in held if value is not None]
+        dev = [value for r in runs if (value := r["metrics"]["dev"].get(metric)) is not None]
+        if not (held or dev):
+            rows.append((float("-inf"), f"{name:9}  n/a: {metric} is undefined on every seed run"))
+            continue
         mean = statistics.mean(held or dev)
         spread = statistics.stdev(held or dev) if len(held or dev) > 1 else 0.0
         first = runs[0]
-        rows.append((mean, f"{name:9}  {mean:.4f} ± {spread:.4f}  {statistics.mean(dev):.4f}  "
+        dev_mean = f"{statistics.mean(dev):.4f}" if dev else "   n/a"
+        rows.append((mean, f"{name:9}  {mean:.4f} ± {spread:.4f}  {dev_mean}  "
                            f"{100 * first['trainable_params'] / first['total_params']:8.3f}%  "
                            f"{statistics.mean(r['train_seconds'] for r in runs):7.1f}s  "
                            f"{max(r['peak_memory_bytes'] for r in runs) / 2**20:7.0f} MiB"))

@@ -98,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     temporary.replace(out / "result.json")
     print(record)
     dev = result.metrics["dev"][result.primary_metric]
-    print(f"{result.strategy}: dev {result.primary_metric} {dev:.4f}, {result.trainable_params:,} trainable "
+    print(f"{result.strategy}: dev {result.primary_metric} {'n/a' if dev is None else f'{dev:.4f}'}, "
+          f"{result.trainable_params:,} trainable "
           f"parameters ({result.trainable_percent:.2f}%), {result.train_seconds:.1f}s training, "
           f"peak memory {result.peak_memory_bytes / 2**20:.0f} MiB → {out}/result.json", file=sys.stderr)
     return 0

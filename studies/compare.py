@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 from core.config import RunResult, TrainConfig
 from core.costs import release_freed_memory
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
+from core.metrics import undefined_reason
 from core.strategy import Strategy
 from core.tasks import TaskData, load_task
 from core.train import train
@@ -242,11 +243,23 @@ class Comparison:
             seed=seed,
         )
 
-    def run_tuning_trial(self, strategy: type[Strategy], trial: optuna.Trial) -> float:
+    def undefined_score(self, value: float | None) -> str | None:
+        """Why a run's dev score is no number, or None when it is one. A trial needs a number (Optuna ranks
+        trials by it); one without fails with this reason instead of completing. core.tasks refuses data on
+        which the task's metric is undefined, so this is a guard, not a path a valid task takes."""
+        if value is not None and math.isfinite(value):
+            return None
+        spec = self.data.spec
+        why = undefined_reason(spec.metric, list(self.data.dev["label"]), spec.num_labels, spec.label_names)
+        return f"dev {spec.metric} is undefined" + (f": {why}" if why else f" ({value})")
+
+    def run_tuning_trial(self, strategy: type[Strategy], trial: optuna.Trial) -> float | None:
         values = space.suggest(trial, strategy, self.settings.preset.batch_sizes, self.settings.preset.epochs)
         config = self.base_config(values, seed=self.settings.data_seed)
 
         def report(evaluation) -> None:
+            if evaluation.value is None:  # an undefined score is neither reported nor pruned on
+                return
             trial.report(evaluation.value, evaluation.samples_seen)
             trial.set_user_attr("samples_seen", evaluation.samples_seen)
             # pruning saves compute only before the end: a trial that trained to its last step is complete
@@ -260,7 +273,7 @@ class Comparison:
         trial.set_user_attr("learning_curve", result.learning_curve)
         return result.score("dev")
 
-    def run_seed(self, strategy: type[Strategy], trial: optuna.Trial, best_params: dict[str, Any]) -> float:
+    def run_seed(self, strategy: type[Strategy], trial: optuna.Trial, best_params: dict[str, Any]) -> float | None:
         seed = trial.suggest_int("seed", 0, max(self.settings.seeds - 1, 0))
         values = space.from_params(best_params, strategy)
         result = train(self.base_config(values, seed=seed), strategy(values["strategy_params"]), data=self.data)
@@ -269,7 +282,7 @@ class Comparison:
         trial.set_user_attr("samples_seen", result.train_samples_seen)
         return result.score("dev")
 
-    def execute(self, study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float],
+    def execute(self, study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float | None],
                 what: str) -> None:
         """Run one claimed trial and record how it ended; a failing trial never stops the comparison."""
         started = time.perf_counter()
@@ -291,6 +304,10 @@ class Comparison:
                     log.exception("trial %s of %s failed", trial.number, study.study_name)
                     self.finish(study, trial, TrialState.FAIL, f"{type(error).__name__}: {error}")
             else:
+                undefined = self.undefined_score(value)
+                if undefined:
+                    self.finish(study, trial, TrialState.FAIL, undefined)
+                    return
                 study.tell(trial, value)
                 self.on_run_finished(f"{what} {trial.number}: dev {value:.4f} ({time.perf_counter() - started:.0f}s)")
                 return  # train() handed its memory back itself

@@ -207,3 +207,152 @@ def test_compare_with_the_flag_records_the_dropped_rows_in_results_and_report(tm
     assert [r["dropped_rows"] for r in results["strategies"]["frozen"]["seed_runs"]] == [{"train": {"an empty text": 1}}]
     report = write_report(out).read_text()
     assert "**Data:** Dropped 1 row of reviews.tsv (--drop-invalid-rows): 1 with an empty text." in report
+
+
+# ----------------------------------------------------------------------------- 3. undefined metrics, tiny splits
+def test_metrics_the_labels_cannot_determine_are_none_not_zero():
+    import numpy as np
+
+    from core.metrics import compute_metrics, undefined_reason
+
+    # regression: Pearson/Spearman of fewer than 3 points, or of constant labels, is undefined
+    assert compute_metrics(np.array([[0.3]]), np.array([2.0]), 1) == {"pearson": None, "spearman": None,
+                                                                       "mse": pytest.approx(2.89)}
+    assert compute_metrics(np.array([[0.1], [0.2]]), np.array([1.0, 2.0]), 1)["pearson"] is None
+    assert compute_metrics(np.array([[0.1], [0.2], [0.4]]), np.array([1.0, 1.0, 1.0]), 1)["spearman"] is None
+    three = compute_metrics(np.array([[0.1], [0.2], [0.4]]), np.array([1.0, 2.0, 3.0]), 1)
+    assert three["pearson"] == pytest.approx(0.9820, abs=1e-4) and three["spearman"] == pytest.approx(1.0)
+    # a constant prediction where the labels vary is no skill: 0, a number (the model's doing, not the data's)
+    assert compute_metrics(np.array([[0.5]] * 3), np.array([1.0, 2.0, 3.0]), 1)["pearson"] == 0.0
+    # classification: one class in the split makes MCC undefined; no positive row, F1; a missing class, macro
+    one_class = compute_metrics(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 0]), 2)
+    assert one_class == {"accuracy": 0.5, "macro_f1": None, "precision": None, "recall": None, "mcc": None,
+                         "f1": None}
+    both = compute_metrics(np.array([[0.9, 0.1], [0.9, 0.1]]), np.array([0, 1]), 2)
+    assert both["mcc"] == 0.0 and both["accuracy"] == 0.5 and both["f1"] == 0.0  # predicts one class: no skill
+    assert undefined_reason("pearson", [1.0], 1) == "pearson needs at least 3 rows"
+    assert undefined_reason("mcc", [1, 1, 1], 2) == "mcc needs rows of at least 2 classes"
+    assert undefined_reason("macro_f1", [0, 1], 3, ("a", "b", "c")) == "macro_f1 needs a row of every class (none of 'c')"
+    assert undefined_reason("accuracy", [1], 2) is None
+
+
+def test_a_five_row_regression_file_is_refused_naming_the_sizes(tmp_path, tiny_model):
+    path = tmp_path / "scores.csv"
+    path.write_text("text,label\n" + "".join(f"sentence {i},{i * 0.7}\n" for i in range(5)))
+    out = tmp_path / "out"
+    process = run_cli("runners.train", "--task", str(path), "--model", tiny_model, "--strategy", "frozen", "--quiet",
+                      "--out", str(out), timeout=TIMEOUT)
+    assert_one_line_error(process, "dev has 1 row (train 4, dev 1); pearson needs at least 3 rows: give a dev file "
+                                   "or more training rows")
+    assert snapshot(out) is None
+
+
+def test_a_two_row_classification_file_is_refused_naming_the_sizes(tmp_path, tiny_model):
+    path = tmp_path / "two.csv"
+    path.write_text("text,label\ngood,pos\nbad,neg\n")
+    out = tmp_path / "out"
+    process = run_cli("runners.train", "--task", str(path), "--model", tiny_model, "--strategy", "frozen", "--quiet",
+                      "--out", str(out), timeout=TIMEOUT)
+    assert_one_line_error(process, "train has 1 row (train 1, dev 1); a classifier needs rows of at least 2 classes "
+                                   "to learn from: give more training rows or a dev file (dev is carved from the "
+                                   "train file)")
+    assert snapshot(out) is None
+
+
+@pytest.mark.parametrize("task,dev,options,message", [
+    ("cola", [["fine", 1]] * 6, {}, "dev has 6 rows (train 20, dev 6); mcc needs rows of at least 2 classes: add rows "
+                                    "to the dev file"),
+    ("mrpc", [["a", "b", 0]] * 6, {}, "dev has 6 rows (train 20, dev 6); f1 (of the positive class) needs a row of "
+                                      "class 'equivalent': add rows to the dev file"),
+    ("stsb", [["a", "b", 2.5]] * 6, {}, "dev has 6 rows (train 20, dev 6); pearson needs labels that are not all "
+                                        "equal (every label is 2.5): add rows to the dev file"),
+    ("stsb", [["a", "b", i] for i in range(6)], {"heldout_size": 2},
+     "held-out split (test) has 2 rows (train 18, dev 6, test 2); pearson needs at least 3 rows: raise "
+     "--heldout-size or give a test file"),
+], ids=["cola-mcc-one-class", "mrpc-f1-no-positive", "stsb-constant-labels", "stsb-heldout-2-rows"])
+def test_a_split_on_which_the_metric_is_undefined_is_refused_at_load_time(tmp_path, task, dev, options, message):
+    from core.errors import UserError
+    from core.tasks import GLUE_TASKS, TaskRequest, load_task
+
+    columns = [*GLUE_TASKS[task].text_columns, "label"]
+    rows = [[*(f"{name} {i}" for name in columns[:-1]), (i % 5) * 1.25 if task == "stsb" else i % 2] for i in range(20)]
+    write_tsv(tmp_path / task / "train.tsv", columns, rows)
+    write_tsv(tmp_path / task / "dev.tsv", columns, dev)
+    with pytest.raises(UserError) as refused:
+        load_task(TaskRequest(task, str(tmp_path), **options))
+    assert str(refused.value) == message
+
+
+def test_an_undefined_secondary_metric_is_null_in_the_record_and_the_run_still_counts(tmp_path, tiny_model):
+    """sst2 scored by accuracy on a dev split of positives only: accuracy is defined, MCC and macro F1 are not."""
+    root = tmp_path / "glue"
+    write_tsv(root / "sst2" / "train.tsv", ["sentence", "label"], review_rows(40))
+    write_tsv(root / "sst2" / "dev.tsv", ["sentence", "label"], [[f"a great film {i}", 1] for i in range(8)])
+    out = tmp_path / "run"
+    process = run_cli("runners.train", "--task", "sst2", "--data-dir", str(root), "--model", tiny_model,
+                      "--strategy", "frozen", "--quiet", "--out", str(out), timeout=TIMEOUT)
+    assert process.returncode == 0, process.stderr
+    dev = json.loads((out / "result.json").read_text())["metrics"]["dev"]
+    assert dev["mcc"] is None and dev["macro_f1"] is None and dev["recall"] is None
+    assert isinstance(dev["accuracy"], float) and isinstance(dev["f1"], float)
+
+
+def test_a_trial_whose_dev_score_is_undefined_fails_with_the_reason(tiny_model, data_dir, monkeypatch):
+    import optuna
+    from optuna.trial import TrialState
+
+    import studies.compare
+    from core.config import RunResult, TrainConfig
+    from studies import queue
+    from studies.compare import Comparison, ComparisonSettings
+    from studies.presets import resolve_preset
+    from strategies import get_strategy
+
+    preset = resolve_preset("smoke", {"model": tiny_model})
+    run = TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, train_size=preset.train_size,
+                      max_length=preset.max_length, progress=False, device="cpu")
+    frozen = type(get_strategy("frozen", {}))
+    comparison = Comparison(ComparisonSettings(run=run, preset=preset, strategies=[frozen], budget=2, seeds=1),
+                            optuna.storages.InMemoryStorage())
+    comparison.data.dev = comparison.data.dev.filter(lambda row: row["label"] == 1)  # what load_task would refuse
+    comparison.tuning_data.dev = comparison.data.dev
+
+    def undefined(config, strategy, callbacks=(), data=None):
+        fields = {name: 0 for name in ("seed", "trainable_params", "total_params", "peak_memory_bytes",
+                                       "train_samples_seen", "train_tokens_seen", "steps", "artifact_bytes")}
+        return RunResult(task="sst2", model=tiny_model, strategy="frozen", hyperparameters={}, primary_metric="mcc",
+                         metrics={"dev": {"mcc": None}}, memory_kind="rss", train_seconds=0.0, eval_seconds=0.0,
+                         train_samples_per_second=0.0, stopped_early=False, artifact_path=None, learning_curve=[],
+                         data_sizes={}, data_notes=[], device="cpu", precision="fp32", versions={}, **fields)
+
+    monkeypatch.setattr(studies.compare, "train", undefined)
+    monkeypatch.setattr(comparison.data, "spec", studies.compare.replace(comparison.data.spec, metric="mcc"))
+    study = comparison.tuning_study(frozen)
+    comparison.execute(study, queue.claim(study, comparison.storage),
+                       lambda trial: comparison.run_tuning_trial(frozen, trial), "trial")
+    trial = study.trials[0]
+    assert trial.state == TrialState.FAIL
+    assert trial.user_attrs["reason"] == "dev mcc is undefined: mcc needs rows of at least 2 classes"
+    assert comparison.spent(study)["trials"] == 1  # it used its budget slot, like any failed trial
+
+
+def test_null_metrics_in_results_are_left_out_of_scores_and_rankings(tmp_path):
+    """A results.json whose seed runs hold null (undefined) metrics loads, renders and ranks without them."""
+    from reports.load import load_results
+    from reports.render import write_report
+    from runners.compare import ranking_table
+    from tests.fixtures.make_results import FIXTURES
+
+    results = json.loads((FIXTURES / "smoke_results.json").read_text())
+    metric = results["task"]["metric"]
+    name, record = next(iter(results["strategies"].items()))
+    for run in record["seed_runs"]:
+        run["metrics"]["dev"]["mcc"] = None
+        run["metrics"]["test"][metric] = None  # undefined on held-out for this strategy: dev ranks instead
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    loaded = load_results(tmp_path)
+    assert "mcc" not in loaded.strategies[name].seed_runs[0].metrics["dev"]
+    assert loaded.strategies[name].scores("test", metric) == {} and loaded.split == "dev"
+    assert write_report(tmp_path).is_file()
+    table = ranking_table(results)
+    assert "Traceback" not in table and name in table
