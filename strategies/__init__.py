@@ -24,6 +24,7 @@ from strategies.loraplus import LoraPlus
 from strategies.oft import Oft
 from strategies.olora import Olora
 from strategies.pissa import Pissa
+from strategies.prefix_tuning import PrefixTuning
 from strategies.prompt_tuning import PromptTuning
 from strategies.qdora import QDora
 from strategies.qlora import QLora
@@ -46,6 +47,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Ia3,
     LnTuning,
     PromptTuning,
+    PrefixTuning,
     Dora,
     RsLora,
     Pissa,

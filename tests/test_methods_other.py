@@ -36,6 +36,7 @@ EXPECTED = {
     "ia3": ("additive", r"\.layer\.\d\.(attention\.self\.key|attention\.self\.value|output\.dense)\.ia3_l\.default$", 2 * 3),
     "ln_tuning": ("selective", r"LayerNorm\.ln_tuning_layers\.default\.(weight|bias)$", 5 * 2),
     "prompt_tuning": ("prompt", r"^encoder\.prompt\.embedding\.weight$", 1),
+    "prefix_tuning": ("prompt", r"^encoder\.prompt\.embedding\.weight$", 1),
 }
 PROMPT = [name for name, (family, _, _) in EXPECTED.items() if family == "prompt"]
 
@@ -194,6 +195,12 @@ def test_reparameterisations_refuse_conv1d_layers_in_one_line(name, family):
         build(name, family("gpt2"))
 
 
+@pytest.mark.parametrize("model_family", ["distilbert", "deberta-v2"])
+def test_prefix_tuning_refuses_a_model_that_takes_no_cache_in_one_line(model_family, family):
+    with pytest.raises(UserError, match=r"^prefix_tuning: (DistilBert|DebertaV2)Model.forward takes no key/value cache"):
+        build("prefix_tuning", family(model_family))
+
+
 def test_boft_keeps_its_butterfly_factors_on_cpu(tiny_model):
     """peft needs a CUDA kernel for more than one butterfly factor; ours stands in for it."""
     from strategies.boft import TorchBlockDiag
@@ -218,6 +225,7 @@ def test_boft_keeps_its_butterfly_factors_on_cpu(tiny_model):
     ("ia3", {"rank": "4"}, "strategy ia3 has no hyperparameter 'rank' (it has: none)"),
     ("ln_tuning", {"targets": "attention"}, "strategy ln_tuning has no hyperparameter 'targets'"),
     ("prompt_tuning", {"num_virtual_tokens": "0"}, "num_virtual_tokens=0 is outside its valid range [1, 100]"),
+    ("prefix_tuning", {"projection": "maybe"}, "projection must be one of False, True, got 'maybe'"),
 ])
 def test_impossible_hyperparameters_are_one_clear_line(name, params, message):
     with pytest.raises(UserError) as error:
