@@ -1,10 +1,12 @@
 """What a new user ran into, each pinned: a refused comparison leaves nothing behind; --drop-invalid-rows;
-undefined metrics and splits too small to measure; make test and make compare set themselves up."""
+undefined metrics and splits too small to measure; make test and make compare set themselves up; the
+peftbench command."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -422,3 +424,61 @@ def test_ci_sets_up_once_and_make_compare_sets_up_a_fresh_clone(tmp_path):
     fresh.mkdir()
     log = run_make(fresh, "compare", "COMPARE_ARGS=--strategies lora")
     assert "-m venv" in log[0] and log[-1] == "python -m runners.compare --task sst2 --strategies lora"
+
+
+# ----------------------------------------------------------------------------- 5. the peftbench command
+COMMANDS = ["compare", "train", "report", "recommend"]
+
+
+def peftbench(how: str, *args: str, cwd: Path) -> "subprocess.CompletedProcess":
+    """``peftbench ARGS`` as installed by pip (run outside the checkout, no PYTHONPATH), or ``python -m runners.cli``."""
+    import subprocess
+    import sys
+
+    from tests.test_cli_train import ROOT
+
+    if how == "installed":
+        script = Path(sys.executable).parent / "peftbench"
+        assert script.is_file(), f"{script} is missing: the package is installed without its console script; run make setup"
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        return subprocess.run([str(script), *args], cwd=cwd, env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True,
+                              text=True, timeout=TIMEOUT)
+    return run_cli("runners.cli", *args, cwd=ROOT, timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("how", ["installed", "module"])
+def test_peftbench_lists_its_commands_and_refuses_others_in_one_line(how, tmp_path):
+    import importlib.util
+
+    listing = peftbench(how, "--help", cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    listed = [line.split()[0] for line in listing.stdout.split("commands:\n")[1].split("\n\n")[0].splitlines()]
+    assert listed == COMMANDS
+    assert all(importlib.util.find_spec(f"runners.{name}") for name in listed)
+    assert "export" not in listing.stdout
+    assert_one_line_error(peftbench(how, "export", "runs/x", cwd=tmp_path),
+                          "peftbench: error: unknown command 'export': choose from compare, train, report, recommend")
+    assert_one_line_error(peftbench(how, cwd=tmp_path), "peftbench: error: give a command: compare, train, report")
+    assert_one_line_error(peftbench(how, "--bogus", cwd=tmp_path), "peftbench: error: unknown option '--bogus'")
+
+
+@pytest.mark.parametrize("how", ["installed", "module"])
+def test_peftbench_commands_take_the_runners_flags(how, tmp_path):
+    for name in COMMANDS:
+        mine = peftbench(how, name, "--help", cwd=tmp_path)
+        theirs = run_cli(f"runners.{name}", "--help")
+        assert mine.returncode == 0 == theirs.returncode, mine.stderr
+        assert mine.stdout.startswith(f"usage: peftbench {name} ")
+        flags = [set(re.findall(r"--[a-z][a-z-]+", process.stdout)) for process in (mine, theirs)]
+        assert flags[0] == flags[1] and len(flags[0]) > 1  # the same flags (usage lines wrap differently)
+    assert_one_line_error(peftbench(how, "train", "--no-such-flag", cwd=tmp_path),
+                          "peftbench train: error: unrecognized arguments: --no-such-flag")
+    assert_one_line_error(peftbench(how, "report", str(tmp_path / "nothing"), cwd=tmp_path), "does not exist")
+
+
+def test_the_installed_peftbench_trains(tmp_path, tiny_model, data_dir):
+    out = tmp_path / "run"
+    process = peftbench("installed", "train", "--task", "sst2", "--data-dir", data_dir, "--model", tiny_model,
+                        "--strategy", "frozen", "--quiet", "--out", str(out), cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert json.loads(process.stdout) == json.loads((out / "result.json").read_text())

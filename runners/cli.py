@@ -1,0 +1,77 @@
+"""``peftbench COMMAND ...``: the console script ``pip install`` puts on the PATH.
+
+``peftbench compare --task sst2`` is ``python -m runners.compare --task sst2``, with the same flags, output
+and exit codes (0 done, 1 a run failed, 2 bad input); likewise ``train``, ``report`` and ``recommend``.
+``peftbench --help`` lists the commands; ``peftbench COMMAND --help`` shows a command's flags.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+from core import cli
+
+PROG = "peftbench"
+# Every command is a module runners.<name> with main(argv) -> int, run through core.cli.run_main.
+COMMANDS = {
+    "compare": "tune every strategy on an equal budget, re-run the best with several seeds, write the report",
+    "train": "train one run of one strategy and print its record",
+    "report": "re-render a comparison's report (or combine several) from results.json, without training",
+    "recommend": "which strategy to use, under memory, time, parameter and size constraints",
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"usage: {PROG} COMMAND [ARGS ...]", "", "Compare fine-tuning strategies for pretrained text encoders "
+             "on your task, and find out which one to use.", "", "commands:"]
+    lines += [f"  {name:{width}}  {summary}" for name, summary in COMMANDS.items()]
+    lines += ["", f"'{PROG} COMMAND --help' shows a command's flags (the same as 'python -m runners.COMMAND')."]
+    return "\n".join(lines)
+
+
+def fail(message: str) -> int:
+    print(f"{PROG}: error: {message} (see {PROG} --help)", file=sys.stderr)
+    return cli.EXIT_BAD_INPUT
+
+
+@contextmanager
+def named(command: str) -> Iterator[None]:
+    """The runner's parser calls itself ``python -m runners.<command>``; here it is ``peftbench <command>``, so
+    usage lines and one-line errors name what the user typed."""
+    original = cli.ArgumentParser.__init__
+
+    def __init__(self, *args, prog: str | None = None, **kwargs):
+        if prog == f"python -m runners.{command}":
+            prog = f"{PROG} {command}"
+        original(self, *args, prog=prog, **kwargs)
+
+    cli.ArgumentParser.__init__ = __init__
+    try:
+        yield
+    finally:
+        cli.ArgumentParser.__init__ = original
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        return fail(f"give a command: {', '.join(COMMANDS)}")
+    command, rest = argv[0], argv[1:]
+    if command in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if command not in COMMANDS:
+        what = f"unknown option {command!r}" if command.startswith("-") else f"unknown command {command!r}"
+        return fail(f"{what}: choose from {', '.join(COMMANDS)}")
+    runner = importlib.import_module(f"runners.{command}")
+    with named(command):
+        cli.run_main(runner.main, rest)  # exits with the runner's code
+    return 0  # not reached: run_main exits
+
+
+if __name__ == "__main__":
+    sys.exit(main())
