@@ -23,6 +23,7 @@ from strategies.lora import Lora
 from strategies.loraplus import LoraPlus
 from strategies.oft import Oft
 from strategies.olora import Olora
+from strategies.p_tuning import PTuning
 from strategies.pissa import Pissa
 from strategies.prefix_tuning import PrefixTuning
 from strategies.prompt_tuning import PromptTuning
@@ -48,6 +49,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     LnTuning,
     PromptTuning,
     PrefixTuning,
+    PTuning,
     Dora,
     RsLora,
     Pissa,

@@ -37,6 +37,7 @@ EXPECTED = {
     "ln_tuning": ("selective", r"LayerNorm\.ln_tuning_layers\.default\.(weight|bias)$", 5 * 2),
     "prompt_tuning": ("prompt", r"^encoder\.prompt\.embedding\.weight$", 1),
     "prefix_tuning": ("prompt", r"^encoder\.prompt\.embedding\.weight$", 1),
+    "p_tuning": ("prompt", r"^encoder\.prompt\.(embedding\.weight|lstm_head\.\w+|mlp_head\.[02]\.(weight|bias))$", 1 + 16 + 4),
 }
 PROMPT = [name for name, (family, _, _) in EXPECTED.items() if family == "prompt"]
 
@@ -225,6 +226,7 @@ def test_boft_keeps_its_butterfly_factors_on_cpu(tiny_model):
     ("ia3", {"rank": "4"}, "strategy ia3 has no hyperparameter 'rank' (it has: none)"),
     ("ln_tuning", {"targets": "attention"}, "strategy ln_tuning has no hyperparameter 'targets'"),
     ("prompt_tuning", {"num_virtual_tokens": "0"}, "num_virtual_tokens=0 is outside its valid range [1, 100]"),
+    ("p_tuning", {"encoder": "gru"}, "encoder must be one of lstm, mlp, got 'gru'"),
     ("prefix_tuning", {"projection": "maybe"}, "projection must be one of False, True, got 'maybe'"),
 ])
 def test_impossible_hyperparameters_are_one_clear_line(name, params, message):
