@@ -21,7 +21,7 @@ class PTuning(PromptMethod):
     hyperparameters = (
         VIRTUAL_TOKENS,
         Hyperparameter("encoder", "lstm", choices=("lstm", "mlp"), help="the prompt encoder: LSTM + MLP (paper) or MLP"),
-        Hyperparameter("encoder_hidden", 256, 32, 1024, log=True, help="the prompt encoder's hidden width"),
+        Hyperparameter("encoder_hidden", 256, 32, 512, log=True, help="the prompt encoder's hidden width"),
         Hyperparameter("encoder_dropout", 0.0, 0.0, 0.3, help="dropout between the LSTM's layers"),
     )
 
