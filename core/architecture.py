@@ -159,6 +159,13 @@ def all_linear_targets(model: nn.Module, arch: Architecture) -> list[str]:
     return [p for p, m in model.named_modules() if p.startswith(prefix) and is_linear(m)]
 
 
+def norm_layers(model: nn.Module) -> list[str]:
+    """Module paths of the normalisation layers that have parameters (LayerNorm, RMSNorm, LlamaRMSNorm, ...:
+    transformers names every such class ``...Norm``)."""
+    return [path for path, module in model.named_modules()
+            if type(module).__name__.endswith("Norm") and any(True for _ in module.parameters(recurse=False))]
+
+
 def bias_names(model: nn.Module) -> list[str]:
     return [n for n, p in model.named_parameters() if n.endswith("bias") and p.ndim == 1]
 

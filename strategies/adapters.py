@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.architecture import find_architecture
+from core.architecture import find_architecture, norm_layers
 from core.errors import UserError
 from core.strategy import Hyperparameter, Strategy, freeze_encoder
 
@@ -62,12 +62,6 @@ def adapter_sites(encoder: nn.Module, placement: str) -> list[str]:
     return sites
 
 
-def norm_parameters(encoder: nn.Module) -> list[nn.Parameter]:
-    """The parameters of every normalisation layer (LayerNorm, RMSNorm, ...) in the encoder."""
-    return [p for module in encoder.modules() if type(module).__name__.endswith("Norm")
-            for p in module.parameters(recurse=False)]
-
-
 class Adapters(Strategy):
     name = "adapters"
     groups = ("classic",)
@@ -90,5 +84,6 @@ class Adapters(Strategy):
             adapter = Bottleneck(hidden, self.params["size"], self.params["activation"])
             setattr(parent, child, WithAdapter(getattr(parent, child), adapter))
         if self.params["train_layer_norm"]:
-            for parameter in norm_parameters(model.encoder):
-                parameter.requires_grad = True
+            for path in norm_layers(model.encoder):
+                for parameter in model.encoder.get_submodule(path).parameters(recurse=False):
+                    parameter.requires_grad = True

@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import warnings
 
-from torch import nn
 
+from core.architecture import norm_layers
 from core.errors import UserError
 from core.strategy import Hyperparameter
 from strategies.loha import PeftTuner
-
-
-def norm_layers(encoder: nn.Module) -> list[str]:
-    """Module paths of the encoder's normalisation layers that have parameters."""
-    return [path for path, module in encoder.named_modules()
-            if type(module).__name__.endswith("Norm") and any(True for _ in module.parameters(recurse=False))]
 
 
 class LnTuning(PeftTuner):
