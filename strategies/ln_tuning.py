@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 
-
 from core.architecture import norm_layers
 from core.errors import UserError
 from core.strategy import Hyperparameter
