@@ -212,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out or f"runs/{task_label(settings.task)}-{model_short_name(settings.model)}-"
                            f"{settings.preset.name}")
+    settings.run.output_dir = str(out)  # seed runs save their trained weights under out/models/ (studies.compare)
     coordinator = settings.worker_index == 0
     import torch
 

@@ -240,8 +240,14 @@ class Comparison:
             warmup_ratio=values["warmup_ratio"], weight_decay=values["weight_decay"],
             # rounded up, so the last of an epoch's evaluations falls on its last step, not one step before it
             eval_every=math.ceil(steps_per_epoch / preset.evals_per_epoch) if preset.evals_per_epoch > 1 else 0,
-            seed=seed,
+            seed=seed, output_dir=None,  # the template's output_dir is the comparison's; a trial saves nothing
         )
+
+    def seed_dir(self, strategy: str, seed: int) -> str | None:
+        """Where a seed run's trained weights go: ``<comparison>/models/<strategy>/seed-<n>/`` (none when the
+        comparison has no output directory, ``settings.run.output_dir``)."""
+        out = self.settings.run.output_dir
+        return str(Path(out) / "models" / strategy / f"seed-{seed}") if out else None
 
     def undefined_score(self, value: float | None) -> str | None:
         """Why a run's dev score is no number, or None when it is one. A trial needs a number (Optuna ranks
@@ -276,7 +282,8 @@ class Comparison:
     def run_seed(self, strategy: type[Strategy], trial: optuna.Trial, best_params: dict[str, Any]) -> float | None:
         seed = trial.suggest_int("seed", 0, max(self.settings.seeds - 1, 0))
         values = space.from_params(best_params, strategy)
-        result = train(self.base_config(values, seed=seed), strategy(values["strategy_params"]), data=self.data)
+        config = replace(self.base_config(values, seed=seed), output_dir=self.seed_dir(strategy.name, seed))
+        result = train(config, strategy(values["strategy_params"]), data=self.data)
         result.dropped_rows = self.data.dropped_rows
         trial.set_user_attr(SEED_RESULT, result.to_dict())
         trial.set_user_attr("samples_seen", result.train_samples_seen)
