@@ -427,7 +427,12 @@ def test_ci_sets_up_once_and_make_compare_sets_up_a_fresh_clone(tmp_path):
 
 
 # ----------------------------------------------------------------------------- 5. the peftbench command
-COMMANDS = ["compare", "train", "report", "recommend"]
+def runner_commands() -> list[str]:
+    """The commands that exist: every runners/<name>.py with a main() (cli and common are not commands)."""
+    from tests.test_cli_train import ROOT
+
+    return sorted(p.stem for p in (ROOT / "runners").glob("*.py")
+                  if p.stem not in ("__init__", "cli", "common") and "\ndef main(" in p.read_text())
 
 
 def peftbench(how: str, *args: str, cwd: Path) -> "subprocess.CompletedProcess":
@@ -453,18 +458,19 @@ def test_peftbench_lists_its_commands_and_refuses_others_in_one_line(how, tmp_pa
     listing = peftbench(how, "--help", cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
     listed = [line.split()[0] for line in listing.stdout.split("commands:\n")[1].split("\n\n")[0].splitlines()]
-    assert listed == COMMANDS
+    assert listed[:4] == ["compare", "train", "report", "recommend"]
+    assert sorted(listed) == runner_commands()  # only and every runner that exists (export, once it did)
     assert all(importlib.util.find_spec(f"runners.{name}") for name in listed)
-    assert "export" not in listing.stdout
-    assert_one_line_error(peftbench(how, "export", "runs/x", cwd=tmp_path),
-                          "peftbench: error: unknown command 'export': choose from compare, train, report, recommend")
+    assert_one_line_error(peftbench(how, "deploy", "runs/x", cwd=tmp_path),
+                          f"peftbench: error: unknown command 'deploy': choose from {', '.join(listed)} "
+                          "(see peftbench --help)")
     assert_one_line_error(peftbench(how, cwd=tmp_path), "peftbench: error: give a command: compare, train, report")
     assert_one_line_error(peftbench(how, "--bogus", cwd=tmp_path), "peftbench: error: unknown option '--bogus'")
 
 
 @pytest.mark.parametrize("how", ["installed", "module"])
 def test_peftbench_commands_take_the_runners_flags(how, tmp_path):
-    for name in COMMANDS:
+    for name in runner_commands():
         mine = peftbench(how, name, "--help", cwd=tmp_path)
         theirs = run_cli(f"runners.{name}", "--help")
         assert mine.returncode == 0 == theirs.returncode, mine.stderr
