@@ -62,18 +62,25 @@ def finish(process: subprocess.Popen, timeout: int = 300) -> str:
     return output
 
 
+def load(name: str, storage: str) -> optuna.Study:
+    """A study of the test's storage, a PostgreSQL URL or a journal file path, opened as the runner opens it."""
+    from studies.storage import StorageChoice, open_storage
+
+    return optuna.load_study(study_name=name, storage=open_storage(StorageChoice(storage, local=False), 1, 5))
+
+
 def check_exact(storage: str, trials: int, seeds: int) -> set[str]:
     """Exactly ``trials`` finished trials and ``seeds`` seed runs per strategy; returns the workers seen."""
     workers = set()
     for strategy in ("bitfit", "frozen"):
         name = f"sst2-tiny-bert0-{strategy}-smoke"
-        study = optuna.load_study(study_name=name, storage=storage)
+        study = load(name, storage)
         states = Counter(t.state for t in study.trials)
         assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == trials, states
         assert states[TrialState.WAITING] == states[TrialState.RUNNING] == 0, states
         assert len(queue.counted_trials(study)) == trials
         workers |= {t.user_attrs[queue.WORKER] for t in study.trials}
-        seed_study = optuna.load_study(study_name=name + "-seeds", storage=storage)
+        seed_study = load(name + "-seeds", storage)
         finished = [t for t in seed_study.trials if t.state == TrialState.COMPLETE]
         assert sorted(t.params["seed"] for t in finished) == list(range(seeds))
         assert len(seed_study.trials) == seeds, "a seed run was claimed twice"
@@ -114,7 +121,7 @@ def test_a_killed_workers_trial_is_requeued(tiny_model, bigger_data, storage_url
     while time.time() < deadline:
         time.sleep(0.2)
         try:
-            study = optuna.load_study(study_name=study_name, storage=storage_url)
+            study = load(study_name, storage_url)
         except (KeyError, Exception):
             continue
         states = Counter(t.state for t in study.trials)
@@ -124,7 +131,7 @@ def test_a_killed_workers_trial_is_requeued(tiny_model, bigger_data, storage_url
     victim.wait()
     finish(start(command(tiny_model, bigger_data, storage_url, tmp_path / "b", "--trials", "4", "--seeds", "1",
                          "--strategies", "bitfit")))
-    study = optuna.load_study(study_name=study_name, storage=storage_url)
+    study = load(study_name, storage_url)
     states = Counter(t.state for t in study.trials)
     assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == 4
     assert states[TrialState.FAIL] == 1
