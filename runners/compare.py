@@ -148,6 +148,21 @@ def check_model(model: str) -> None:
     load_tokenizer(model)
 
 
+def check_strategies_fit(settings, num_labels: int) -> None:
+    """Refuse a strategy that cannot work on the model (BitFit on a model without biases, LLRD on shared
+    layers, prefix tuning on an encoder without a key/value cache) before anything is written: each
+    strategy's model is built once with its defaults, as its first trial will build it."""
+    from core.build import build_model
+    from core.costs import release_freed_memory
+
+    for strategy in settings.strategies:
+        try:
+            build_model(settings.run, strategy(), num_labels, total_steps=100)
+        except UserError as error:
+            raise UserError(f"{error}; leave {strategy.name} out of --strategies") from None
+    release_freed_memory()
+
+
 def take_lock(out: Path):
     """One coordinating process per output directory; the lock dies with the process."""
     handle = open(out / LOCK, "w")
@@ -229,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = load_data(settings)  # the task and its files; the comparison uses this copy, it is not loaded again
     if coordinator:
         check_model(settings.model)
+        check_strategies_fit(settings, data.spec.num_labels)
     choice = choose_storage(args.storage, out, settings.workers)
     quiet_optuna()
     # a shared storage is opened (and its server reached) now; the default one is a file inside --out

@@ -459,3 +459,20 @@ def test_gradient_checkpointing_trains_and_is_recorded(family, strategy, family_
     encoder = models[0].encoder
     base = encoder.get_base_model() if hasattr(encoder, "get_base_model") else encoder
     assert base.is_gradient_checkpointing
+
+
+def test_a_comparison_refuses_a_strategy_the_model_cannot_take_before_writing_anything(family_dirs, toy_sst2,
+                                                                                       tmp_path):
+    """BitFit on a bias-free Llama is bad input for the whole comparison: one line naming the strategy and
+    what the model lacks, and no --out directory, before any other strategy has trained."""
+    from runners.compare import main as compare
+
+    out = tmp_path / "run"
+    with pytest.raises(UserError) as refused:
+        compare(["--task", "sst2", "--data-dir", toy_sst2, "--model", family_dirs["llama"], "--preset", "smoke",
+                 "--train-size", "16", "--heldout-size", "4",
+                 "--strategies", "full,bitfit", "--quiet", "--out", str(out)])
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("bitfit: this model (LlamaModel) has no bias terms")
+    assert message.endswith("leave bitfit out of --strategies")
+    assert not out.exists()
