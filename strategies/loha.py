@@ -21,6 +21,8 @@ from strategies.lora import TARGETS, target_modules
 TARGETS_PARAMETER = Hyperparameter("targets", "attention", choices=TARGETS,
                                    help="attention: query/value projections (peft's per-family choice); all_linear: every linear layer")
 ALPHA_RATIO = Hyperparameter("alpha_ratio", 1.0, 0.25, 4.0, help="alpha = alpha_ratio * rank (scale alpha/rank)")
+RANK_DROPOUT = Hyperparameter("rank_dropout", 0.0, 0.0, 0.3, help="dropout over the rank dimension")
+MODULE_DROPOUT = Hyperparameter("module_dropout", 0.0, 0.0, 0.3, help="probability of skipping a whole adapted layer")
 
 
 class PeftTuner(Strategy):
@@ -63,8 +65,8 @@ class LoHa(PeftTuner):
     hyperparameters = (
         Hyperparameter("rank", 8, 1, 64, log=True, help="rank r of each of the two factors"),
         ALPHA_RATIO,
-        Hyperparameter("rank_dropout", 0.0, 0.0, 0.3, help="dropout over the rank dimension"),
-        Hyperparameter("module_dropout", 0.0, 0.0, 0.3, help="probability of skipping a whole adapted layer"),
+        RANK_DROPOUT,
+        MODULE_DROPOUT,
         TARGETS_PARAMETER,
     )
 

@@ -7,7 +7,7 @@ Each layer's width is factorised (384 = 16 × 24) near its square root, or aroun
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.loha import ALPHA_RATIO, TARGETS_PARAMETER, PeftTuner
+from strategies.loha import ALPHA_RATIO, MODULE_DROPOUT, RANK_DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 
 class LoKr(PeftTuner):
@@ -20,8 +20,8 @@ class LoKr(PeftTuner):
         Hyperparameter("factor", -1, choices=(-1, 2, 4, 8, 16, 32),
                        help="size of the smaller Kronecker factor; -1: near the square root of the width"),
         Hyperparameter("decompose_both", False, choices=(False, True), help="also make the smaller factor low-rank"),
-        Hyperparameter("rank_dropout", 0.0, 0.0, 0.3, help="dropout over the rank dimension"),
-        Hyperparameter("module_dropout", 0.0, 0.0, 0.3, help="probability of skipping a whole adapted layer"),
+        RANK_DROPOUT,
+        MODULE_DROPOUT,
         TARGETS_PARAMETER,
     )
 
