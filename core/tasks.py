@@ -26,12 +26,14 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import datasets
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
 from core.metrics import undefined_reason
 from core.tables import SUFFIXES, names, read_table
+
+if TYPE_CHECKING:  # imported where used: the GPU check runs the core without the datasets library
+    import datasets
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "PEFTBENCH_DATA_DIR"
@@ -240,6 +242,8 @@ def _load_glue(spec: TaskSpec, data_dir: str | None, problems: RowProblems) -> T
 
 
 def _load_glue_from_hub(spec: TaskSpec, searched: list[Path]) -> TaskData:
+    import datasets
+
     try:
         hub = datasets.load_dataset("glue", spec.name)
     except Exception as error:  # the hub raises many types (offline, DNS, HTTP); all mean "not reachable"
@@ -265,6 +269,8 @@ def _has_label_column(path: Path) -> bool:
 
 def _read_split(spec: TaskSpec, path: Path, problems: RowProblems, kind: str, label_column: str = LABEL_COLUMN,
                 columns: dict[str, list[str]] | None = None) -> datasets.Dataset:
+    import datasets
+
     columns = columns if columns is not None else read_table(path)
     missing = [c for c in (*spec.text_columns, label_column) if c not in columns]
     if missing:
