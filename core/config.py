@@ -8,7 +8,7 @@ from typing import Any
 
 from core.errors import UserError
 from core.models import DEFAULT_MODEL, POOLINGS
-from core.tasks import TaskRequest
+from core.tasks import DEV_FROM_TRAIN, TaskRequest
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -25,7 +25,8 @@ class TrainConfig:
     text_columns: tuple[str, ...] = ()
     label_column: str = "label"
     train_size: int | None = None
-    heldout_size: int | None = None
+    carve_size: int | None = None  # rows carved from train when the task has no labelled test split
+    protocol: str = DEV_FROM_TRAIN  # whether those rows become dev (the dev file then held-out) or held-out
     drop_invalid_rows: bool = False  # leave out rows with an empty text or a bad label (counted) instead of refusing
     max_length: int = 128
     pooling: str = "auto"  # last real token for causal decoders, mean over tokens otherwise
@@ -49,7 +50,7 @@ class TrainConfig:
 
     def task_request(self) -> TaskRequest:
         return TaskRequest(self.task, self.data_dir, tuple(self.text_columns), self.label_column,
-                           self.train_size, self.heldout_size, self.seed, self.drop_invalid_rows)
+                           self.train_size, self.carve_size, self.protocol, self.seed, self.drop_invalid_rows)
 
     def validate(self) -> None:
         """Reject impossible values with a message that says what would be right."""

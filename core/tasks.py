@@ -43,6 +43,15 @@ DEFAULT_DATA_DIRS = (PROJECT_ROOT / "data", PROJECT_ROOT.parent / "shared" / "da
 LABEL_COLUMN = "label"
 DROP_HINT = "pass --drop-invalid-rows to drop such rows"
 MISSING_LABELS = ("", "nan", "none", "null", "na")  # a label cell holding one of these (any case) has no label
+# How a task without a labelled test split gets a held-out split (``TaskRequest.carve_size`` rows carved from train):
+# - dev-from-train: the protocol of small-budget papers (UniPELT, Mao et al. 2022; Chen et al. 2022): dev is carved
+#   from train for selection and pruning, and the official dev set is the held-out test. It matches the test
+#   distribution where train differs from dev/test (SST-2's train holds treebank phrases, dev whole sentences).
+# - heldout-from-train: the held-out split is carved from train and the official dev set selects.
+# A task with its own labelled test split, or without a dev file (dev already carved from train), ignores the choice.
+DEV_FROM_TRAIN, HELDOUT_FROM_TRAIN = "dev-from-train", "heldout-from-train"
+PROTOCOLS = (DEV_FROM_TRAIN, HELDOUT_FROM_TRAIN)
+TEST_FILE = "test-file"  # TaskData.protocol of a task with its own labelled test split
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,8 @@ class TaskData:
     notes: list[str] = field(default_factory=list)
     full_train_size: int = 0  # training rows available before any subsampling
     dropped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # file (train/dev/test) → reason → rows
-    dev_carved: bool = False  # dev is a part of the train file (no dev file)
+    dev_carved: bool = False  # dev is a part of the train file (no dev file, or the dev-from-train protocol)
+    protocol: str = ""  # where held-out comes from: one of PROTOCOLS, TEST_FILE, or "" (no held-out split)
 
     def sizes(self) -> dict[str, int]:
         sizes = {"train": len(self.train), "dev": len(self.dev)}
@@ -107,7 +117,8 @@ class TaskRequest:
     text_columns: tuple[str, ...] = ()
     label_column: str = LABEL_COLUMN
     train_size: int | None = None  # stratified, seeded subsample of train
-    heldout_size: int | None = None  # carve a held-out split from train when the task has no labelled test
+    carve_size: int | None = None  # rows carved from train for the split a task without a labelled test lacks
+    protocol: str = DEV_FROM_TRAIN  # which split the carved rows become (PROTOCOLS)
     seed: int = 0
     drop_invalid_rows: bool = False  # leave out (and count) rows with an empty text or a bad label instead of refusing
 
@@ -132,9 +143,15 @@ def load_task(request: TaskRequest) -> TaskData:
         raise UserError(f"train size must be at least 1, got {request.train_size}")
     data.dropped_rows = problems.counts
     data.notes += problems.notes()
-    test_carved = bool(request.heldout_size) and data.test is None
-    if request.heldout_size:
-        data = carve_heldout(data, request.heldout_size, request.seed)
+    if request.protocol not in PROTOCOLS:
+        raise UserError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {request.protocol!r}")
+    if data.test is not None:
+        data.protocol = TEST_FILE
+    test_carved = bool(request.carve_size) and data.test is None
+    if test_carved and request.protocol == DEV_FROM_TRAIN and not data.dev_carved:
+        data = carve_dev(data, request.carve_size, request.seed)
+    elif test_carved:
+        data = carve_heldout(data, request.carve_size, request.seed)
     data.full_train_size = len(data.train)
     if request.train_size is not None:
         if request.train_size > len(data.train):
@@ -159,7 +176,7 @@ def check_measurable(data: TaskData, test_carved: bool = False, subsampled: bool
         if data.dev_carved:
             advice.append("a dev file (dev is carved from the train file)")
         if test_carved:
-            advice.append("a smaller --heldout-size")
+            advice.append("a smaller --carve-size")
         if subsampled:
             advice.append("a larger --train-size")
         need = ("a regressor needs rows with at least 2 different labels to learn from" if spec.is_regression else
@@ -171,10 +188,14 @@ def check_measurable(data: TaskData, test_carved: bool = False, subsampled: bool
         labels = list(dataset[LABEL_COLUMN])
         reason = undefined_reason(spec.metric, labels, spec.num_labels, spec.label_names)
         if reason is not None:
-            if split == "dev":
+            if split == "dev" and data.protocol == DEV_FROM_TRAIN:
+                advice = "raise --carve-size"
+            elif split == "dev":
                 advice = "give a dev file or more training rows" if data.dev_carved else "add rows to the dev file"
+            elif data.protocol == DEV_FROM_TRAIN:
+                advice = "add rows to the dev file (the held-out split), or pass --protocol heldout-from-train"
             else:
-                advice = "raise --heldout-size or give a test file" if test_carved else "add rows to the test file"
+                advice = "raise --carve-size or give a test file" if test_carved else "add rows to the test file"
             refuse("held-out split (test)" if split == "test" else split, len(labels), reason, advice)
 
 
@@ -468,9 +489,17 @@ def split_off(dataset: datasets.Dataset, fraction: float | None = None, seed: in
 
 
 def carve_heldout(data: TaskData, size: int, seed: int) -> TaskData:
-    """Give a task without a labelled test split one, carved from train (seeded, stratified)."""
-    if data.test is not None:
-        return data
+    """Protocol heldout-from-train: the held-out split is carved from train (seeded, stratified)."""
     train, test = split_off(data.train, size=size, seed=seed, stratify=not data.spec.is_regression)
-    note = f"held-out split: {size} examples carved from train (seed {seed}, stratified); dev is the official dev set"
-    return replace(data, train=train, test=test, notes=[*data.notes, note])
+    note = f"held-out split: {size:,} examples carved from train (seed {seed}, stratified); dev is the dev file"
+    return replace(data, train=train, test=test, notes=[*data.notes, note], protocol=HELDOUT_FROM_TRAIN)
+
+
+def carve_dev(data: TaskData, size: int, seed: int) -> TaskData:
+    """Protocol dev-from-train: dev is carved from train (seeded, stratified) and the dev file becomes the
+    held-out split, so held-out scores come from the test distribution."""
+    train, dev = split_off(data.train, size=size, seed=seed, stratify=not data.spec.is_regression)
+    note = (f"held-out split: the dev file ({len(data.dev):,} examples); dev: {size:,} examples carved from train "
+            f"(seed {seed}, stratified) for selection and pruning")
+    return replace(data, train=train, dev=dev, test=data.dev, notes=[*data.notes, note], dev_carved=True,
+                   protocol=DEV_FROM_TRAIN)

@@ -82,6 +82,7 @@ class Task:
     heldout: str
     notes: list[str]
     source: str
+    protocol: str = ""  # dev-from-train | heldout-from-train | test-file | "" (see core.tasks.PROTOCOLS)
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,8 @@ def load_results(directory: Path | str) -> Results:
                   full_train_size=task.integer("full_train_size", optional=True),
                   heldout=_strip_prefix(task.text("heldout", optional=True) or "", "held-out split:"),
                   notes=[str(n) for n in task.raw("notes", optional=True) or []],
-                  source=task.text("source", optional=True) or ""),
+                  source=task.text("source", optional=True) or "",
+                  protocol=task.text("protocol", optional=True) or ""),
         model=model.text("name"),
         total_params=model.integer("total_params", optional=True),
         preset=top.text("preset", optional=True) or "custom",

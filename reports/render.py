@@ -246,6 +246,18 @@ def setup_markdown(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+PROTOCOL_NOTES = {  # why the split protocol matters, by results.json's task.protocol
+    "dev-from-train": (" This is the protocol of small-budget papers (UniPELT; Chen et al. 2022): dev, carved from "
+                       "train, selects configurations and prunes trials; the dev file, never seen by the search, is "
+                       "the held-out test, so held-out scores come from the test distribution "
+                       "(`--protocol heldout-from-train` carves held-out from train instead)."),
+    "heldout-from-train": (" The held-out split is carved from train (`--protocol heldout-from-train`): where train "
+                           "differs from the test distribution its scores are optimistic (on SST-2, whose train set "
+                           "holds short phrases and whose dev set whole sentences, by 2–3 points); the default "
+                           "`--protocol dev-from-train` reports on the dev file instead."),
+}
+
+
 def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
     """The limits of the evidence, computed from the numbers rather than boilerplate where possible."""
     split = SPLIT_NAMES[results.split]
@@ -270,7 +282,8 @@ def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
     notes.append(f"**Splits:** hyperparameters were selected on dev only, so dev scores are optimistic; {split} scores "
                  f"come from the seed re-runs alone. Do not compare them with scores on other splits (e.g. GLUE test "
                  f"server vs dev numbers in papers)." + (f" Held-out split: {results.task.heldout}."
-                                                        if results.task.heldout else ""))
+                                                        if results.task.heldout else "")
+                 + PROTOCOL_NOTES.get(results.task.protocol, ""))
     if results.task.full_train_size and results.task.sizes.get("train", 0) < results.task.full_train_size:
         notes.append(f"**Data:** trained on {results.task.sizes['train']:,} of {results.task.full_train_size:,} "
                      "training examples; with all the data scores would likely be higher, and the ranking may change.")

@@ -28,6 +28,8 @@ LOCK = ".lock"
 
 
 def build_parser() -> cli.ArgumentParser:
+    from core.config import TrainConfig
+    from core.tasks import PROTOCOLS
     from studies.compare import BUDGET_KINDS, PRUNERS, SAMPLERS
     from studies.presets import PRESETS
 
@@ -49,15 +51,20 @@ def build_parser() -> cli.ArgumentParser:
     budget.add_argument("--trials", type=cli.positive_int, help="shorthand for --budget-kind trials --budget N")
     budget.add_argument("--seeds", type=cli.positive_int, help="seed re-runs of each best configuration")
     budget.add_argument("--train-size", type=cli.positive_int, help="stratified subsample of the training set")
-    budget.add_argument("--heldout-size", type=cli.positive_int,
-                        help="held-out examples carved from train when the task has no labelled test split")
+    budget.add_argument("--carve-size", type=cli.positive_int,
+                        help="examples carved from train when the task has no labelled test split: the dev split "
+                             "under --protocol dev-from-train, the held-out split under heldout-from-train")
+    budget.add_argument("--protocol", choices=PROTOCOLS, default=TrainConfig.protocol,
+                        help="for a task without a labelled test split: dev-from-train (default; the protocol of "
+                             "small-budget papers) selects on dev carved from train and reports held-out scores on "
+                             "the dev file; heldout-from-train selects on the dev file and carves held-out from train")
     budget.add_argument("--epochs", type=cli.positive_int, help="most epochs a trial may train (searched 1..N)")
     search = parser.add_argument_group("search")
     search.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="(default: tpe, seeded)")
     search.add_argument("--pruner", choices=PRUNERS, default="median", help="(default: median)")
     search.add_argument("--sampler-seed", type=cli.non_negative_int, default=0)
     search.add_argument("--data-seed", type=cli.non_negative_int, default=0,
-                        help="seed of the train subsample and the held-out carve-out (default: 0)")
+                        help="seed of the train subsample and the split carved from train (default: 0)")
     where = parser.add_argument_group("storage, workers and output")
     where.add_argument("--out", help="comparison directory (default: runs/<task>-<model>-<preset>)")
     where.add_argument("--storage", help="Optuna storage: a database URL (sqlite:///…, postgresql://user:pw@host/db) "
@@ -80,7 +87,7 @@ def settings_from_args(args: argparse.Namespace):
     from studies.presets import default_preset_name, resolve_preset
 
     preset = resolve_preset(args.preset or default_preset_name(), {
-        "model": args.model, "train_size": args.train_size, "heldout_size": args.heldout_size,
+        "model": args.model, "train_size": args.train_size, "carve_size": args.carve_size,
         "epochs": args.epochs, "max_length": args.max_length,
     })
     strategies = select_strategies(args.strategies)
@@ -97,7 +104,8 @@ def settings_from_args(args: argparse.Namespace):
         raise UserError(f"a trial budget must be a whole number, got {budget:g}")
     run = TrainConfig(
         task=args.task, model=preset.model, data_dir=args.data_dir, text_columns=tuple(args.text_columns or ()),
-        label_column=args.label_column, train_size=preset.train_size, heldout_size=preset.heldout_size,
+        label_column=args.label_column, train_size=preset.train_size, carve_size=preset.carve_size,
+        protocol=args.protocol,
         drop_invalid_rows=args.drop_invalid_rows, max_length=preset.max_length, pooling=args.pooling,
         device=args.device, precision=args.precision,
         memory_cap_mb=args.memory_cap_mb, gradient_checkpointing=args.gradient_checkpointing, progress=not args.quiet,

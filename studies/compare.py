@@ -25,7 +25,7 @@ from core.costs import release_freed_memory
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
 from core.metrics import undefined_reason
 from core.strategy import Strategy
-from core.tasks import TaskData, load_task
+from core.tasks import HELDOUT_FROM_TRAIN, TaskData, load_task
 from core.train import train
 from studies import queue, space
 from studies.presets import Preset
@@ -38,7 +38,7 @@ SEED_RESULT = "result"  # user attribute of a seed trial: its RunResult record
 MAX_TRIALS = 100_000  # a queue of enqueued trials; more than this is a typo, not a plan
 READY = "queue_ready"  # study user attribute: the creator has enqueued every slot
 # Settings that change what a study measures; a stored study run with other values is not resumed.
-IDENTITY = ("task", "model", "train_size", "heldout_size", "epochs", "max_length", "pooling", "data_seed",
+IDENTITY = ("task", "model", "train_size", "carve_size", "protocol", "epochs", "max_length", "pooling", "data_seed",
             "batch_sizes", "evals_per_epoch", "data_dir", "text_columns", "label_column", "drop_invalid_rows")
 
 
@@ -76,7 +76,7 @@ class ComparisonSettings:
     def identity(self) -> dict[str, Any]:
         run = self.run
         values = {"task": run.task, "model": run.model, "train_size": run.train_size,
-                  "heldout_size": run.heldout_size, "epochs": self.preset.epochs, "max_length": run.max_length,
+                  "carve_size": run.carve_size, "protocol": run.protocol, "epochs": self.preset.epochs, "max_length": run.max_length,
                   "pooling": run.pooling, "data_seed": self.data_seed, "batch_sizes": list(self.preset.batch_sizes),
                   "evals_per_epoch": self.preset.evals_per_epoch, "data_dir": run.data_dir,
                   "text_columns": list(run.text_columns), "label_column": run.label_column,
@@ -164,6 +164,8 @@ class Comparison:
             study = optuna.load_study(study_name=name, storage=self.storage, sampler=self.sampler(strategy),
                                       pruner=self.pruner())
         stored = study.user_attrs.get("settings", {})
+        if stored and "protocol" not in stored:  # written before --protocol existed: held-out was carved from train
+            stored = {**stored, "protocol": HELDOUT_FROM_TRAIN}
         for key, value in self.settings.identity().items():
             if key in stored and stored[key] != value:
                 raise UserError(f"study {name} in this storage was run with {key}={stored[key]!r}, not {value!r}; "

@@ -16,7 +16,7 @@ class Preset:
     name: str
     model: str
     train_size: int | None
-    heldout_size: int  # carved from train when the task has no labelled test split
+    carve_size: int  # carved from train when the task has no labelled test split (dev or held-out: --protocol)
     epochs: int  # the most a trial may train; trials search 1..epochs
     trials: int  # tuning budget per strategy (when the budget is counted in trials)
     seeds: int
@@ -28,14 +28,14 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
-        Preset("smoke", DEFAULT_MODEL, train_size=64, heldout_size=32, epochs=1, trials=2, seeds=2, max_length=32,
+        Preset("smoke", DEFAULT_MODEL, train_size=64, carve_size=32, epochs=1, trials=2, seeds=2, max_length=32,
                evals_per_epoch=2, batch_sizes=(16, 32)),
         # sized to finish all seven strategies in about 15 minutes on 2 CPU cores (README, "Measured"):
         # 3 trials each, and batch size fixed at 32, which trains ~25% faster per example than 16 on CPU
-        Preset("quick", DEFAULT_MODEL, train_size=2000, heldout_size=1000, epochs=1, trials=3, seeds=3,
+        Preset("quick", DEFAULT_MODEL, train_size=2000, carve_size=1000, epochs=1, trials=3, seeds=3,
                max_length=64, evals_per_epoch=2, batch_sizes=(32,)),
         # bert-base-uncased where the hub (or a local copy) is available; --model overrides it.
-        Preset("full", "bert-base-uncased", train_size=None, heldout_size=2000, epochs=3, trials=20, seeds=5,
+        Preset("full", "bert-base-uncased", train_size=None, carve_size=2000, epochs=3, trials=20, seeds=5,
                max_length=128, evals_per_epoch=2, batch_sizes=(16, 32, 64)),
     )
 }

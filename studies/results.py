@@ -123,6 +123,7 @@ def build(comparison: Comparison, storage_label: str, created: str | None = None
             "source": data.source,
             "sizes": data.sizes(),
             "full_train_size": data.full_train_size,
+            "protocol": data.protocol,
             "heldout": next((n for n in data.notes if n.startswith("held-out")), "the task's own labelled test split"),
             "notes": data.notes,
         },

@@ -169,7 +169,7 @@ def test_a_directory_holding_another_comparison_is_refused(finished, tiny_model,
 def test_pair_task_rte(tiny_model, data_dir, tmp_path):
     out = tmp_path / "rte"
     assert main(["--task", "rte", "--preset", "smoke", "--model", tiny_model, "--data-dir", data_dir, "--out", str(out),
-                 "--strategies", "frozen,bitfit", "--trials", "2", "--seeds", "2", "--heldout-size", "8",
+                 "--strategies", "frozen,bitfit", "--trials", "2", "--seeds", "2", "--carve-size", "8",
                  "--train-size", "40", "--quiet", "--no-report"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["task"]["name"] == "rte" and results["task"]["sizes"] == {"train": 40, "dev": 16, "test": 8}

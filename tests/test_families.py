@@ -470,7 +470,7 @@ def test_a_comparison_refuses_a_strategy_the_model_cannot_take_before_writing_an
     out = tmp_path / "run"
     with pytest.raises(UserError) as refused:
         compare(["--task", "sst2", "--data-dir", toy_sst2, "--model", family_dirs["llama"], "--preset", "smoke",
-                 "--train-size", "16", "--heldout-size", "4",
+                 "--train-size", "16", "--carve-size", "4",
                  "--strategies", "full,bitfit", "--quiet", "--out", str(out)])
     message = str(refused.value)
     assert "\n" not in message and message.startswith("bitfit: this model (LlamaModel) has no bias terms")

@@ -20,7 +20,7 @@ from strategies.full import Full
 def smoke_settings(tiny_model, data_dir, **overrides) -> ComparisonSettings:
     preset = resolve_preset("smoke", {"model": tiny_model})
     run = TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, train_size=preset.train_size,
-                      heldout_size=preset.heldout_size, max_length=preset.max_length, progress=False, device="cpu")
+                      carve_size=preset.carve_size, max_length=preset.max_length, progress=False, device="cpu")
     values = dict(run=run, preset=preset, strategies=[Full], budget=3, seeds=1)
     values.update(overrides)
     return ComparisonSettings(**values)

@@ -275,7 +275,7 @@ def task_files(draw):
         text_columns=draw(st.one_of(st.just(()), st.lists(st.sampled_from(header), min_size=1, max_size=2).map(tuple))),
         label_column=label_column,
         train_size=draw(st.one_of(st.none(), st.integers(-2, 40), st.just(10**12))),
-        heldout_size=draw(st.one_of(st.none(), st.integers(-1, 10))),
+        carve_size=draw(st.one_of(st.none(), st.integers(-1, 10))),
         seed=draw(st.integers(0, 2**40)),
     )
     return draw(st.sampled_from(SUFFIXES)), header, files, request

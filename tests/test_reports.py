@@ -335,3 +335,17 @@ def test_bad_flags_and_paths_are_one_line(sst2, tmp_path):
     assert_one_line_error(run_cli("runners.report", str(sst2), str(tmp_path)), "has no results.json")
     assert (sst2 / "report" / "report.md").stat().st_mtime_ns == before
 
+
+
+def test_the_report_states_the_split_protocol(sst2, tmp_path):
+    """results.json's task.protocol decides what the report says about where held-out scores come from."""
+    assert "carves held-out from train instead" not in (sst2 / "report" / "report.md").read_text()
+    assert "its scores are optimistic" in (sst2 / "report" / "report.md").read_text()
+    results = make_results()
+    results["task"].update(protocol="dev-from-train", heldout="held-out split: the dev file (872 examples); dev: "
+                           "1,000 examples carved from train (seed 0, stratified) for selection and pruning")
+    run = write_run(tmp_path / "dev-from-train", results)
+    assert run_cli("runners.report", str(run)).returncode == 0
+    text = (run / "report" / "report.md").read_text()
+    assert "Held-out split: the dev file (872 examples)" in text and "small-budget papers" in text
+    assert "its scores are optimistic" not in text

@@ -32,7 +32,7 @@ def reviews(path: Path, rows: int = 80, empty_at: int | None = None) -> Path:
 
 def compare(tiny_model: str, task: Path | str, out: Path, *extra: str):
     return run_cli("runners.compare", "--task", str(task), "--preset", "smoke", "--model", tiny_model,
-                   "--strategies", "frozen", "--trials", "1", "--seeds", "1", "--heldout-size", "8", "--out", str(out),
+                   "--strategies", "frozen", "--trials", "1", "--seeds", "1", "--carve-size", "8", "--out", str(out),
                    "--quiet", "--no-report", *extra, timeout=TIMEOUT)
 
 
@@ -93,7 +93,7 @@ def test_the_comparison_loads_its_data_once(tmp_path, tiny_model, monkeypatch):
     monkeypatch.setattr(studies.compare, "load_task", lambda request: calls.append(request) or load_task(request))
     good = reviews(tmp_path / "reviews.tsv")
     code = runner.main(["--task", str(good), "--preset", "smoke", "--model", tiny_model, "--strategies", "frozen",
-                        "--trials", "1", "--seeds", "1", "--heldout-size", "8", "--out", str(tmp_path / "out"),
+                        "--trials", "1", "--seeds", "1", "--carve-size", "8", "--out", str(tmp_path / "out"),
                         "--quiet", "--no-report"])
     assert code == 0
     assert len(calls) == 1
@@ -270,10 +270,12 @@ def test_a_two_row_classification_file_is_refused_naming_the_sizes(tmp_path, tin
                                       "class 'equivalent': add rows to the dev file"),
     ("stsb", [["a", "b", 2.5]] * 6, {}, "dev has 6 rows (train 20, dev 6); pearson needs labels that are not all "
                                         "equal (every label is 2.5): add rows to the dev file"),
-    ("stsb", [["a", "b", i] for i in range(6)], {"heldout_size": 2},
+    ("stsb", [["a", "b", i] for i in range(6)], {"carve_size": 2, "protocol": "heldout-from-train"},
      "held-out split (test) has 2 rows (train 18, dev 6, test 2); pearson needs at least 3 rows: raise "
-     "--heldout-size or give a test file"),
-], ids=["cola-mcc-one-class", "mrpc-f1-no-positive", "stsb-constant-labels", "stsb-heldout-2-rows"])
+     "--carve-size or give a test file"),
+    ("stsb", [["a", "b", i] for i in range(6)], {"carve_size": 2},
+     "dev has 2 rows (train 18, dev 2, test 6); pearson needs at least 3 rows: raise --carve-size"),
+], ids=["cola-mcc-one-class", "mrpc-f1-no-positive", "stsb-constant-labels", "stsb-heldout-2-rows", "stsb-dev-2-rows"])
 def test_a_split_on_which_the_metric_is_undefined_is_refused_at_load_time(tmp_path, task, dev, options, message):
     from core.errors import UserError
     from core.tasks import GLUE_TASKS, TaskRequest, load_task

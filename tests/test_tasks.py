@@ -67,10 +67,33 @@ def test_stratified_indices_keep_proportions_exactly():
     assert Counter(labels[i] for i in chosen) == {0: 7, 1: 3}
 
 
-def test_heldout_is_carved_from_train_and_disjoint(data_dir):
-    data = load_task(TaskRequest("sst2", data_dir, heldout_size=16, seed=0))
-    assert data.sizes() == {"train": 80, "dev": 32, "test": 16}
+def test_by_default_dev_is_carved_from_train_and_the_dev_file_is_held_out(data_dir):
+    official = load_task(TaskRequest("sst2", data_dir))
+    data = load_task(TaskRequest("sst2", data_dir, carve_size=16, seed=0))
+    assert data.protocol == "dev-from-train" and data.sizes() == {"train": 80, "dev": 16, "test": 32}
+    assert data.test["sentence"] == official.dev["sentence"] and data.test["label"] == official.dev["label"]
+    # the carved dev rows and the remaining train rows together are the train file, each row once
+    assert Counter(data.dev["sentence"]) + Counter(data.train["sentence"]) == Counter(official.train["sentence"])
+    assert any(note.startswith("held-out split: the dev file") for note in data.notes)
+
+
+def test_heldout_from_train_carves_the_heldout_split_and_keeps_the_dev_file(data_dir):
+    official = load_task(TaskRequest("sst2", data_dir))
+    data = load_task(TaskRequest("sst2", data_dir, carve_size=16, protocol="heldout-from-train", seed=0))
+    assert data.protocol == "heldout-from-train" and data.sizes() == {"train": 80, "dev": 32, "test": 16}
+    assert data.dev["sentence"] == official.dev["sentence"]
+    assert Counter(data.test["sentence"]) + Counter(data.train["sentence"]) == Counter(official.train["sentence"])
     assert any("carved from train" in note for note in data.notes)
+
+
+def test_a_task_with_its_own_test_file_ignores_the_protocol(tmp_path, data_dir):
+    import shutil
+
+    shutil.copytree(Path(data_dir) / "sst2", tmp_path / "sst2")
+    shutil.copy(tmp_path / "sst2" / "dev.tsv", tmp_path / "sst2" / "test.tsv")
+    for protocol in ("dev-from-train", "heldout-from-train"):
+        data = load_task(TaskRequest("sst2", str(tmp_path), carve_size=16, protocol=protocol))
+        assert data.protocol == "test-file" and data.sizes() == {"train": 96, "dev": 32, "test": 32}
 
 
 def test_huge_train_size_uses_everything_and_says_so(data_dir):

@@ -75,8 +75,8 @@ def test_full_training_learns_the_toy_task(tiny_model, data_dir):
 
 
 def test_heldout_split_is_evaluated(tiny_model, data_dir):
-    result = train(config(tiny_model, data_dir, strategy="frozen", heldout_size=16))
-    assert set(result.metrics) == {"dev", "test"} and result.data_sizes["test"] == 16
+    result = train(config(tiny_model, data_dir, strategy="frozen", carve_size=16))  # dev carved, the dev file held out
+    assert set(result.metrics) == {"dev", "test"} and result.data_sizes["dev"] == 16 and result.data_sizes["test"] == 32
 
 
 def test_callbacks_see_every_evaluation_and_can_stop_the_run(tiny_model, data_dir):
