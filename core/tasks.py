@@ -472,9 +472,24 @@ def stratified_indices(dataset: datasets.Dataset, size: int, seed: int, stratify
     return sorted(chosen)
 
 
+def nested_indices(dataset: datasets.Dataset, size: int, seed: int, stratify: bool = True) -> list[int]:
+    """``size`` row indices keeping label proportions (up to rounding), drawn so that with the same seed a
+    smaller subsample is part of every larger one, as a learning curve's training sets should be: each label's
+    rows in one seeded order, the i-th of a label's n rows placed at (i + 0.5) / n, and the first ``size`` of
+    all rows by place taken."""
+    rng = random.Random(seed)
+    placed: list[tuple[float, int]] = []
+    for group in _label_groups(dataset, stratify):
+        order = list(group)
+        rng.shuffle(order)
+        placed += [((i + 0.5) / len(order), index) for i, index in enumerate(order)]
+    return sorted(index for _, index in sorted(placed)[:size])
+
+
 def stratified_subset(dataset: datasets.Dataset, size: int, seed: int) -> datasets.Dataset:
+    """The training subsample (``--train-size``): nested, so a data-size sweep's sizes share their examples."""
     stratify = isinstance(dataset[0][LABEL_COLUMN], int)
-    return dataset.select(stratified_indices(dataset, size, seed, stratify))
+    return dataset.select(nested_indices(dataset, size, seed, stratify))
 
 
 def split_off(dataset: datasets.Dataset, fraction: float | None = None, seed: int = 0, stratify: bool = True,
