@@ -1,27 +1,38 @@
-"""Path A: the run as a user would write it with ``transformers.Trainer``.
+"""Path A: the run as a user would write it with ``transformers.Trainer``, in two settings.
 
-What a tutorial does: tokenise with ``padding="max_length"``, the default collator, the Trainer's own
-(fused) AdamW with weight decay off biases and LayerNorms, linear warmup/decay, no evaluation or
-checkpoints during training. What trains is decided exactly as in the core: the same
+- As a tutorial writes it (``best=False``): tokenise with ``padding="max_length"``, the default collator,
+  random batches, the Trainer's default optimizer (fused AdamW in transformers 5 with torch ≥ 2.8).
+- At its best (``best=True``): what a user who knows the Trainer turns on: dynamic padding
+  (``DataCollatorWithPadding``), length-grouped batches (``train_sampling_strategy="group_by_length"``)
+  and ``optim="adamw_torch_fused"``, named so that a change of default cannot slow it.
+
+Both: weight decay off biases and LayerNorms, linear warmup/decay, no evaluation or checkpoints during
+training, one prediction pass over dev at the end. What trains is decided exactly as in the core: the same
 ``SequenceClassifier`` (same seed, same initial weights, same mean-pooling head) prepared by the
 strategy (LoRA/QLoRA through ``peft``, adapters and BitFit by ``requires_grad``); only LLRD needs its
-param groups handed to the Trainer (``optimizers=``), with a plain ``torch.optim.AdamW`` as a user writes.
+param groups handed to the Trainer (``optimizers=``), with a ``torch.optim.AdamW`` as a user writes
+(fused at its best).
+
+Splits are tokenised from their columns (``split[column]``) into a list of feature dicts, which the
+Trainer takes as a dataset: that works for a ``datasets.Dataset`` and for the plain columns the GPU
+check reads (``benchmarks.tsv_task``) on a machine without the datasets library.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
+from typing import Any
 
-import datasets
 import numpy as np
 import torch
 from torch import nn
-from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, default_data_collator
+from transformers import (DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments,
+                          default_data_collator)
 from transformers import get_linear_schedule_with_warmup
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from benchmarks.measure import TRAINER, RunMeasurement
+from benchmarks.measure import TRAINER, TRAINER_BEST, RunMeasurement
 from core.config import TrainConfig
 from core.costs import PeakMemory
 from core.metrics import compute_metrics
@@ -31,7 +42,7 @@ from core.tasks import LABEL_COLUMN, TaskData
 from core.train import loss_function, resolve_device, resolve_precision
 from strategies import get_strategy
 
-_PADDED: dict[tuple, datasets.Dataset] = {}
+_TOKENIZED: dict[tuple, list[dict[str, Any]]] = {}
 
 
 class WithLoss(nn.Module):
@@ -51,7 +62,8 @@ class WithLoss(nn.Module):
 class LoopTimer(TrainerCallback):
     """Times the training loop from the end of its first step to its end: the first step carries the
     Trainer's lazy set-up (accelerate, optimizer state), which would make short timing runs look slower
-    than the path really is. (The core's time includes its first step, so this errs in the Trainer's favour.)"""
+    than the path really is. (The core's time includes its first step, so this errs in the Trainer's favour;
+    at its best the more so, since length grouping puts the longest batch first.)"""
 
     def __init__(self):
         self.first_step_end = self.end = 0.0
@@ -73,22 +85,24 @@ def samples_in_steps(rows: int, batch_size: int, steps: int) -> int:
     return epochs * rows + min(rest * batch_size, rows)
 
 
-def padded_split(dataset: datasets.Dataset, text_columns: tuple[str, ...], tokenizer, max_length: int) -> datasets.Dataset:
-    """Tokenised once per benchmark, every row padded to ``max_length`` (the tutorial default)."""
-    key = (tokenizer.name_or_path, dataset._fingerprint, text_columns, max_length)
-    if key not in _PADDED:
-        def tokenize(batch):
-            return tokenizer(*[batch[c] for c in text_columns], padding="max_length", truncation=True,
-                             max_length=max_length)
-
-        _PADDED[key] = dataset.map(tokenize, batched=True, remove_columns=list(text_columns))
-    return _PADDED[key]
+def tokenized_rows(split, text_columns: tuple[str, ...], tokenizer, max_length: int, pad: bool) -> list[dict[str, Any]]:
+    """One feature dict per row (the tokenizer's outputs and ``label``), every row padded to ``max_length``
+    when ``pad`` (the tutorial) or left at its own length (for a padding collator). Tokenised once per
+    benchmark. ``split`` is anything with columns by name and a content ``_fingerprint``."""
+    key = (tokenizer.name_or_path, split._fingerprint, text_columns, max_length, pad)
+    if key not in _TOKENIZED:
+        encoded = tokenizer(*[list(split[c]) for c in text_columns], truncation=True, max_length=max_length,
+                            padding="max_length" if pad else False)
+        labels = list(split[LABEL_COLUMN])
+        _TOKENIZED[key] = [{**{name: values[i] for name, values in encoded.items()}, "label": label}
+                           for i, label in enumerate(labels)]
+    return _TOKENIZED[key]
 
 
 def run_trainer(config: TrainConfig, strategy_name: str, data: TaskData, repetition: int,
-                max_steps: int | None = None) -> RunMeasurement:
-    """One run through ``transformers.Trainer``. With ``max_steps`` it is a timing-only run: it stops
-    after that many steps and is not evaluated."""
+                max_steps: int | None = None, best: bool = False) -> RunMeasurement:
+    """One run through ``transformers.Trainer``, as a tutorial writes it or at its ``best`` (module
+    docstring). With ``max_steps`` it is a timing-only run: it stops after that many steps and is not evaluated."""
     wall_started = time.perf_counter()
     strategy = get_strategy(strategy_name)
     lr = config.lr if config.lr is not None else strategy.learning_rate.default
@@ -96,15 +110,15 @@ def run_trainer(config: TrainConfig, strategy_name: str, data: TaskData, repetit
     precision = resolve_precision(config.precision, device)
     tokenizer = load_tokenizer(config.model)
     columns = data.spec.text_columns
-    train_set = padded_split(data.train, columns, tokenizer, config.max_length)
-    dev_set = padded_split(data.dev, columns, tokenizer, config.max_length)
+    train_set = tokenized_rows(data.train, columns, tokenizer, config.max_length, pad=not best)
+    dev_set = tokenized_rows(data.dev, columns, tokenizer, config.max_length, pad=not best)
 
     total_steps = max_steps or config.epochs * -(-len(train_set) // config.batch_size)
     model = build_model(config, strategy, data.spec.num_labels, total_steps)
     optimizers = (None, None)
     groups = strategy.param_groups(model, lr, config.weight_decay)
     if len({group["lr"] for group in groups}) > 1:  # per-parameter learning rates (LLRD): the Trainer's own can't
-        optimizer = torch.optim.AdamW(groups, lr=lr)
+        optimizer = torch.optim.AdamW(groups, lr=lr, fused=best)
         optimizers = (optimizer, get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps),
                                                                  total_steps))
     timer = LoopTimer()
@@ -116,8 +130,10 @@ def run_trainer(config: TrainConfig, strategy_name: str, data: TaskData, repetit
             lr_scheduler_type="linear", max_grad_norm=config.max_grad_norm, seed=config.seed,
             eval_strategy="no", save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
             use_cpu=device.type == "cpu", bf16=precision == "bf16", fp16=precision == "fp16",
+            **({"train_sampling_strategy": "group_by_length", "optim": "adamw_torch_fused"} if best else {}),
         )
-        trainer = Trainer(model=WithLoss(model), args=args, train_dataset=train_set, data_collator=default_data_collator,
+        collator = DataCollatorWithPadding(tokenizer) if best else default_data_collator
+        trainer = Trainer(model=WithLoss(model), args=args, train_dataset=train_set, data_collator=collator,
                           optimizers=optimizers, callbacks=[timer])
         trainer.remove_callback(PrinterCallback)  # it prints the final log line; the benchmark reports instead
         memory = PeakMemory(device)
@@ -127,11 +143,12 @@ def run_trainer(config: TrainConfig, strategy_name: str, data: TaskData, repetit
         score = None
         if max_steps is None:
             logits = trainer.predict(dev_set).predictions
-            score = compute_metrics(logits, np.asarray(list(dev_set[LABEL_COLUMN])), data.spec.num_labels)[data.spec.metric]
+            score = compute_metrics(logits, np.asarray([row["label"] for row in dev_set]),
+                                    data.spec.num_labels)[data.spec.metric]
     samples = samples_in_steps(len(train_set), config.batch_size, timer.steps) - config.batch_size
-    tokens_per_row = sum(map(sum, train_set["attention_mask"])) / len(train_set)
+    tokens_per_row = sum(sum(row["attention_mask"]) for row in train_set) / len(train_set)
     return RunMeasurement(
-        path=TRAINER, strategy=strategy.name, repetition=repetition, samples=samples,
+        path=TRAINER_BEST if best else TRAINER, strategy=strategy.name, repetition=repetition, samples=samples,
         tokens=round(samples * tokens_per_row), train_seconds=timer.end - timer.first_step_end,
         wall_seconds=time.perf_counter() - wall_started, peak_memory_bytes=peak, memory_kind=memory.kind,
         metric=data.spec.metric, dev_score=score,

@@ -1,13 +1,14 @@
-"""Run the benchmark: every strategy through transformers.Trainer (A) and through the core (B),
+"""Run the benchmark: every strategy through transformers.Trainer as a tutorial writes it (A), through
+the Trainer at its best (A*: dynamic padding, length grouping, fused AdamW) and through the core (B),
 interleaved in one process, and write benchmarks/results/<name>.{json,md}.
 
-    .venv/bin/python -m benchmarks.run                      # the CPU benchmark (≈15 min on 2 cores)
+    .venv/bin/python -m benchmarks.run                      # the CPU benchmark (≈25 min on 2 cores)
     .venv/bin/python -m benchmarks.run --strategies full,lora --reps 2 --train-size 500 --out /tmp/bench
 
-Repetition 1 runs both paths to the end (throughput, memory, wall time and the dev score); later
-repetitions time ``--trainer-steps`` Trainer steps (a padded Trainer step costs the same whatever the
-batch, so a few steps give its rate) against a complete core run, which is cheap. A and B alternate
-which goes first (A B, B A, …) so a drift in machine load does not favour either.
+Repetition 1 runs every path to the end (throughput, memory, wall time and the dev score); later
+repetitions time ``--trainer-steps`` steps of A (a padded step costs the same whatever the batch, so a
+few steps give its rate) against complete runs of A* and B (their steps vary with the batch's length).
+The order alternates (A A* B, B A* A, …) so a drift in machine load does not favour either end.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 from benchmarks.hf_trainer import run_trainer
 from benchmarks.measure import (CORE, CORE_COLD, CORE_NO_CACHE, RunMeasurement, matmul_flops_per_second,
                                 non_embedding_parameters)
+from benchmarks.tsv_task import load_glue_columns
 from benchmarks.summary import (BenchmarkReport, summarise_flops, summarise_frozen_cache,
                                 summarise_strategy, write)
 from core.cli import quiet_libraries
@@ -50,6 +52,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="sst2")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--plain-columns", action="store_true",
+                        help="read the GLUE task's train.tsv/dev.tsv into plain columns (benchmarks.tsv_task) instead "
+                             "of datasets.Dataset objects, for a machine without the datasets library (the GPU "
+                             "check); the same rows either way")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated (default: all seven)")
     parser.add_argument("--train-size", type=int, default=2000, help="training examples; 0 = the whole training set")
@@ -58,8 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-length", type=int, default=64,
-                        help="both paths truncate to this and the Trainer pads every row to it; 64 is above SST-2's "
-                             "longest row (56 train, 60 dev tokens), so nothing is cut, and half a tutorial's 128")
+                        help="every path truncates to this and the tutorial Trainer pads every row to it; 64 is above "
+                             "SST-2's longest row (56 train, 60 dev tokens), so nothing is cut, and half a tutorial's 128")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", help="auto: fp32 on CPU, bf16 on a GPU that has it")
@@ -144,7 +150,10 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision, device)
-    data = load_task(TaskRequest(args.task, args.data_dir, train_size=args.train_size or None, seed=args.seed))
+    if args.plain_columns:
+        data = load_glue_columns(args.task, args.data_dir, args.train_size or None, args.seed)
+    else:
+        data = load_task(TaskRequest(args.task, args.data_dir, train_size=args.train_size or None, seed=args.seed))
     base = TrainConfig(task=args.task, model=args.model, data_dir=args.data_dir, train_size=args.train_size or None,
                        batch_size=args.batch_size, epochs=args.epochs, max_length=args.max_length, seed=args.seed,
                        device=str(device), precision=precision, progress=False)
@@ -161,7 +170,7 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
     def record(measurement: RunMeasurement, repetition: int) -> None:
         runs.append(measurement)
         release_freed_memory()
-        log(f"[{repetition + 1}/{args.reps}] {measurement.strategy:8s} {measurement.path:12s} "
+        log(f"[{repetition + 1}/{args.reps}] {measurement.strategy:8s} {measurement.path:13s} "
             f"{measurement.samples_per_second:7.1f} samples/s  wall {measurement.wall_seconds:6.1f} s  "
             f"dev {measurement.dev_score if measurement.dev_score is not None else '–'}")
 
@@ -173,9 +182,10 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
             log(f"[{repetition + 1}/{args.reps}] {matmul_label}: {matmul[-1] / 1e9:.0f} GFLOP/s")
             steps = None if repetition == 0 else args.trainer_steps
             for strategy in args.strategies:
-                pair = [lambda: run_trainer(base, strategy, data, repetition, steps),
-                        lambda: run_core(base, strategy, data, repetition)]
-                for run in pair if repetition % 2 == 0 else reversed(pair):
+                paths = [lambda: run_trainer(base, strategy, data, repetition, steps),
+                         lambda: run_trainer(base, strategy, data, repetition, best=True),
+                         lambda: run_core(base, strategy, data, repetition)]
+                for run in paths if repetition % 2 == 0 else reversed(paths):
                     record(run(), repetition)
                 if strategy == "frozen":
                     record(run_core(replace(base, cache_features=False), strategy, data, repetition, CORE_NO_CACHE),
