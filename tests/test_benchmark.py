@@ -202,3 +202,42 @@ def test_ablation_pads_each_variant_as_it_says_and_writes_its_table(tiny_model, 
     table = (tmp_path / "ablation-sst2-cpu.md").read_text()
     assert all(f"| {name} |" in table for name in VARIANTS)
     assert json.loads((tmp_path / "ablation-sst2-cpu.json").read_text())["variants"][0]["name"] == "padded-to-max"
+
+
+def test_gpu_check_cpu_fallback_runs_from_packed_assets(tmp_path, data_dir):
+    """The GPU check's path without a GPU: assets packed (MiniLM as fp16, SST-2) and checked against their
+    manifest, MiniLM unpacked to fp32 within fp16 rounding, one step run as a ``benchmarks.run --plain-columns``
+    subprocess, its verdict and tables written. Missing or altered assets refuse it with exit code 2."""
+    from safetensors.torch import load_file
+
+    from benchmarks.gpu_check import main, unpack_minilm
+    from benchmarks.pack_gpu_assets import pack
+    from tests.conftest import packaged_model_dir
+
+    assets, out = tmp_path / "assets", tmp_path / "out"
+    manifest = pack(assets, data_dir)
+    assert manifest["fp16_max_relative_error"] < 1e-3 and 40 < manifest["total_mib"] < 50
+    original = load_file(packaged_model_dir() / "model.safetensors")
+    unpacked = load_file(unpack_minilm(assets, tmp_path / "models") / "model.safetensors")
+    assert unpacked.keys() == original.keys()
+    for name, tensor in original.items():
+        torch.testing.assert_close(unpacked[name], tensor, rtol=1e-3, atol=1e-4, msg=name)  # dtypes too
+
+    step = "sst2-cpu-fallback-random-fp32"
+    arguments = ["--device", "cpu", "--out", str(out), "--steps", step]
+    for broken in (tmp_path / "nothing-packed", assets):
+        if broken == assets:
+            (assets / "sst2" / "dev.tsv").write_text("sentence\tlabel\nchanged\t1\n", encoding="utf-8")
+        with pytest.raises(SystemExit) as refused:
+            main([*arguments, "--assets", str(broken)])
+        assert refused.value.code == 2 and not (out / "gpu_check.md").exists()
+    pack(assets, data_dir)
+    assert main([*arguments, "--assets", str(assets)]) == 0
+    report = json.loads((out / f"{step}.json").read_text())
+    assert report["settings"]["plain_columns"] and report["settings"]["device"] == "cpu"
+    assert (report["settings"]["train_size"], report["settings"]["dev_size"]) == (48, 32)
+    assert sorted({r["path"] for r in report["runs"]}) == [CORE, TRAINER, TRAINER_BEST]
+    assert all(r["samples"] > 0 and r["dev_score"] is not None for r in report["runs"])
+    summary = (out / "gpu_check.md").read_text()
+    assert f"| {step}: " in summary and "| complete |" in summary and "### core vs transformers.Trainer" in summary
+    assert (out / "gpu_check.log").read_text().count("===== ") == 1
