@@ -46,6 +46,7 @@ class TrainConfig:
     cache_features: bool = True  # strategies with a frozen encoder train the head on cached features
     memory_cap_mb: int | None = None  # CPU stand-in for an out-of-memory error
     output_dir: str | None = None  # where the trained weights/adapter are saved (safetensors)
+    measure_inference: bool = False  # time the trained model as deployed at the end (core.inference)
     progress: bool = True
 
     def task_request(self) -> TaskRequest:
@@ -99,6 +100,41 @@ class Evaluation:
 
 
 @dataclass
+class DeployedCost:
+    """What one form of a trained model costs to run (``core.inference``)."""
+
+    latency_ms: float  # per example at batch 1: median over timed passes over the sample
+    throughput: float  # examples per second at ``InferenceCost.batch_size``: median over timed passes
+    memory_bytes: int  # parameters and buffers in memory (4-bit weights packed, with their constants)
+
+
+@dataclass
+class InferenceCost:
+    """A trained model's inference cost as deployed, as trained and (where peft can merge its adapter into
+    the base weights) merged, and what exactly was measured."""
+
+    as_trained: DeployedCost  # adapters as side paths or extra layers, prompts prepended, 4-bit base as trained
+    merged: DeployedCost | None  # the adapter merged in (peft merge_and_unload); None: see merge_note
+    merge_note: str | None  # why nothing was merged, or that merged predictions differ from the trained ones
+    max_logit_difference: float | None  # merged vs as trained on the sample: max |Δlogit|
+    predictions_equal: bool | None  # max_logit_difference ≤ tolerance
+    tolerance: float
+    examples: int  # sample rows from dev, timed one by one and in batches of batch_size
+    batch_size: int
+    passes: int  # timed passes, after warmup_passes untimed ones
+    warmup_passes: int
+    mean_tokens: float  # mean tokens per sample row (before any virtual tokens)
+    threads: int  # torch's CPU threads
+    seconds: float  # what the measurement added to the run
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "InferenceCost":
+        merged = values.get("merged")
+        return cls(**{**values, "as_trained": DeployedCost(**values["as_trained"]),
+                      "merged": DeployedCost(**merged) if merged is not None else None})
+
+
+@dataclass
 class RunResult:
     """The record of one run: what it scored, what it cost, and exactly what produced it."""
 
@@ -131,6 +167,7 @@ class RunResult:
     feature_seconds: float = 0.0  # frozen encoder: computing the cached features (included in train/eval time)
     strategy_info: dict[str, Any] = field(default_factory=dict)  # core.strategy.StrategyInfo: what reports need
     dropped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # --drop-invalid-rows: file → reason → n
+    inference: InferenceCost | None = None  # TrainConfig.measure_inference: the trained model's inference cost
 
     @property
     def trainable_percent(self) -> float:
@@ -144,4 +181,7 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunResult":
-        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+        known = {f.name: values[f.name] for f in fields(cls) if f.name in values}
+        if known.get("inference") is not None:
+            known["inference"] = InferenceCost.from_dict(known["inference"])
+        return cls(**known)

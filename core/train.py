@@ -9,7 +9,8 @@ it never sees this loop. A run is:
   (frozen encoder: compute features once and train the head on them) →
   AdamW + linear warmup/decay, clipping, dynamic-padded length-grouped batches →
   evaluate on dev every N steps or per epoch, report to callbacks, keep the best weights, stop early →
-  evaluate dev/test with the best weights → save trainable weights as safetensors → RunResult.
+  evaluate dev/test with the best weights → save trainable weights as safetensors →
+  (if asked) time the trained model as deployed (``core.inference``) → RunResult.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
@@ -28,6 +31,7 @@ from core.config import Evaluation, RunResult, TrainConfig
 from core.costs import PeakMemory, current_rss_bytes, device_description, release_freed_memory, versions
 from core.data import EncodedSplit, collate, encode_split, eval_batches, length_grouped_batches
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
+from core.inference import measure_inference
 from core.metrics import compute_metrics
 from core.build import build_model
 from core.models import FeatureHead, count_parameters, load_tokenizer
@@ -80,6 +84,23 @@ class Batches:
             inputs, labels = collate(self.splits[split], indices, self.pad_id)
         return ({k: v.to(self.device, non_blocking=True) for k, v in inputs.items()},
                 labels.to(self.device, non_blocking=True))
+
+
+def autocast_for(precision: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return lambda: torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+
+
+def batches_for(model: nn.Module, strategy: Strategy, config: TrainConfig, splits: dict[str, EncodedSplit],
+                pad_id: int, device: torch.device, autocast) -> tuple[Batches, dict[str, float]]:
+    """Token batches through the whole model, or, for a frozen encoder, cached features through the head.
+    Returns the batches and what computing the features cost per split (0 without them)."""
+    if not (strategy.encoder_frozen and config.cache_features):
+        return Batches(model, splits, None, pad_id, device), {name: 0.0 for name in splits}
+    found = features.pooled_features(model, config.model, splits, pad_id, config.batch_size * 4, device, autocast)
+    cached = {name: tensor for name, (tensor, _) in found.items()}
+    return (Batches(FeatureHead(model), splits, cached, pad_id, device),
+            {name: seconds for name, (_, seconds) in found.items()})
 
 
 def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup_steps: int,
@@ -141,21 +162,9 @@ def train(config: TrainConfig, strategy: Strategy, callbacks: Iterable[Callback]
     trainable, total = count_parameters(model)
     memory = PeakMemory(device)
     memory.start()
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-
-    def autocast():
-        return torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
-
-    cached = None
-    feature_seconds = {name: 0.0 for name in splits}  # what computing cached features cost, per split
-    module: nn.Module = model
-    if strategy.encoder_frozen and config.cache_features:
-        found = features.pooled_features(model, config.model, splits, tokenizer.pad_token_id, config.batch_size * 4,
-                                         device, autocast)
-        cached = {name: tensor for name, (tensor, _) in found.items()}
-        feature_seconds = {name: seconds for name, (_, seconds) in found.items()}
-        module = FeatureHead(model)
-    batches = Batches(module, splits, cached, tokenizer.pad_token_id, device)
+    autocast = autocast_for(precision, device)
+    batches, feature_seconds = batches_for(model, strategy, config, splits, tokenizer.pad_token_id, device, autocast)
+    module = batches.module
 
     # ---- optimisation
     optimizer = strategy.make_optimizer(model, lr, config.weight_decay, fused=device.type in ("cpu", "cuda"))
@@ -247,6 +256,8 @@ def train(config: TrainConfig, strategy: Strategy, callbacks: Iterable[Callback]
                        "max_length": config.max_length, "pooling": model.pooling,
                        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}), **strategy.params}
     artifact_bytes, artifact_path = artifacts.save_trainable(model, config, strategy, spec.num_labels, steps)
+    inference = measure_inference(model, splits["dev"], tokenizer.pad_token_id, device, autocast) \
+        if config.measure_inference else None
     result = RunResult(
         task=spec.name, model=config.model, strategy=strategy.name, seed=config.seed,
         hyperparameters=hyperparameters, primary_metric=spec.metric, metrics=metrics,
@@ -256,11 +267,36 @@ def train(config: TrainConfig, strategy: Strategy, callbacks: Iterable[Callback]
         train_tokens_seen=tokens, steps=step, stopped_early=stopped_early, artifact_bytes=artifact_bytes,
         artifact_path=artifact_path, learning_curve=curve, data_sizes=data.sizes(), data_notes=list(data.notes),
         device=device_description(device), precision=precision, versions=versions(),
-        feature_seconds=sum(feature_seconds.values()), strategy_info=strategy.info().to_dict(),
+        feature_seconds=sum(feature_seconds.values()), strategy_info=strategy.info().to_dict(), inference=inference,
     )
-    del model, module, batches, optimizer, scheduler, best_state, cached
+    del model, module, batches, optimizer, scheduler, best_state
     release_freed_memory()  # the next trial in this process starts clean (transformers#13019)
     return result
+
+
+def rescore(config: TrainConfig, strategy: Strategy, record: RunResult, data: TaskData) -> RunResult:
+    """``record`` of a run that saved its weights in ``config.output_dir`` earlier, completed as if it ran now on
+    ``data``: scored on the splits it was not scored on (a tuning trial never sees the held-out split) and timed
+    as deployed if ``config`` asks. A seed run that repeats a tuning trial's configuration and seed reuses that
+    trial this way: training is deterministic, so this equals training again, for the cost of an evaluation."""
+    device = resolve_device(config.device)
+    autocast = autocast_for(record.precision, device)
+    model, tokenizer = artifacts.rebuild(artifacts.read_saved_run(config.output_dir), strategy, str(device))
+    named = {"dev": data.dev, **({"test": data.test} if data.test is not None else {})}
+    splits = {name: encode_split(ds, data.spec, tokenizer, config.max_length) for name, ds in named.items()}
+    batches, feature_seconds = batches_for(model, strategy, config, splits, tokenizer.pad_token_id, device, autocast)
+    started = time.perf_counter()
+    metrics = {**record.metrics, **{name: evaluate(batches, name, config.batch_size, data.spec.num_labels, autocast)
+                                    for name in splits if name not in record.metrics}}
+    eval_seconds = time.perf_counter() - started + sum(feature_seconds[name] for name in splits if name not in record.metrics)
+    inference = measure_inference(model, splits["dev"], tokenizer.pad_token_id, device, autocast) \
+        if config.measure_inference else None
+    rescored = replace(record, metrics=metrics, eval_seconds=record.eval_seconds + eval_seconds, seed=config.seed,
+                       data_sizes=data.sizes(), data_notes=list(data.notes), inference=inference,
+                       artifact_path=str(Path(config.output_dir) / artifacts.WEIGHTS_FILE))
+    del model, batches
+    release_freed_memory()
+    return rescored
 
 
 def check_health(mean_loss: torch.Tensor, step: int, memory_cap_mb: int | None, device: torch.device) -> None:
