@@ -51,6 +51,9 @@ def build_parser() -> cli.ArgumentParser:
     budget.add_argument("--trials", type=cli.positive_int, help="shorthand for --budget-kind trials --budget N")
     budget.add_argument("--seeds", type=cli.positive_int, help="seed re-runs of each best configuration")
     budget.add_argument("--train-size", type=cli.positive_int, help="stratified subsample of the training set")
+    budget.add_argument("--train-sizes", metavar="100,500,...,all",
+                        help="a data-size sweep: one comparison per training-set size (all: the whole training set), "
+                             "smallest first, each in --out/train-<size>/, then a report across sizes in --out/report/")
     budget.add_argument("--carve-size", type=cli.positive_int,
                         help="examples carved from train when the task has no labelled test split: the dev split "
                              "under --protocol dev-from-train, the held-out split under heldout-from-train")
@@ -61,7 +64,11 @@ def build_parser() -> cli.ArgumentParser:
     budget.add_argument("--epochs", type=cli.positive_int, help="most epochs a trial may train (searched 1..N)")
     search = parser.add_argument_group("search")
     search.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="(default: tpe, seeded)")
-    search.add_argument("--pruner", choices=PRUNERS, default="median", help="(default: median)")
+    search.add_argument("--pruner", choices=PRUNERS,
+                        help="(default: median; none with several --objectives, which Optuna cannot prune)")
+    search.add_argument("--objectives", help="search each strategy for a Pareto set instead of one best configuration: "
+                        "the task's metric (e.g. accuracy), then costs to minimise, from trainable_params, peak_memory, "
+                        "train_time; e.g. accuracy,trainable_params (default: the metric alone)")
     search.add_argument("--sampler-seed", type=cli.non_negative_int, default=0)
     search.add_argument("--data-seed", type=cli.non_negative_int, default=0,
                         help="seed of the train subsample and the split carved from train (default: 0)")
@@ -76,8 +83,25 @@ def build_parser() -> cli.ArgumentParser:
     where.add_argument("--grace-period", type=cli.positive_int, default=60,
                        help="seconds without a heartbeat before a trial counts as dead and is re-queued (default: 60)")
     where.add_argument("--no-report", action="store_true", help="write results.json only, no report")
+    where.add_argument("--log-to", type=tracker_names, default=(), metavar="tensorboard,mlflow",
+                       help="also log every trial and seed run to experiment trackers: TensorBoard event files in "
+                            "--out/tensorboard/, MLflow runs in --out/mlruns/mlflow.db or at --mlflow-uri "
+                            "(needs the trackers extra)")
+    where.add_argument("--mlflow-uri", help="MLflow tracking server or database (http://host:5000, sqlite:///…); "
+                       "default: a SQLite store in --out/mlruns/")
     where.add_argument("--worker-index", type=cli.non_negative_int, default=0, help=argparse.SUPPRESS)
+    where.add_argument("--sweep-size", help=argparse.SUPPRESS)  # a worker's size of a sweep (run_sweep)
     return parser
+
+
+def tracker_names(text: str) -> tuple[str, ...]:
+    from studies.trackers import TRACKERS
+
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in TRACKERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"trackers are {', '.join(TRACKERS)}, got {text!r}")
+    return names
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -110,10 +134,12 @@ def settings_from_args(args: argparse.Namespace):
         device=args.device, precision=args.precision,
         memory_cap_mb=args.memory_cap_mb, gradient_checkpointing=args.gradient_checkpointing, progress=not args.quiet,
     )
+    objectives = tuple(name.strip() for name in args.objectives.split(",")) if args.objectives else ()
+    pruner = args.pruner or ("none" if len(objectives) > 1 else "median")
     return ComparisonSettings(
         run=run, preset=preset, strategies=strategies, budget_kind=budget_kind, budget=budget,
-        seeds=args.seeds or preset.seeds, sampler=args.sampler, pruner=args.pruner, sampler_seed=args.sampler_seed,
-        data_seed=args.data_seed, workers=args.workers, worker_index=args.worker_index,
+        seeds=args.seeds or preset.seeds, sampler=args.sampler, pruner=pruner, sampler_seed=args.sampler_seed,
+        data_seed=args.data_seed, workers=args.workers, worker_index=args.worker_index, objectives=objectives,
     )
 
 
@@ -229,13 +255,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list_strategies:
         print(strategy_listing())
         return 0
+    if args.train_sizes is not None:
+        return run_sweep(args, argv)
     settings = settings_from_args(args)
     settings.validate()
+    return compare(args, argv, settings, Path(args.out or default_out(settings)))
+
+
+def default_out(settings) -> str:
     from studies.compare import model_short_name, task_label
 
-    out = Path(args.out or f"runs/{task_label(settings.task)}-{model_short_name(settings.model)}-"
-                           f"{settings.preset.name}")
+    return f"runs/{task_label(settings.task)}-{model_short_name(settings.model)}-{settings.preset.name}"
+
+
+def compare(args, argv: Sequence[str], settings, out: Path, data=None, storage=None) -> int:
+    """One comparison: the whole command, or one size of a sweep, for which ``run_sweep`` has already made
+    every check (``data`` given) and opened a shared ``storage``."""
     settings.run.output_dir = str(out)  # seed runs save their trained weights under out/models/ (studies.compare)
+    checked = data is not None
     coordinator = settings.worker_index == 0
     import torch
 
@@ -245,18 +282,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Everything that can refuse the command is checked before anything is written: a refused comparison
     # leaves no --out behind (or leaves an existing one as it was), so the corrected command can run.
-    if coordinator:
+    if coordinator and not checked:
         check_out(out, settings)
-    elif not out.is_dir():
+        from studies.trackers import check as check_trackers
+
+        check_trackers(args.log_to, args.mlflow_uri)
+    elif not coordinator and not out.is_dir():
         raise UserError(f"worker started for {out}, which does not exist")
-    data = load_data(settings)  # the task and its files; the comparison uses this copy, it is not loaded again
-    if coordinator:
+    if data is None:
+        data = load_data(settings)  # the task and its files; the comparison uses this copy, it is not loaded again
+    settings.check_metric(data.spec.metric)
+    if coordinator and not checked:
         check_model(settings.model)
         check_strategies_fit(settings, data.spec.num_labels)
     choice = choose_storage(args.storage, out, settings.workers)
     quiet_optuna()
     # a shared storage is opened (and its server reached) now; the default one is a file inside --out
-    storage = None if choice.local else open_storage(choice, args.heartbeat_interval, args.grace_period)
+    if storage is None and not choice.local:
+        storage = open_storage(choice, args.heartbeat_interval, args.grace_period)
     if coordinator:
         out.mkdir(parents=True, exist_ok=True)
         write_manifest(out, settings)
@@ -271,17 +314,123 @@ def main(argv: Sequence[str] | None = None) -> int:
             lock.close()
 
 
+def run_sweep(args, argv: Sequence[str]) -> int:
+    """``--train-sizes``: one ordinary comparison per size, smallest first, each in ``<out>/train-<size>/``
+    (resumable and reportable on its own), then the sweep's report in ``<out>/report/``. Every size is checked
+    before anything is written; sizes may share a --storage, under study names that end in their size."""
+    from reports.sweep import SWEEP_FILE, manifest_text, parse_train_sizes, size_dir, size_label
+    from studies.results import write_atomic
+
+    if args.train_size is not None:
+        raise UserError("give --train-size N (one comparison) or --train-sizes LIST (a sweep), not both")
+    plans = [(size, sweep_settings(args, size)) for size in parse_train_sizes(args.train_sizes)]
+    out = Path(args.out or default_out(plans[0][1]) + "-sweep")
+    if args.sweep_size is not None:  # a worker process of one size, spawned by that size's comparison
+        settings = next((settings for size, settings in plans if size_label(size) == args.sweep_size), None)
+        if settings is None:
+            raise UserError(f"worker started for size {args.sweep_size}, which is not in --train-sizes")
+        settings.validate()
+        return compare(args, argv, settings, out / size_dir(settings.run.train_size))
+    for _, settings in plans:
+        settings.validate()
+    existing = check_sweep_out(out, plans)
+    loaded = load_sweep_data(plans)
+    from studies.trackers import check as check_trackers
+
+    check_trackers(args.log_to, args.mlflow_uri)
+    first = plans[0][1]
+    check_model(first.model)
+    check_strategies_fit(first, loaded[0].spec.num_labels)
+    storage = None
+    if args.storage:  # a shared storage is opened (and its server reached) before anything is written
+        from studies.storage import choose_storage, open_storage
+
+        quiet_optuna()
+        storage = open_storage(choose_storage(args.storage, out, first.workers), args.heartbeat_interval,
+                               args.grace_period)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / SWEEP_FILE, manifest_text(first.task, first.model, first.preset.name,
+                                                 [size for size, _ in plans], existing))
+    for number, ((size, settings), data) in enumerate(zip(plans, loaded), start=1):
+        if not args.quiet:
+            print(f"sweep: size {number} of {len(plans)}, {len(data.train):,} training examples", file=sys.stderr)
+        code = compare(args, [*argv, "--sweep-size", size_label(size)], settings, out / size_dir(size), data,
+                       storage)
+        if code:
+            return code
+        if not args.no_report:  # after every size, so a sweep stopped half-way has a report of what it measured
+            from reports.sweep_render import write_sweep_report
+
+            report = write_sweep_report(out)
+    if not args.no_report:
+        print(f"sweep report: {report}")
+    return 0
+
+
+def sweep_settings(args: argparse.Namespace, size: int | None):
+    """One size's comparison settings: the command's, with that training-set size (None: all of it)."""
+    from dataclasses import replace
+
+    from reports.sweep import size_dir
+
+    settings = settings_from_args(args)
+    settings.run = replace(settings.run, train_size=size)
+    settings.preset = replace(settings.preset, train_size=size)
+    settings.study_suffix = f"-{size_dir(size)}"
+    return settings
+
+
+def check_sweep_out(out: Path, plans) -> dict | None:
+    """Reading only: ``--out`` holds nothing, or this sweep (same task and model), and every size's directory
+    can hold its comparison. Returns the sweep's manifest, if it has one."""
+    from reports.sweep import read_manifest, size_dir
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a directory")
+    if (out / MANIFEST).exists():
+        raise UserError(f"{out} holds a single comparison, not a data-size sweep; use another --out")
+    existing = read_manifest(out)
+    settings = plans[0][1]
+    for key, mine in (("task", settings.task), ("model", settings.model)):
+        if existing and existing.get(key) != mine:
+            raise UserError(f"{out} holds a sweep of {key} {existing.get(key)!r}, not {mine!r}; use another --out")
+    for size, settings in plans:
+        check_out(out / size_dir(size), settings)
+    return existing
+
+
+def load_sweep_data(plans) -> list:
+    """Every size's data (the task read once per size, as a comparison reads it); a size larger than the
+    training set is refused rather than silently trained on all of it, twice."""
+    from studies.compare import load_data
+
+    loaded = []
+    for size, settings in plans:
+        data = load_data(settings)
+        settings.check_metric(data.spec.metric)
+        whole = f"the {data.full_train_size:,} training examples {settings.task} has (after any split carved from it)"
+        if size is not None and size > data.full_train_size:
+            raise UserError(f"--train-sizes: {size:,} is more than {whole}; use all instead")
+        if size == data.full_train_size and plans[-1][0] is None:
+            raise UserError(f"--train-sizes: {size:,} is all of {whole}, the same as all; leave one of them out")
+        loaded.append(data)
+    return loaded
+
+
 def run_comparison(args, argv, settings, out: Path, choice, storage, data, locked: bool,
                    logger: logging.Logger) -> int:
     from studies import results
     from studies.compare import Comparison
     from studies.storage import redact
+    from studies.trackers import Tracking
 
     coordinator = settings.worker_index == 0
     settings.extra = {"shared_storage": not choice.local, "heartbeat_interval": args.heartbeat_interval,
                       "grace_period": args.grace_period}
     progress = Progress(settings, quiet=args.quiet or not coordinator, logger=logger)
-    comparison = Comparison(settings, storage, on_run_finished=progress.finished, data=data)
+    tracking = Tracking.open(args.log_to, out, args.mlflow_uri, settings, data.spec.metric)
+    comparison = Comparison(settings, storage, on_run_finished=progress.finished, data=data,
+                            on_trial_stored=tracking.log_trial)
     progress.bar.update(comparison.finished_runs())
     if locked:
         requeued = comparison.requeue_all_running()
@@ -302,6 +451,10 @@ def run_comparison(args, argv, settings, out: Path, choice, storage, data, locke
     finally:
         for worker in workers:
             worker.wait()
+    if locked:  # runs finished before --log-to was given, or whose logging a kill cut short
+        backfilled = tracking.sync(comparison.existing_studies())
+        if backfilled:
+            progress.say(f"trackers: logged {backfilled} finished run(s) they did not have yet")
     progress.close()
     path = write()
     final = results.build(comparison, redact(choice.url), created)
@@ -321,7 +474,10 @@ class Progress:
     def __init__(self, settings, quiet: bool, logger: logging.Logger):
         from tqdm.auto import tqdm
 
-        runs = len(settings.strategies) * (settings.budget + settings.seeds) if settings.budget_kind == "trials" else None
+        from studies.compare import FRONT_SEED_CONFIGS
+
+        seed_runs = settings.seeds * (FRONT_SEED_CONFIGS if settings.multi_objective else 1)  # at most, with a front
+        runs = len(settings.strategies) * (settings.budget + seed_runs) if settings.budget_kind == "trials" else None
         self.logger = logger
         self.quiet = quiet
         self.bar = tqdm(total=runs, desc="comparison", unit="run", disable=quiet, dynamic_ncols=True, position=0)

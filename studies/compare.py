@@ -15,15 +15,17 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import optuna
-from optuna.trial import TrialState
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
 
 from core.config import RunResult, TrainConfig
 from core.costs import release_freed_memory
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
 from core.metrics import undefined_reason
+from core.pareto import COSTS, front_indices, spread
 from core.strategy import Strategy
 from core.tasks import HELDOUT_FROM_TRAIN, TaskData, load_task
 from core.train import train
@@ -37,9 +39,11 @@ PRUNERS = ("median", "hyperband", "none")
 SEED_RESULT = "result"  # user attribute of a seed trial: its RunResult record
 MAX_TRIALS = 100_000  # a queue of enqueued trials; more than this is a typo, not a plan
 READY = "queue_ready"  # study user attribute: the creator has enqueued every slot
+FRONT_SEED_CONFIGS = 3  # multi-objective: seed runs for at most this many of a strategy's front (core.pareto.spread)
 # Settings that change what a study measures; a stored study run with other values is not resumed.
 IDENTITY = ("task", "model", "train_size", "carve_size", "protocol", "epochs", "max_length", "pooling", "data_seed",
-            "batch_sizes", "evals_per_epoch", "data_dir", "text_columns", "label_column", "drop_invalid_rows")
+            "batch_sizes", "evals_per_epoch", "data_dir", "text_columns", "label_column", "drop_invalid_rows",
+            "cost_objectives")
 
 
 @dataclass
@@ -60,6 +64,8 @@ class ComparisonSettings:
     workers: int = 1
     worker_index: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    objectives: tuple[str, ...] = ()  # --objectives: the task's metric, then costs (COSTS); () = the metric alone
+    study_suffix: str = ""  # ends every study name; a sweep's sizes (--train-sizes) use theirs to share a storage
 
     @property
     def task(self) -> str:
@@ -73,6 +79,21 @@ class ComparisonSettings:
     def names(self) -> list[str]:
         return [strategy.name for strategy in self.strategies]
 
+    @property
+    def costs(self) -> tuple[str, ...]:
+        """The objectives minimised beside the metric; none for a single-objective comparison."""
+        return self.objectives[1:]
+
+    @property
+    def multi_objective(self) -> bool:
+        return bool(self.costs)
+
+    def check_metric(self, metric: str) -> None:
+        """--objectives must start with the task's metric (what every trial is scored on)."""
+        if self.objectives and self.objectives[0] != metric:
+            raise UserError(f"--objectives must start with the task's metric, {metric!r}, not "
+                            f"{self.objectives[0]!r} (then any of {', '.join(COSTS)})")
+
     def identity(self) -> dict[str, Any]:
         run = self.run
         values = {"task": run.task, "model": run.model, "train_size": run.train_size,
@@ -80,7 +101,7 @@ class ComparisonSettings:
                   "pooling": run.pooling, "data_seed": self.data_seed, "batch_sizes": list(self.preset.batch_sizes),
                   "evals_per_epoch": self.preset.evals_per_epoch, "data_dir": run.data_dir,
                   "text_columns": list(run.text_columns), "label_column": run.label_column,
-                  "drop_invalid_rows": run.drop_invalid_rows}
+                  "drop_invalid_rows": run.drop_invalid_rows, "cost_objectives": list(self.costs)}
         return {key: values[key] for key in IDENTITY}
 
     def validate(self) -> None:
@@ -103,7 +124,22 @@ class ComparisonSettings:
             raise UserError("no strategies to compare")
         if len(set(self.names)) != len(self.names):
             raise UserError(f"--strategies names a strategy twice: {','.join(self.names)}")
+        self.validate_objectives()
         self.run.validate()
+
+    def validate_objectives(self) -> None:
+        if self.objectives and self.objectives[0] in COSTS:
+            raise UserError(f"--objectives must start with the task's metric, then costs; got {self.objectives[0]!r} "
+                            "first")
+        unknown = [name for name in self.costs if name not in COSTS]
+        if unknown:
+            raise UserError(f"--objectives: unknown objective {unknown[0]!r}; after the task's metric come costs from "
+                            f"{', '.join(COSTS)}")
+        if len(set(self.objectives)) != len(self.objectives):
+            raise UserError(f"--objectives names an objective twice: {','.join(self.objectives)}")
+        if self.multi_objective and self.pruner != "none":
+            raise UserError(f"--pruner {self.pruner}: Optuna cannot prune multi-objective studies; use --pruner none "
+                            "(the default with --objectives)")
 
 
 def model_short_name(model: str) -> str:
@@ -115,7 +151,16 @@ def task_label(task: str) -> str:
 
 
 def study_name(settings: ComparisonSettings, strategy: str) -> str:
-    return f"{task_label(settings.task)}-{model_short_name(settings.model)}-{strategy}-{settings.preset.name}"
+    name = f"{task_label(settings.task)}-{model_short_name(settings.model)}-{strategy}-{settings.preset.name}"
+    return name + settings.study_suffix
+
+
+def seeds_study_name(settings: ComparisonSettings, strategy: str, configuration: int | None = None) -> str:
+    """The study of a strategy's seed runs: ``<tuning study>-seeds``. A multi-objective comparison re-runs
+    several configurations of the front, each in its own ``<tuning study>-seeds-trial-<n>``, n being the
+    tuning trial whose configuration it re-runs."""
+    suffix = "-seeds" if configuration is None else f"-seeds-trial-{configuration}"
+    return study_name(settings, strategy) + suffix
 
 
 def load_data(settings: ComparisonSettings) -> TaskData:
@@ -127,14 +172,19 @@ class Comparison:
     """One worker's view of a comparison; several workers (processes, machines) may share the storage."""
 
     def __init__(self, settings: ComparisonSettings, storage: optuna.storages.BaseStorage,
-                 on_run_finished: Callable[[str], None] = lambda line: None, data: TaskData | None = None):
+                 on_run_finished: Callable[[str], None] = lambda line: None, data: TaskData | None = None,
+                 on_trial_stored: Callable[[optuna.Study, FrozenTrial], None] = lambda study, trial: None):
         """``data``: the comparison's data when the caller already loaded it (``load_data(settings)``, as
-        runners.compare does to check the task before writing anything); else it is loaded here."""
+        runners.compare does to check the task before writing anything); else it is loaded here.
+        ``on_trial_stored``: called with every run this process finishes, once its end is stored
+        (``studies.trackers`` logs it)."""
         settings.validate()
         self.settings = settings
         self.storage = storage
         self.on_run_finished = on_run_finished
+        self.on_trial_stored = on_trial_stored
         self.data = data if data is not None else load_data(settings)
+        settings.check_metric(self.data.spec.metric)
         self.tuning_data = replace(self.data, test=None)  # the held-out split is for the seed runs only
 
     # ------------------------------------------------------------------ studies
@@ -153,10 +203,15 @@ class Comparison:
             return optuna.pruners.HyperbandPruner(min_resource=max(1, samples // 8), max_resource=samples)
         return optuna.pruners.NopPruner()
 
-    def open_study(self, name: str, strategy: str) -> tuple[optuna.Study, bool]:
+    def directions(self) -> list[str]:
+        """A tuning study's objectives: the dev metric is maximised, every cost (--objectives) minimised."""
+        return ["maximize"] + ["minimize"] * len(self.settings.costs)
+
+    def open_study(self, name: str, strategy: str,
+                   directions: Sequence[str] = ("maximize",)) -> tuple[optuna.Study, bool]:
         """Load or create a study; check a loaded one measures the same thing. Returns (study, created)."""
         try:
-            study = optuna.create_study(study_name=name, storage=self.storage, direction="maximize",
+            study = optuna.create_study(study_name=name, storage=self.storage, directions=list(directions),
                                         sampler=self.sampler(strategy), pruner=self.pruner())
             study.set_user_attr("settings", self.settings.identity())
             return study, True
@@ -170,14 +225,17 @@ class Comparison:
             if key in stored and stored[key] != value:
                 raise UserError(f"study {name} in this storage was run with {key}={stored[key]!r}, not {value!r}; "
                                 f"use another --out (or --storage) for a different comparison")
+        if len(study.directions) != len(directions):  # a study stored before its settings named its objectives
+            raise UserError(f"study {name} in this storage has {len(study.directions)} objective(s), not "
+                            f"{len(directions)}; use another --out (or --storage) for a different comparison")
         return study, False
 
     def queued_study(self, name: str, strategy: str, wanted: list[dict[str, Any]],
-                     attrs: dict[str, Any] | None = None) -> optuna.Study:
+                     attrs: dict[str, Any] | None = None, directions: Sequence[str] = ("maximize",)) -> optuna.Study:
         """Open a study whose queue should hold one trial per entry of ``wanted`` (fixed params),
         counting trials already finished. Only the creator fills a new study (and sets ``attrs``);
         other workers wait until it says the queue is ready, so no slot is enqueued twice."""
-        study, created = self.open_study(name, strategy)
+        study, created = self.open_study(name, strategy, directions)
         if created:
             for key, value in (attrs or {}).items():
                 study.set_user_attr(key, value)
@@ -203,10 +261,12 @@ class Comparison:
     def tuning_study(self, strategy: type[Strategy]) -> optuna.Study:
         slots = int(self.settings.budget) if self.settings.budget_kind == "trials" else 0
         wanted = [self.first_trial(strategy)] + [{}] * (slots - 1) if slots else []
-        return self.queued_study(study_name(self.settings, strategy.name), strategy.name, wanted)
+        return self.queued_study(study_name(self.settings, strategy.name), strategy.name, wanted,
+                                 directions=self.directions())
 
-    def seeds_study(self, strategy: type[Strategy], best_params: dict[str, Any]) -> optuna.Study:
-        return self.queued_study(study_name(self.settings, strategy.name) + "-seeds", strategy.name,
+    def seeds_study(self, strategy: type[Strategy], best_params: dict[str, Any],
+                    configuration: int | None = None) -> optuna.Study:
+        return self.queued_study(seeds_study_name(self.settings, strategy.name, configuration), strategy.name,
                                  [{"seed": seed} for seed in range(self.settings.seeds)], {"params": best_params})
 
     def spent(self, study: optuna.Study) -> dict[str, float]:
@@ -245,11 +305,15 @@ class Comparison:
             seed=seed, output_dir=None,  # the template's output_dir is the comparison's; a trial saves nothing
         )
 
-    def seed_dir(self, strategy: str, seed: int) -> str | None:
-        """Where a seed run's trained weights go: ``<comparison>/models/<strategy>/seed-<n>/`` (none when the
-        comparison has no output directory, ``settings.run.output_dir``)."""
+    def seed_dir(self, strategy: str, seed: int, configuration: int | None = None) -> str | None:
+        """Where a seed run's trained weights go: ``<comparison>/models/<strategy>/seed-<n>/``, or for one of
+        several front configurations ``models/<strategy>/trial-<t>/seed-<n>/`` (none when the comparison has
+        no output directory, ``settings.run.output_dir``)."""
         out = self.settings.run.output_dir
-        return str(Path(out) / "models" / strategy / f"seed-{seed}") if out else None
+        if not out:
+            return None
+        folder = Path(out) / "models" / strategy
+        return str((folder if configuration is None else folder / f"trial-{configuration}") / f"seed-{seed}")
 
     def undefined_score(self, value: float | None) -> str | None:
         """Why a run's dev score is no number, or None when it is one. A trial needs a number (Optuna ranks
@@ -268,8 +332,10 @@ class Comparison:
         def report(evaluation) -> None:
             if evaluation.value is None:  # an undefined score is neither reported nor pruned on
                 return
-            trial.report(evaluation.value, evaluation.samples_seen)
             trial.set_user_attr("samples_seen", evaluation.samples_seen)
+            if self.settings.multi_objective:  # Optuna neither records nor prunes on a multi-objective trial's steps
+                return
+            trial.report(evaluation.value, evaluation.samples_seen)
             # pruning saves compute only before the end: a trial that trained to its last step is complete
             if not evaluation.last and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after {evaluation.samples_seen} samples: dev "
@@ -277,14 +343,18 @@ class Comparison:
 
         result = train(config, strategy(values["strategy_params"]), callbacks=[report], data=self.tuning_data)
         trial.set_user_attr("samples_seen", result.train_samples_seen)
-        trial.set_user_attr("train_seconds", result.train_seconds)
+        for measure in COSTS.values():  # what --objectives can minimise, kept for every trial
+            trial.set_user_attr(measure, getattr(result, measure))
         trial.set_user_attr("learning_curve", result.learning_curve)
         return result.score("dev")
 
-    def run_seed(self, strategy: type[Strategy], trial: optuna.Trial, best_params: dict[str, Any]) -> float | None:
+    def run_seed(self, strategy: type[Strategy], trial: optuna.Trial, best_params: dict[str, Any],
+                 configuration: int | None = None) -> float | None:
         seed = trial.suggest_int("seed", 0, max(self.settings.seeds - 1, 0))
         values = space.from_params(best_params, strategy)
-        config = replace(self.base_config(values, seed=seed), output_dir=self.seed_dir(strategy.name, seed))
+        config = replace(self.base_config(values, seed=seed),
+                         output_dir=self.seed_dir(strategy.name, seed, configuration),
+                         measure_inference=seed == 0)  # inference cost does not depend on the seed: timed once
         result = train(config, strategy(values["strategy_params"]), data=self.data)
         result.dropped_rows = self.data.dropped_rows
         trial.set_user_attr(SEED_RESULT, result.to_dict())
@@ -317,17 +387,22 @@ class Comparison:
                 if undefined:
                     self.finish(study, trial, TrialState.FAIL, undefined)
                     return
-                study.tell(trial, value)
+                self.on_trial_stored(study, study.tell(
+                    trial, value if len(study.directions) == 1 else [value, *self.measured_costs(trial)]))
                 self.on_run_finished(f"{what} {trial.number}: dev {value:.4f} ({time.perf_counter() - started:.0f}s)")
                 return  # train() handed its memory back itself
         # a pruned or failed run's model lived on in its traceback until now: hand that memory back too
         release_freed_memory()
 
+    def measured_costs(self, trial: optuna.Trial) -> list[float]:
+        """A multi-objective trial's costs in --objectives order, as its run measured them."""
+        return [float(trial.user_attrs[COSTS[name]]) for name in self.settings.costs]
+
     def finish(self, study: optuna.Study, trial: optuna.Trial, state: TrialState, reason: str) -> None:
         trial.set_user_attr(queue.REASON, reason[:500])
         if state == TrialState.FAIL:
             trial.set_user_attr(queue.COUNTED, True)
-        study.tell(trial, state=state)
+        self.on_trial_stored(study, study.tell(trial, state=state))
         self.on_run_finished(f"trial {trial.number} of {study.study_name} {state.name.lower()}: {reason[:200]}")
 
     # ------------------------------------------------------------------ the whole comparison
@@ -350,24 +425,32 @@ class Comparison:
         if not queue.trials(tuning, TrialState.COMPLETE):
             log.warning("strategy %s: no tuning trial completed, so no seed runs", strategy.name)
             return
-        seeds = self.seeds_study(strategy, dict(tuning.best_trial.params))
-        best = seeds.user_attrs["params"]
+        if not self.settings.multi_objective:
+            self.run_configuration_seeds(strategy, dict(tuning.best_trial.params))
+            return
+        for trial in seeded_configurations(tuning):
+            self.run_configuration_seeds(strategy, dict(trial.params), trial.number)
+
+    def run_configuration_seeds(self, strategy: type[Strategy], params: dict[str, Any],
+                                configuration: int | None = None) -> None:
+        """Every seed run of one configuration (``configuration``: its tuning trial, when several are re-run)."""
+        seeds = self.seeds_study(strategy, params, configuration)
+        chosen = seeds.user_attrs["params"]
 
         def run(trial: optuna.Trial) -> None:
-            self.execute(seeds, trial, lambda t: self.run_seed(strategy, t, best), f"{strategy.name} seed run")
+            self.execute(seeds, trial, lambda t: self.run_seed(strategy, t, chosen, configuration),
+                         f"{strategy.name} seed run")
 
         queue.drain(seeds, self.storage, run)
 
     def existing_studies(self) -> list[optuna.Study]:
         """This comparison's studies already in the storage (tuning and seeds)."""
+        stored = sorted(optuna.get_all_study_names(storage=self.storage))
         found = []
         for name in self.settings.names:
-            for suffix in ("", "-seeds"):
-                try:
-                    found.append(optuna.load_study(study_name=study_name(self.settings, name) + suffix,
-                                                   storage=self.storage))
-                except KeyError:
-                    continue
+            tuning, seeds = study_name(self.settings, name), seeds_study_name(self.settings, name)
+            found += [optuna.load_study(study_name=stored_name, storage=self.storage) for stored_name in stored
+                      if stored_name in (tuning, seeds) or stored_name.startswith(seeds + "-trial-")]
         return found
 
     def finished_runs(self) -> int:
@@ -391,6 +474,22 @@ def _is_cuda_oom(error: Exception) -> bool:
     import torch
 
     return isinstance(error, torch.OutOfMemoryError) or "CUDA out of memory" in str(error)
+
+
+def front_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """A multi-objective tuning study's Pareto set (``core.pareto`` over its complete trials), best dev score
+    first, then cheapest on the costs in order, then earliest."""
+    complete = queue.trials(study, TrialState.COMPLETE)
+    maximise = [direction == StudyDirection.MAXIMIZE for direction in study.directions]
+    front = [complete[i] for i in front_indices([t.values for t in complete], maximise)]
+    return sorted(front, key=lambda t: (-t.values[0], *t.values[1:], t.number))
+
+
+def seeded_configurations(study: optuna.Study) -> list[FrozenTrial]:
+    """The front's members that get seed runs: all of them up to FRONT_SEED_CONFIGS, else that many spread
+    evenly along the front from the best-scoring to the cheapest (``core.pareto.spread``)."""
+    front = front_trials(study)
+    return [front[i] for i in spread(len(front), FRONT_SEED_CONFIGS)]
 
 
 def seed_results(study: optuna.Study) -> list[RunResult]:
