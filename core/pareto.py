@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+# The objectives ``--objectives`` may minimise beside the task's metric (always first, maximised): costs
+# every run measures, by name → the RunResult field that holds it.
+COSTS = {"trainable_params": "trainable_params", "peak_memory": "peak_memory_bytes", "train_time": "train_seconds"}
+
 
 def dominates(a: Sequence[float], b: Sequence[float], maximise: Sequence[bool]) -> bool:
     """``a`` is at least as good as ``b`` on every objective and strictly better on one."""

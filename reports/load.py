@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
+from core.pareto import COSTS
 from core.strategy import FAMILIES, StrategyInfo
 
 SCHEMA_VERSION = 2  # 2: every strategy carries its declared StrategyInfo ("info")
@@ -50,6 +51,18 @@ class Trial:
     intermediate: list[tuple[float, float]]  # (samples seen, dev metric)
     reason: str | None
     retry_of: int | None = None  # the number of the killed trial whose slot and parameters this one re-ran
+    values: dict[str, float] | None = None  # multi-objective: each objective's value (the metric first)
+
+
+@dataclass(frozen=True)
+class FrontConfig:
+    """A configuration on a strategy's Pareto set (multi-objective comparisons, ``--objectives``)."""
+
+    trial: int  # the tuning trial that found it
+    values: dict[str, float]  # objective → value on dev: the metric (maximised), then the costs (minimised)
+    params: dict[str, Any]  # every searched value
+    strategy_params: dict[str, Any]  # the strategy's own hyperparameters among them
+    seed_runs: list["SeedRun"]  # empty unless it is one of the configurations re-run with seeds
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class StrategyResult:
     best_params: dict[str, Any]
     param_importance: dict[str, float] | None
     seed_runs: list[SeedRun]
+    front: list[FrontConfig] = field(default_factory=list)  # multi-objective: its Pareto set, best score first
 
     @property
     def best(self) -> Trial | None:
@@ -102,6 +116,11 @@ class Results:
     complete: bool
     updated: str
     strategies: dict[str, StrategyResult]
+    costs: list[str] = field(default_factory=list)  # the objectives minimised beside the metric (--objectives)
+
+    @property
+    def objectives(self) -> list[str]:
+        return [self.task.metric, *self.costs]
 
     @property
     def model_short(self) -> str:
@@ -268,6 +287,7 @@ def load_results(directory: Path | str) -> Results:
     task, model, budget = top.child("task"), top.child("model"), top.child("budget")
     strategies = top.child("strategies")
     metric = task.text("metric")
+    settings = top.mapping("settings", optional=True) or {}
     return Results(
         directory=path.parent,
         task=Task(name=task.text("name"), metric=metric,
@@ -280,7 +300,7 @@ def load_results(directory: Path | str) -> Results:
         model=model.text("name"),
         total_params=model.integer("total_params", optional=True),
         preset=top.text("preset", optional=True) or "custom",
-        settings=top.mapping("settings", optional=True) or {},
+        settings=settings,
         budget_kind=budget.text("kind"),
         budget=budget.number("per_strategy"),
         environment=top.mapping("environment", optional=True) or {},
@@ -288,7 +308,15 @@ def load_results(directory: Path | str) -> Results:
         complete=bool(top.raw("complete", optional=True)),
         updated=top.text("updated", optional=True) or "",
         strategies={name: _strategy(strategies.child(name), name, metric) for name in strategies.data},
+        costs=_costs(path, settings),
     )
+
+
+def _costs(path: Path, settings: dict[str, Any]) -> list[str]:
+    costs = settings.get("cost_objectives") or []
+    if not (isinstance(costs, list) and all(name in COSTS for name in costs)):
+        raise UserError(f"{path}: settings.cost_objectives must be a list of {', '.join(COSTS)}, found {costs!r}")
+    return costs
 
 
 def _strategy(record: _Reader, name: str, metric: str) -> StrategyResult:
@@ -304,9 +332,23 @@ def _strategy(record: _Reader, name: str, metric: str) -> StrategyResult:
         best_trial=best_reader.integer("trial") if best_reader else None,
         best_params=best_reader.mapping("params") if best_reader else {},
         param_importance=record.numbers("param_importance", optional=True),
-        seed_runs=[_seed_run(_Reader(record.file, r, f"{record._name('seed_runs')}[{i}]"), metric)
-                   for i, r in enumerate(record.sequence("seed_runs"))],
+        seed_runs=_seed_runs(record, metric),
+        front=[_front_config(_Reader(record.file, f, f"{record._name('front')}[{i}]"), metric)
+               for i, f in enumerate(record.sequence("front") if record.raw("front", optional=True) else [])],
     )
+
+
+def _seed_runs(record: _Reader, metric: str) -> list[SeedRun]:
+    return [_seed_run(_Reader(record.file, r, f"{record._name('seed_runs')}[{i}]"), metric)
+            for i, r in enumerate(record.sequence("seed_runs"))]
+
+
+def _front_config(record: _Reader, metric: str) -> FrontConfig:
+    values = record.numbers("values")
+    if metric not in values:
+        raise UserError(f"{record.file}: {record._name('values')} has no {metric!r}, the task's metric")
+    return FrontConfig(trial=record.integer("trial"), values=values, params=record.mapping("params"),
+                       strategy_params=record.mapping("strategy_params"), seed_runs=_seed_runs(record, metric))
 
 
 def _info(record: _Reader, name: str) -> StrategyInfo:
@@ -331,6 +373,7 @@ def _trial(record: _Reader) -> Trial:
         value=record.number("value", optional=True), duration_seconds=record.number("duration_seconds", optional=True),
         samples_seen=record.integer("samples_seen", optional=True) or 0, intermediate=sorted(points),
         reason=record.text("reason", optional=True), retry_of=record.integer("retry_of", optional=True),
+        values=record.numbers("values", optional=True),
     )
 
 

@@ -18,10 +18,12 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
+from core.pareto import front_indices  # noqa: E402
 from reports.expected import ExpectedCurve  # noqa: E402
 from reports.load import SPLIT_NAMES, Results  # noqa: E402
+from reports.pareto import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
 from reports.style import Palette, Style  # noqa: E402
 from reports.tables import CombinedTable, MainTable, StrategyRow  # noqa: E402
 from reports.units import format_count  # noqa: E402
@@ -64,12 +66,8 @@ def scored(table: MainTable) -> list[StrategyRow]:
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Points no other point beats on both cost (lower x) and score (higher y), by increasing x."""
-    front: list[tuple[float, float]] = []
-    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
-        if not front or y > front[-1][1]:
-            front.append((x, y))
-    return front
+    """Points no other point beats on both cost (lower x) and score (higher y), by increasing x, each once."""
+    return sorted({points[i] for i in front_indices(points, (False, True))})
 
 
 @dataclass(frozen=True)
@@ -275,7 +273,7 @@ def write_figures(results: Results, table: MainTable, directory: Path, style: St
     rows = scored(table)
     split = SPLIT_NAMES[results.split]
     palette = Palette((row.strategy, row.family) for row in table.rows)
-    plots: list[tuple[Plot, Callable[[], Figure]]] = []
+    plots: list[tuple[Plot, Callable[[], Figure]]] = pareto_plots(results, style, palette)
     if rows:
         plots += [
             (Plot("tradeoff-params", f"{split.capitalize()} {results.task.metric} against trainable parameters (log "
@@ -306,6 +304,59 @@ def write_figures(results: Results, table: MainTable, directory: Path, style: St
         for plot, draw in plots:
             save(draw(), directory, plot.name, style)
     return [plot for plot, _ in plots]
+
+
+def pareto_sets(results: Results, points: list[FrontPoint], cost: str, style: Style, palette: Palette) -> Figure:
+    """Dev score against one cost objective: every tuning trial (faint), each strategy's Pareto set (markers,
+    joined as the staircase of those no other of its own beats in this plane), the dev mean ± sd of each
+    re-run configuration's seed runs (bars), and the front across strategies (grey band)."""
+    display, metric = COST_DISPLAY[cost], results.task.metric
+    fig = new_figure(style, 1.25)
+    ax = fig.add_subplot()
+    shown = palette.in_order({point.strategy for point in points})
+    for name in shown:
+        colour, marker = palette.color(name), palette.marker(name)
+        tried = [(t.values[cost], t.values[metric]) for t in results.strategies[name].trials if t.values]
+        ax.plot(*zip(*tried), color=colour, marker=marker, linestyle="none", alpha=0.25,
+                markersize=style.marker_size * 0.7, zorder=2)
+        own = [point for point in points if point.strategy == name]
+        ax.step(*zip(*pareto_front([(p.config.values[cost], p.config.values[metric]) for p in own])), where="post",
+                color=colour, zorder=3)
+        ax.plot([p.config.values[cost] for p in own], [p.config.values[metric] for p in own], color=colour,
+                marker=marker, linestyle="none", zorder=4)
+        for point in own:
+            if point.dev is not None:
+                ax.errorbar(point.config.values[cost], point.dev.mean, yerr=point.dev.std or 0, color=colour,
+                            marker="_", markersize=style.marker_size * 2.2, markeredgewidth=style.line_width * 1.2,
+                            linestyle="none", capsize=0, elinewidth=style.line_width * 0.8, zorder=5)
+    overall = pareto_front([(p.config.values[cost], p.config.values[metric]) for p in points])
+    ax.step(*zip(*overall), where="post", color="0.5", alpha=0.3, linewidth=style.line_width * 5,
+            solid_capstyle="round", zorder=1)
+    if display.log:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: display.render(x)))
+    ax.set_xlabel(display.label + (" (log scale)" if display.log else ""))
+    ax.set_ylabel(f"dev {metric}\n(each tuning trial's run)")
+    extra = [Line2D([], [], color="0.5", alpha=0.3, linewidth=style.line_width * 5, label="front across strategies"),
+             Line2D([], [], color="0.3", marker="_", markersize=style.marker_size * 2.2, linestyle="none",
+                    markeredgewidth=style.line_width * 1.2, label="seed runs: dev mean ± sd"),
+             Line2D([], [], color="0.3", marker="o", alpha=0.25, linestyle="none", label="not on its front")]
+    legend_below(fig, shown, style, palette, lines=True, extra=extra)
+    return fig
+
+
+def pareto_plots(results: Results, style: Style, palette: Palette) -> list[tuple[Plot, Callable[[], Figure]]]:
+    """A multi-objective comparison's figures: dev score against each cost objective (none otherwise)."""
+    points = front_points(results)
+    if not points:
+        return []
+    metric = results.task.metric
+    return [(Plot(COST_DISPLAY[cost].figure,
+                  f"Dev {metric} against {COST_DISPLAY[cost].label}: each strategy's Pareto set of configurations "
+                  f"(markers joined as a staircase; faint: its other tuning trials), the dev mean ± sd of the "
+                  f"configurations re-run with seeds (bars), and the front across all strategies (grey band)."),
+             lambda cost=cost: pareto_sets(results, points, cost, style, palette)) for cost in results.costs]
 
 
 def write_combined_figure(table: CombinedTable, directory: Path, style: Style) -> Plot:

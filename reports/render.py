@@ -20,6 +20,7 @@ from core.errors import UserError
 from reports import tables
 from reports.expected import WITHIN, startup_trials
 from reports.load import SPLIT_NAMES, Results, load_results
+from reports.pareto import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
 from reports.recommend import recommend, render as render_recommendation
 from reports.stats import t_critical
 from reports.style import STYLES, Style
@@ -106,12 +107,34 @@ def write_single(results: Results, style: Style, target: Path) -> Path:
         write_tables(stage, "table", grid, tables.main_csv(table), notes)
         (stage / "expected.csv").write_text(tables.expected_csv(table))
         plots = write_figures(results, table, stage, style)
-        (stage / "report.md").write_text(report_markdown(results, table, grid, notes, plots))
+        front, plots = pareto_section(results, stage, plots)
+        (stage / "report.md").write_text(report_markdown(results, table, grid, notes, plots, front))
     return target / "report.md"
 
 
+def pareto_section(results: Results, directory: Path, plots: Sequence["Plot"]) -> tuple[str, list["Plot"]]:
+    """A multi-objective comparison's Pareto sets: their table (front.md, .csv, .tex) and figures, as a report
+    section; the figures it shows are taken out of ``plots``. Nothing for a single-objective comparison."""
+    points = front_points(results)
+    if not points:
+        return "", list(plots)
+    grid, notes = front_grid(results, points), front_notes(results, points)
+    write_tables(directory, "front", grid, front_csv(results, points), notes)
+    names = {COST_DISPLAY[cost].figure for cost in results.costs}
+    costs = ", ".join(COST_DISPLAY[cost].label for cost in results.costs)
+    section = f"""## Pareto sets ({results.task.metric} against {costs})
+
+{tables.to_markdown(grid)}
+{bullets(notes)}
+Also as [front.csv](front.csv) (full precision, every hyperparameter) and [front.tex](front.tex) (booktabs).
+
+{figure_markdown([plot for plot in plots if plot.name in names])}
+"""
+    return section, [plot for plot in plots if plot.name not in names]
+
+
 def report_markdown(results: Results, table: tables.MainTable, grid: tables.Grid, notes: list[str],
-                    plots: Sequence["Plot"]) -> str:
+                    plots: Sequence["Plot"], front: str = "") -> str:
     split = SPLIT_NAMES[results.split]
     status = "" if results.complete else ("\n> **Partial results:** the comparison was still running when "
                                           "results.json was written; missing strategies and seeds are not shown.\n")
@@ -130,7 +153,7 @@ hyperparameters were chosen on.
 {bullets(notes)}
 Also as [table.csv](table.csv) (full precision) and [table.tex](table.tex) (booktabs).
 
-## Expected best dev score against search budget
+{front}## Expected best dev score against search budget
 
 {expected_markdown(results, table)}
 ## Recommendation (no constraints)

@@ -19,8 +19,9 @@ from optuna.trial import TrialState
 from core.costs import device_description, versions
 from core.strategy import Strategy
 from core.train import resolve_device
-from studies import queue
-from studies.compare import Comparison, seed_results, study_name
+from studies import queue, space
+from studies.compare import (Comparison, front_trials, seed_results, seeded_configurations, seeds_study_name,
+                             study_name)
 
 SCHEMA_VERSION = 2  # 2: every strategy carries its declared StrategyInfo ("info")
 KIND = "peftbench-comparison"
@@ -33,18 +34,53 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    return {
+def trial_record(trial: optuna.trial.FrozenTrial, objectives: list[str]) -> dict[str, Any]:
+    """``objectives``: the metric and costs of a multi-objective study, whose trials also carry ``values``."""
+    record = {
         "number": trial.number,
         "state": trial.state.name,
         "params": trial.params,
-        "value": trial.value,
+        "value": trial.values[0] if trial.values else None,  # the dev metric, also of a multi-objective trial
         "duration_seconds": trial.duration.total_seconds() if trial.duration is not None else None,
         "samples_seen": trial.user_attrs.get("samples_seen", 0),
-        "intermediate": sorted([int(step), value] for step, value in trial.intermediate_values.items()),
+        "intermediate": intermediate(trial),
         "reason": trial.user_attrs.get(queue.REASON),
         "retry_of": trial.system_attrs.get("failed_trial"),
     }
+    if len(objectives) > 1:
+        record["values"] = named_values(trial, objectives)
+    return record
+
+
+def intermediate(trial: optuna.trial.FrozenTrial) -> list[list[float]]:
+    """[samples seen, dev metric] at each evaluation: what the trial reported to Optuna, or for a
+    multi-objective trial (which cannot report) its learning curve."""
+    if trial.intermediate_values:
+        return sorted([int(step), value] for step, value in trial.intermediate_values.items())
+    return [[point["samples"], point["value"]] for point in trial.user_attrs.get("learning_curve", [])
+            if point.get("value") is not None]
+
+
+def named_values(trial: optuna.trial.FrozenTrial, objectives: list[str]) -> dict[str, float] | None:
+    return dict(zip(objectives, trial.values)) if trial.values else None
+
+
+def front_record(comparison: Comparison, strategy: type[Strategy], trial: optuna.trial.FrozenTrial,
+                 objectives: list[str], seeded: bool) -> dict[str, Any]:
+    """One configuration on a strategy's Pareto set, with its seed runs when it is one of those re-run."""
+    name = seeds_study_name(comparison.settings, strategy.name, trial.number)
+    return {"trial": trial.number, "values": named_values(trial, objectives), "params": trial.params,
+            "strategy_params": space.from_params(trial.params, strategy)["strategy_params"],
+            "seed_runs": stored_seed_runs(comparison, name) if seeded else []}
+
+
+def stored_seed_runs(comparison: Comparison, name: str) -> list[dict[str, Any]]:
+    """The seed run records of the study ``name``, by seed; none while it does not exist."""
+    try:
+        seeds = optuna.load_study(study_name=name, storage=comparison.storage)
+    except KeyError:
+        return []
+    return [r.to_dict() for r in sorted(seed_results(seeds), key=lambda r: r.seed)]
 
 
 def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[str, Any]:
@@ -59,30 +95,33 @@ def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[st
     finished = [t for t in queue.trials(study) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
                 or (t.state == TrialState.FAIL and t.user_attrs.get(queue.COUNTED))]
     complete = [t for t in finished if t.state == TrialState.COMPLETE]
+    objectives = [comparison.data.spec.metric, *settings.costs]
+    front, seeded = [], set()
     best = None
-    if complete:
+    if complete and settings.multi_objective:  # the best-scoring configuration of the front stands for the strategy
+        seeded = {t.number for t in seeded_configurations(study)}
+        front = [front_record(comparison, strategy, t, objectives, t.number in seeded) for t in front_trials(study)]
+        best = {"trial": front[0]["trial"], "value": front[0]["values"][objectives[0]], "params": front[0]["params"]}
+    elif complete:
         top = study.best_trial
         best = {"trial": top.number, "value": top.value, "params": top.params}
-    runs: list[dict[str, Any]] = []
-    try:
-        seeds = optuna.load_study(study_name=name + "-seeds", storage=comparison.storage)
-        runs = [r.to_dict() for r in sorted(seed_results(seeds), key=lambda r: r.seed)]
-    except KeyError:
-        pass
+    runs = front[0]["seed_runs"] if front else stored_seed_runs(comparison, seeds_study_name(settings, strategy.name))
     budget_done = len(finished) >= settings.budget if settings.budget_kind == "trials" else \
         comparison.spent(study)[settings.budget_kind] >= settings.budget
-    status = "done" if budget_done and len(runs) >= settings.seeds else "running"
+    configurations = [runs] + [f["seed_runs"] for f in front if f["trial"] in seeded]
+    status = "done" if budget_done and all(len(r) >= settings.seeds for r in configurations) else "running"
     if budget_done and not complete:
         status = "failed"
     return {
         "info": info,
         "status": status,
         "study_name": name,
-        "trials": [trial_record(t) for t in finished],
+        "trials": [trial_record(t, objectives) for t in finished],
         "spent": comparison.spent(study),
         "best": best,
         "param_importance": importance(study) if len(complete) >= 2 else None,
         "seed_runs": runs,
+        **({"front": front} if settings.multi_objective else {}),
     }
 
 
