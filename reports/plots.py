@@ -195,11 +195,9 @@ def expected_curves(table: MainTable) -> list[ExpectedCurve]:
     return [row.expected for row in table.rows if row.expected is not None and row.expected.available]
 
 
-def expected_best(results: Results, table: MainTable, style: Style, palette: Palette) -> Figure:
-    """Expected best dev score after n random-search trials (unbiased estimator), ± 1 sd of that best."""
-    curves = expected_curves(table)
-    fig = new_figure(style, 1.25)
-    ax = fig.add_subplot()
+def draw_expected(ax, curves: list[ExpectedCurve], style: Style, palette: Palette) -> None:
+    """Each curve's expected best against n, with a band of ± 1 sd of the best of n (also reports.sweep_render's
+    panels, one per data size)."""
     for curve in curves:
         n = [point.n for point in curve.unbiased]
         mean = [point.mean for point in curve.unbiased]
@@ -210,6 +208,14 @@ def expected_best(results: Results, table: MainTable, style: Style, palette: Pal
         ax.plot(n, mean, color=colour, marker=palette.marker(curve.strategy), markersize=style.marker_size * 0.8,
                 zorder=3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def expected_best(results: Results, table: MainTable, style: Style, palette: Palette) -> Figure:
+    """Expected best dev score after n random-search trials (unbiased estimator), ± 1 sd of that best."""
+    curves = expected_curves(table)
+    fig = new_figure(style, 1.25)
+    ax = fig.add_subplot()
+    draw_expected(ax, curves, style, palette)
     ax.set_xlabel("random-search trials n")
     ax.set_ylabel(f"expected best dev {results.task.metric}\n(± 1 sd of the best of n)")
     legend_below(fig, [c.strategy for c in curves], style, palette, lines=True)

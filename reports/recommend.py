@@ -249,10 +249,17 @@ def recommend(runs: list[Results], constraints: Constraints = Constraints(),
               prefer: str = DEFAULT_PREFERENCE) -> Recommendation:
     """The best strategy on the ranking split among those meeting every constraint; when others are within
     seed noise of it, the cheapest of them on ``prefer`` (params, memory or time)."""
+    return decide(runs, *candidates(runs), constraints, prefer)
+
+
+def decide(runs: list[Results], ranked: list[Candidate], missing: dict[str, str], constraints: Constraints,
+           prefer: str, labels: list[str] | None = None, size_asked: bool = False) -> Recommendation:
+    """:func:`recommend` on candidates already scored (``ranked``, best first; ``missing``: strategy → why it
+    has no score), e.g. interpolated to a data size (reports.sweep); ``runs``: the comparisons they come from.
+    ``size_asked``: the user named their data size, so measuring on a subset is no caveat."""
     if prefer not in PREFERENCES:
         raise ValueError(f"prefer must be one of {', '.join(PREFERENCES)}, not {prefer!r}")
-    ranked, ruled_out = candidates(runs)
-    ruled_out = {name: f"no seed runs to judge it by ({why})" for name, why in ruled_out.items()}
+    ruled_out = {name: f"no seed runs to judge it by ({why})" for name, why in missing.items()}
     broken = {c.strategy: violations(c, constraints) for c in ranked}
     admitted = [c for c in ranked if not broken[c.strategy]]
     for candidate in ranked:
@@ -273,11 +280,11 @@ def recommend(runs: list[Results], constraints: Constraints = Constraints(),
         return f"{candidate.strategy} ({split_label(split)} {metric} {candidate.score:.3f})"
 
     return Recommendation(
-        labels=[f"{r.task.name} / {r.model_short}" for r in runs], split=split, metric=metric,
+        labels=labels or [f"{r.task.name} / {r.model_short}" for r in runs], split=split, metric=metric,
         constraints=constraints, choice=choice, runner_up=runner_up, margin=margin, ruled_out=ruled_out,
         binding=None if admitted else binding_constraint(ranked, broken, label),
-        devices=sorted({r.device for r in runs}), caveats=caveats(runs, constraints, choice), prefer=prefer,
-        tie=tie, noise=noise,
+        devices=sorted({r.device for r in runs}), prefer=prefer, tie=tie, noise=noise,
+        caveats=list(dict.fromkeys(caveats(runs, constraints, choice, size_asked))),  # a sweep's sizes repeat notes
     )
 
 
@@ -285,12 +292,13 @@ def split_label(split: str) -> str:
     return SPLIT_NAMES.get(split, "held-out/dev")
 
 
-def caveats(runs: list[Results], constraints: Constraints, choice: Candidate | None) -> list[str]:
+def caveats(runs: list[Results], constraints: Constraints, choice: Candidate | None,
+            size_asked: bool = False) -> list[str]:
     """What the recommendation extrapolates from, stated rather than hidden."""
     notes = []
     for run in runs:
         full, used = run.task.full_train_size, run.task.sizes.get("train")
-        if full and used and used < full:
+        if full and used and used < full and not size_asked:
             timed = (", and --max-train-time was checked against the measured (subset) time"
                      if constraints.max_train_seconds else "")
             notes.append(f"{run.task.name}: measured on {used:,} of {full:,} training examples, so the recommendation "

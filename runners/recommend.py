@@ -7,6 +7,11 @@ hyperparameters, the runner-up and the margin with its 95% interval, and why eac
 When the best strategies are within seed noise of each other (no significant paired difference, and a gap
 no larger than their seed spread), the cheapest of them on --prefer is recommended, and the answer says why.
 Sizes take B, KB, MB, GB (powers of 10) or KiB, MiB, GiB (powers of 2); times s, min, h; counts k, M, B.
+
+On a data-size sweep (``runners.compare --train-sizes``), ``--train-size N`` answers for your N training
+examples: every seed's score interpolated linearly in log(training examples) between the two measured sizes
+around N (outside them, the nearest one, flagged as extrapolation), and "no measurable difference" when the
+leaders there are within seed noise.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from core import cli
 from core.errors import UserError
 from reports.load import load_results
 from reports.recommend import DEFAULT_PREFERENCE, PREFERENCES, Constraints, recommend, render
+from reports.sweep import is_sweep, load_sweep, recommend_at, render_at
 from reports.units import parse_bytes, parse_count, parse_seconds
 
 T = TypeVar("T")
@@ -50,15 +56,30 @@ def build_parser() -> cli.ArgumentParser:
                         help="when the best strategies are within seed noise, recommend the one with the fewest "
                         "trainable parameters (params), the lowest peak memory (memory) or the shortest training "
                         f"time (time) (default: {DEFAULT_PREFERENCE})")
+    parser.add_argument("--train-size", type=cli.positive_int,
+                        help="your number of training examples: RUN_DIR is then a data-size sweep (runners.compare "
+                        "--train-sizes), interpolated between its measured sizes (default for a sweep: its largest)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    runs = [load_results(d) for d in args.run_dirs]
+    sweeps = [d for d in args.run_dirs if is_sweep(d)]
+    if sweeps and len(args.run_dirs) > 1:
+        raise UserError(f"{sweeps[0]} is a data-size sweep; recommend from it on its own (with --train-size N)")
+    runs = [] if sweeps else [load_results(d) for d in args.run_dirs]
+    if runs and args.train_size is not None:
+        measured = ", ".join(f"{run.task.sizes.get('train', 0):,}" for run in runs)
+        if len(runs) > 1 or runs[0].task.sizes.get("train") != args.train_size:
+            raise UserError(f"--train-size needs a data-size sweep (python -m runners.compare --train-sizes "
+                            f"100,500,1000,2000 ...); {', '.join(args.run_dirs)} measured {measured} training examples")
     constraints = Constraints(max_memory_bytes=args.max_memory, max_train_seconds=args.max_train_time,
                               max_trainable_params=args.max_trainable_params,
                               max_artifact_bytes=args.max_artifact_size, cpu_only=args.cpu_only)
+    if sweeps:
+        sweep = load_sweep(sweeps[0])
+        print(render_at(recommend_at(sweep, args.train_size, constraints, args.prefer)), end="")
+        return 0
     print(render(recommend(runs, constraints, args.prefer)), end="")
     return 0
 

@@ -4,7 +4,9 @@
 One directory: ``RUN_DIR/report/`` (or ``--out``) gets report.md, table.{md,csv,tex}, expected.csv (expected
 best dev score against the number of random-search trials) and every figure as PDF and PNG. Several
 directories (tasks or models): each gets its own report, and ``--out`` (default runs/combined-report/)
-gets a combined table (strategies × comparisons, with an average) and figure.
+gets a combined table (strategies × comparisons, with an average) and figure. A data-size sweep
+(``runners.compare --train-sizes``): ``SWEEP/report/`` gets the score against training examples, the table
+strategies × sizes, where the ranking changes, and the expected-best curves of every size.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import argparse
 from typing import Sequence
 
 from core import cli
+from core.errors import UserError
 from reports.render import COMBINED_DIR, write_report, write_reports
 from reports.style import STYLES
+from reports.sweep import is_sweep
+from reports.sweep_render import write_sweep_report
 
 __all__ = ["main", "write_report"]  # write_report: what runners.compare calls after a comparison
 
@@ -33,6 +38,12 @@ def build_parser() -> cli.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    sweeps = [d for d in args.run_dirs if is_sweep(d)]
+    if sweeps:
+        if len(args.run_dirs) > 1:
+            raise UserError(f"{sweeps[0]} is a data-size sweep; report it on its own")
+        print(write_sweep_report(sweeps[0], args.style, args.out))
+        return 0
     for path in write_reports(args.run_dirs, args.style, args.out):
         print(path)
     return 0
