@@ -14,9 +14,9 @@ score), each killed at its own cap or when ``--budget-s`` runs out, whichever co
 
 1. MiniLM, bf16, batch 256, all of SST-2, full and LoRA, 2 interleaved repetitions;
 2. the same in fp32 (no TF32), 20,000 examples, 1 repetition;
-3. a randomly initialised encoder of bert-base's size (``BertConfig()``: 12 layers, 768 wide, 110M
-   parameters), bf16, full fine-tuning, 20,000 examples: speed and MFU on matrices 4× MiniLM's. Its dev
-   score means nothing and is not judged.
+3. a randomly initialised encoder of bert-base's size (``BertConfig()``: 12 layers, 768 wide, 108.9M
+   parameters without the pooler, 85.1M outside the embeddings), bf16, full fine-tuning, 20,000 examples:
+   speed and MFU on matrices 4× MiniLM's. Its dev score means nothing and is not judged.
 
 The CPU fallback runs the same steps in fp32 on 48 training and 32 dev examples, with a 2-layer, 128-wide
 random encoder for step 3, so the whole path is rehearsed on a machine without a GPU.
@@ -78,7 +78,7 @@ def gpu_plan() -> list[Step]:
         Step("sst2-gpu-minilm-fp32", "MiniLM, fp32 (no TF32), batch 256, 20,000 examples, 1 repetition", MINILM,
              ("--precision", "fp32", "--batch-size", "256", "--train-size", "20000", "--strategies", "full,lora",
               "--reps", "1"), cap_s=70),
-        Step("sst2-gpu-bertbase-bf16", "random-init bert-base size (12 × 768, 110M), bf16, batch 256, 20,000 "
+        Step("sst2-gpu-bertbase-bf16", "random-init bert-base size (12 × 768, 109M), bf16, batch 256, 20,000 "
              "examples, 1 repetition; dev score not judged", {},
              ("--precision", "bf16", "--batch-size", "256", "--train-size", "20000", "--strategies", "full",
               "--reps", "1"), cap_s=70, judge_accuracy=False),
@@ -215,8 +215,8 @@ def _rate(values: list[float] | None) -> str:
     return "–" if not values else f"{values[0]:,.0f}"
 
 
-def summary(outcomes: list[Outcome], environment: dict, seconds: float) -> str:
-    """gpu_check.md: the verdicts and a headline table, then each completed step's own tables."""
+def headline(outcomes: list[Outcome], environment: dict, seconds: float) -> str:
+    """The verdict per step and one row per step and strategy: what gpu_check.md opens with and prints last."""
     lines = ["# GPU check", "", f"{environment['device']}; python {environment['python']}; "
              + ", ".join(f"{k} {v}" for k, v in environment["versions"].items()) + f"; {seconds:.0f} s in all.", "",
              "| step | status | seconds | sanity |", "|---|---|---|---|"]
@@ -242,8 +242,14 @@ def summary(outcomes: list[Outcome], environment: dict, seconds: float) -> str:
                 f"| {_rate(row['trainer_best']['samples_per_second'])} | {_rate(row['trainer']['samples_per_second'])} "
                 f"| {row['speedup'][0]:.2f}× | {row['speedup_tutorial'][0]:.2f}× "
                 f"| {'–' if not scores else f'{min(scores):.4f}'} | {row['core']['peak_memory_mib'][0]:,.0f} | {rate} |")
+    return "\n".join(lines) + "\n"
+
+
+def step_tables(outcomes: list[Outcome]) -> str:
+    """Each completed step's own tables (benchmarks.run's Markdown), their headings two levels down."""
+    lines = []
     for o in outcomes:
-        if o.report is not None:  # each step's own tables, their headings one level down
+        if o.report is not None:
             lines += ["", f"## {o.step.name}", ""]
             lines += [f"##{line}" if line.startswith("#") else line for line in o.tables.splitlines()]
     return "\n".join(lines) + "\n"
@@ -313,9 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(outcome)
             log(f"{step.name}: {outcome.status} in {outcome.seconds:.0f} s"
                 + (f"; problems: {'; '.join(outcome.problems)}" if outcome.problems else ""))
-    text = summary(outcomes, environment, time.monotonic() - started)
-    (args.out / "gpu_check.md").write_text(text, encoding="utf-8")
-    print(text)
+    verdicts, tables = headline(outcomes, environment, time.monotonic() - started), step_tables(outcomes)
+    (args.out / "gpu_check.md").write_text(verdicts + tables, encoding="utf-8")
+    print(tables + "\n" + verdicts)  # the verdicts last: the device tool returns the output's tail
     passed = all(o.status == "complete" and not o.problems for o in outcomes)
     log(f"{'passed' if passed else 'NOT passed'}; wrote {args.out}/gpu_check.md, gpu_check.log and "
         f"{sum(o.report is not None for o in outcomes)} step JSON files")

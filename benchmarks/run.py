@@ -29,17 +29,18 @@ import torch
 from benchmarks.hf_trainer import run_trainer
 from benchmarks.measure import (CORE, CORE_COLD, CORE_NO_CACHE, RunMeasurement, matmul_flops_per_second,
                                 non_embedding_parameters)
-from benchmarks.tsv_task import load_glue_columns
 from benchmarks.summary import (BenchmarkReport, summarise_flops, summarise_frozen_cache,
                                 summarise_strategy, write)
+from benchmarks.tsv_task import load_glue_columns
 from core.cli import quiet_libraries
 from core.config import TrainConfig
 from core.costs import device_description, release_freed_memory, versions
+from core.errors import UserError
 from core.features import CACHE_ENV
 from core.models import DEFAULT_MODEL, SequenceClassifier, load_encoder
 from core.tasks import TaskData, TaskRequest, load_task
 from core.train import resolve_device, resolve_precision, train
-from strategies import STRATEGIES, get_strategy
+from strategies import DEFAULT_GROUP, get_strategy, select_strategies
 
 OUT_DIR = Path(__file__).resolve().parent / "results"
 # Dense bf16 tensor-core peaks from the vendors' datasheets (FLOP/s), matched against the device name
@@ -57,7 +58,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "of datasets.Dataset objects, for a machine without the datasets library (the GPU "
                              "check); the same rows either way")
     parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated (default: all seven)")
+    parser.add_argument("--strategies", default=DEFAULT_GROUP,
+                        help=f"comma-separated strategies and groups (default: {DEFAULT_GROUP}, the seven classic ones)")
     parser.add_argument("--train-size", type=int, default=2000, help="training examples; 0 = the whole training set")
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions (the first complete)")
     parser.add_argument("--trainer-steps", type=int, default=10, help="Trainer steps timed in later repetitions")
@@ -74,10 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     parser.add_argument("--name", default=None, help="output file stem (default: <task>-<device>)")
     args = parser.parse_args(argv)
-    args.strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    unknown = [s for s in args.strategies if s not in STRATEGIES]
-    if unknown or args.reps < 1 or args.trainer_steps < 2:
-        parser.error(f"unknown strategies {unknown}" if unknown else "--reps must be ≥1 and --trainer-steps ≥2")
+    try:
+        args.strategies = [cls.name for cls in select_strategies(args.strategies)]
+    except UserError as error:
+        parser.error(str(error))
+    if args.reps < 1 or args.trainer_steps < 2:
+        parser.error("--reps must be ≥1 and --trainer-steps ≥2")
     return args
 
 

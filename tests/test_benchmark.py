@@ -225,13 +225,15 @@ def test_gpu_check_cpu_fallback_runs_from_packed_assets(tmp_path, data_dir):
 
     step = "sst2-cpu-fallback-random-fp32"
     arguments = ["--device", "cpu", "--out", str(out), "--steps", step]
+    dev = assets / "sst2" / "dev.tsv"
+    packed_dev = dev.read_text(encoding="utf-8")
     for broken in (tmp_path / "nothing-packed", assets):
         if broken == assets:
-            (assets / "sst2" / "dev.tsv").write_text("sentence\tlabel\nchanged\t1\n", encoding="utf-8")
+            dev.write_text("sentence\tlabel\nchanged\t1\n", encoding="utf-8")
         with pytest.raises(SystemExit) as refused:
             main([*arguments, "--assets", str(broken)])
         assert refused.value.code == 2 and not (out / "gpu_check.md").exists()
-    pack(assets, data_dir)
+    dev.write_text(packed_dev, encoding="utf-8")
     assert main([*arguments, "--assets", str(assets)]) == 0
     report = json.loads((out / f"{step}.json").read_text())
     assert report["settings"]["plain_columns"] and report["settings"]["device"] == "cpu"
