@@ -2,7 +2,7 @@
 the Trainer at its best (A*: dynamic padding, length grouping, fused AdamW) and through the core (B),
 interleaved in one process, and write benchmarks/results/<name>.{json,md}.
 
-    .venv/bin/python -m benchmarks.run                      # the CPU benchmark (≈25 min on 2 cores)
+    .venv/bin/python -m benchmarks.run                      # the CPU benchmark (≈ 20–25 min on 2 cores, predicted)
     .venv/bin/python -m benchmarks.run --strategies full,lora --reps 2 --train-size 500 --out /tmp/bench
 
 Repetition 1 runs every path to the end (throughput, memory, wall time and the dev score); later
