@@ -25,6 +25,37 @@ SPLIT_NAMES = {"test": "held-out", "dev": "dev"}  # how every number's split is 
 
 
 @dataclass(frozen=True)
+class Deployed:
+    """One form of a trained model at inference (``core.config.DeployedCost``)."""
+
+    latency_ms: float  # per example at batch 1
+    throughput: float  # examples per second at the measurement's batch size
+    memory_bytes: int  # parameters and buffers in memory
+
+
+@dataclass(frozen=True)
+class Inference:
+    """What a seed run's trained model costs to run, as trained and merged (``core.config.InferenceCost``)."""
+
+    as_trained: Deployed
+    merged: Deployed | None  # peft's merge_and_unload; None: merge_note says why not
+    merge_note: str | None
+    max_logit_difference: float | None  # merged vs as trained
+    predictions_equal: bool | None  # within the tolerance
+    tolerance: float
+    examples: int
+    batch_size: int
+    passes: int
+    threads: int
+    mean_tokens: float
+    seconds: float
+
+    def forms(self) -> list[Deployed]:
+        """The forms that give the trained model's predictions: as trained, and merged where merging kept them."""
+        return [self.as_trained] + ([self.merged] if self.merged is not None and self.predictions_equal else [])
+
+
+@dataclass(frozen=True)
 class SeedRun:
     """One seed re-run of a strategy's best configuration (the fields the reports use)."""
 
@@ -38,6 +69,7 @@ class SeedRun:
     train_samples_per_second: float
     artifact_bytes: int
     device: str
+    inference: Inference | None = None  # measured on one seed run per strategy (seed 0); None before peftbench did
 
 
 @dataclass(frozen=True)
@@ -85,6 +117,11 @@ class StrategyResult:
     def scores(self, split: str, metric: str) -> dict[int, float]:
         """Seed → score on ``split``, for the seed runs that have it."""
         return {r.seed: r.metrics[split][metric] for r in self.seed_runs if metric in r.metrics.get(split, {})}
+
+    @property
+    def inference(self) -> Inference | None:
+        """The inference cost of its trained model (measured once, on the lowest seed that has it)."""
+        return next((r.inference for r in sorted(self.seed_runs, key=lambda r: r.seed) if r.inference), None)
 
 
 @dataclass(frozen=True)
@@ -391,4 +428,25 @@ def _seed_run(record: _Reader, metric: str) -> SeedRun:
         train_seconds=record.number("train_seconds"),
         train_samples_per_second=record.number("train_samples_per_second"),
         artifact_bytes=record.integer("artifact_bytes"), device=record.text("device", optional=True) or "unknown",
+        inference=_inference(record.child("inference")) if record.raw("inference", optional=True) is not None else None,
+    )
+
+
+def _deployed(record: _Reader) -> Deployed:
+    return Deployed(latency_ms=record.number("latency_ms"), throughput=record.number("throughput"),
+                    memory_bytes=record.integer("memory_bytes"))
+
+
+def _inference(record: _Reader) -> Inference:
+    equal = record.raw("predictions_equal", optional=True)
+    if equal is not None and not isinstance(equal, bool):
+        raise record._fail("predictions_equal", "true, false or null", equal)
+    return Inference(
+        as_trained=_deployed(record.child("as_trained")),
+        merged=_deployed(record.child("merged")) if record.raw("merged", optional=True) is not None else None,
+        merge_note=record.text("merge_note", optional=True),
+        max_logit_difference=record.number("max_logit_difference", optional=True), predictions_equal=equal,
+        tolerance=record.number("tolerance"), examples=record.integer("examples"),
+        batch_size=record.integer("batch_size"), passes=record.integer("passes"), threads=record.integer("threads"),
+        mean_tokens=record.number("mean_tokens"), seconds=record.number("seconds"),
     )

@@ -78,6 +78,8 @@ class Axis:
     label: str
     scale: Callable[[float], float]
     log: bool = False
+    alternative: str | None = None  # a second StrategyRow attribute for the same strategy, drawn hollow
+    alternative_label: str = ""
 
 
 def byte_axis(rows: list[StrategyRow], label: str) -> Axis:
@@ -92,9 +94,15 @@ def time_axis(rows: list[StrategyRow]) -> Axis:
                 lambda s: s / 60 if minutes else s)
 
 
+LATENCY_AXIS = Axis("latency_ms", "inference latency per example, batch 1 (ms)", float,
+                    alternative="merged_latency_ms", alternative_label="merged (hollow)")
+
+
 def tradeoff(results: Results, table: MainTable, style: Style, palette: Palette, axis: Axis) -> Figure:
-    """Score against one cost, mean ± sd over seeds, with the Pareto front of the means."""
-    rows = scored(table)
+    """Score against one cost, mean ± sd over seeds, with the Pareto front of the means; strategies without
+    the cost are left out. Where ``axis.alternative`` is set, a strategy that has it is drawn there too,
+    hollow and joined to its first point, and the front runs over both."""
+    rows = [row for row in scored(table) if getattr(row, axis.measure) is not None]
     fig = new_figure(style, 1.25)
     ax = fig.add_subplot()
     points = []
@@ -103,6 +111,13 @@ def tradeoff(results: Results, table: MainTable, style: Style, palette: Palette,
         points.append((x, row.score.mean))
         ax.errorbar(x, row.score.mean, yerr=row.score.std or 0, color=palette.color(row.strategy), marker=palette.marker(row.strategy),
                     linestyle="none", capsize=2, elinewidth=style.line_width * 0.8, zorder=3)
+        other = getattr(row, axis.alternative) if axis.alternative else None
+        if other is not None:
+            points.append((axis.scale(other), row.score.mean))
+            ax.plot([x, axis.scale(other)], [row.score.mean] * 2, color=palette.color(row.strategy),
+                    linewidth=style.line_width * 0.6, zorder=2)
+            ax.plot(axis.scale(other), row.score.mean, color=palette.color(row.strategy),
+                    marker=palette.marker(row.strategy), markerfacecolor="white", linestyle="none", zorder=3)
     front = pareto_front(points)
     ax.step(*zip(*front), where="post", color="0.55", linestyle="--", linewidth=style.line_width * 0.8, zorder=1)
     if axis.log:
@@ -111,8 +126,11 @@ def tradeoff(results: Results, table: MainTable, style: Style, palette: Palette,
         ax.set_xlim(left=0)  # from zero, so a 10% saving looks like one
     ax.set_xlabel(axis.label)
     ax.set_ylabel(f"{score_label(results)}\n(mean ± sd, {results.seeds} seeds)")
-    pareto = Line2D([], [], color="0.55", linestyle="--", label="Pareto front")
-    legend_below(fig, [r.strategy for r in rows], style, palette, extra=[pareto])
+    extra = [Line2D([], [], color="0.55", linestyle="--", label="Pareto front")]
+    if axis.alternative and any(getattr(row, axis.alternative) is not None for row in rows):
+        extra.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
+                            label=axis.alternative_label))
+    legend_below(fig, [r.strategy for r in rows], style, palette, extra=extra)
     return fig
 
 
@@ -293,6 +311,12 @@ def write_figures(results: Results, table: MainTable, directory: Path, style: St
             (Plot("seeds", f"{split.capitalize()} {results.task.metric} of every seed run (box: quartiles, "
                   "shown from 3 seeds)."), lambda: seed_spread(results, table, style, palette)),
         ]
+    if any(row.latency_ms is not None for row in rows):
+        plots.append(
+            (Plot("tradeoff-latency", f"{split.capitalize()} {results.task.metric} against inference latency per "
+                  "example at batch 1, as trained (filled) and with the adapter merged into the base weights (hollow, "
+                  "where merging kept the predictions); the dashed line is the Pareto front over both."),
+             lambda: tradeoff(results, table, style, palette, LATENCY_AXIS)))
     if expected_curves(table):
         plots.append(
             (Plot("expected-best", f"Expected best dev {results.task.metric} after n trials of random search (unbiased "

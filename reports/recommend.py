@@ -5,7 +5,7 @@ With several comparisons (tasks or models) a strategy's score is the mean of its
 its costs the worst over comparisons, and the margin a paired t-interval over (comparison, seed) pairs.
 
 Ties: when strategies that meet the constraints are within seed noise of the best one, the cheapest of them
-on the cost the user prefers (``--prefer params|memory|time``) is recommended, and the answer says why.
+on the cost the user prefers (``--prefer params|memory|time|latency``) is recommended, and the answer says why.
 Within seed noise means both: the paired test finds no significant difference from the best (p ≥ 0.05),
 *and* the gap in means is no larger than the larger seed standard deviation of the two. The second half
 is there because with 3 seeds the test has little power: a gap of several standard deviations can still
@@ -14,14 +14,17 @@ have p > 0.05, and that is not a tie.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from reports.load import SPLIT_NAMES, Results
+from core.errors import UserError
+from reports.load import RESULTS_FILE, SPLIT_NAMES, Results
+from reports.pareto import configurations
 from reports.stats import ALPHA, CONFIDENCE, Difference, compare_means
 from reports.tables import StrategyRow, main_table, signed
-from reports.units import format_bytes, format_count, format_seconds, significant
+from reports.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 
 SMALL_PRESETS = ("smoke", "quick")
 
@@ -32,6 +35,8 @@ class Constraints:
     max_train_seconds: float | None = None
     max_trainable_params: int | None = None
     max_artifact_bytes: int | None = None
+    max_latency_ms: float | None = None
+    max_inference_memory_bytes: int | None = None
     cpu_only: bool = False
 
     def limits(self) -> list["Limit"]:
@@ -62,8 +67,10 @@ class Candidate:
     def seeds(self) -> int:
         return min(row.seeds for row in self.rows)
 
-    def cost(self, measure: str) -> float:
-        return max(getattr(row, measure) for row in self.rows)
+    def cost(self, measure: str) -> float | None:
+        """The worst over its comparisons; None where one of them did not measure it (inference costs)."""
+        values = [getattr(row, measure) for row in self.rows]
+        return None if any(value is None for value in values) else max(values)
 
     @property
     def spread(self) -> float | None:
@@ -83,7 +90,7 @@ class Preference:
     render: Callable[[float], str]
 
     def value(self, candidate: "Candidate") -> str:
-        return self.render(candidate.cost(self.measure))
+        return shown(candidate.cost(self.measure), self.render)
 
 
 PREFERENCES = {
@@ -91,8 +98,14 @@ PREFERENCES = {
     "memory": Preference("memory", "peak_memory_bytes", "peaks at {} of memory", "peak at {} of memory",
                          format_bytes),
     "time": Preference("time", "train_seconds", "trains in {}", "train in {}", format_seconds),
+    "latency": Preference("latency", "deployed_latency_ms", "answers in {} per example", "answer in {} per example",
+                          format_milliseconds),
 }
 DEFAULT_PREFERENCE = "params"
+
+
+def shown(value: float | None, render: Callable[[float], str]) -> str:
+    return "not measured" if value is None else render(value)
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,8 @@ class Limit:
     def exceeded(self, candidate: Candidate, constraints: Constraints) -> str | None:
         """A one-line reason when ``candidate`` breaks this limit."""
         value, limit = candidate.cost(self.measure), getattr(constraints, self.field)
+        if value is None:
+            return f"{self.name} not measured, so {self.flag} cannot be checked"
         if value <= limit:
             return None
         return f"{self.name} {self.render(value)} > {self.render(limit)} ({self.flag})"
@@ -116,6 +131,11 @@ LIMITS = (
     Limit("max_train_seconds", "--max-train-time", "training time", "train_seconds", format_seconds),
     Limit("max_trainable_params", "--max-trainable-params", "trainable parameters", "trainable_params", format_count),
     Limit("max_artifact_bytes", "--max-artifact-size", "artifact size", "artifact_bytes", format_bytes),
+    # inference: the best form that gives the trained predictions (merged, where merging keeps them)
+    Limit("max_latency_ms", "--max-latency", "inference latency per example (batch 1)", "deployed_latency_ms",
+          format_milliseconds),
+    Limit("max_inference_memory_bytes", "--max-inference-memory", "inference memory", "deployed_memory_bytes",
+          format_bytes),
 )
 
 
@@ -177,7 +197,9 @@ def find_tie(admitted: list[Candidate], prefer: Preference) -> Tie | None:
     if not members:
         return None
     everyone = [best] + [member for member, _ in members]
-    chosen = min(everyone, key=lambda c: (c.cost(prefer.measure), -c.score))  # cheapest; equal cost: the better
+    # cheapest; equal cost: the better; not measured: last
+    chosen = min(everyone, key=lambda c: (math.inf if c.cost(prefer.measure) is None else c.cost(prefer.measure),
+                                          -c.score))
     return Tie(best, members, prefer, chosen)
 
 
@@ -236,7 +258,7 @@ def binding_constraint(ranked: list[Candidate], broken: dict[str, list[tuple[Lim
         if len(broken[candidate.strategy]) == 1:
             limit, _ = broken[candidate.strategy][0]
             admitted = [c.strategy for c in ranked if [other for other, _ in broken[c.strategy]] == [limit]]
-            needed = limit.render(candidate.cost(limit.measure))
+            needed = shown(candidate.cost(limit.measure), limit.render)
             return (f"{limit.flag} binds: without it {label(candidate)} would qualify (it needs {limit.name} "
                     f"{needed}); removing it admits {', '.join(admitted)}")
     closest = min(ranked, key=lambda c: len(broken[c.strategy]))
@@ -248,7 +270,11 @@ def binding_constraint(ranked: list[Candidate], broken: dict[str, list[tuple[Lim
 def recommend(runs: list[Results], constraints: Constraints = Constraints(),
               prefer: str = DEFAULT_PREFERENCE) -> Recommendation:
     """The best strategy on the ranking split among those meeting every constraint; when others are within
-    seed noise of it, the cheapest of them on ``prefer`` (params, memory or time)."""
+    seed noise of it, the cheapest of them on ``prefer`` (params, memory, time or latency). A single
+    multi-objective comparison offers each re-run configuration of each strategy's front as a candidate
+    (reports.pareto.configurations); with several comparisons a strategy stands for its best-scoring one."""
+    if len(runs) == 1:
+        runs = [configurations(runs[0])]
     return decide(runs, *candidates(runs), constraints, prefer)
 
 
@@ -259,6 +285,7 @@ def decide(runs: list[Results], ranked: list[Candidate], missing: dict[str, str]
     ``size_asked``: the user named their data size, so measuring on a subset is no caveat."""
     if prefer not in PREFERENCES:
         raise ValueError(f"prefer must be one of {', '.join(PREFERENCES)}, not {prefer!r}")
+    check_measured(runs, ranked, constraints, prefer)
     ruled_out = {name: f"no seed runs to judge it by ({why})" for name, why in missing.items()}
     broken = {c.strategy: violations(c, constraints) for c in ranked}
     admitted = [c for c in ranked if not broken[c.strategy]]
@@ -286,6 +313,20 @@ def decide(runs: list[Results], ranked: list[Candidate], missing: dict[str, str]
         devices=sorted({r.device for r in runs}), prefer=prefer, tie=tie, noise=noise,
         caveats=list(dict.fromkeys(caveats(runs, constraints, choice, size_asked))),  # a sweep's sizes repeat notes
     )
+
+
+def check_measured(runs: list[Results], ranked: list[Candidate], constraints: Constraints, prefer: str) -> None:
+    """A constraint or preference on a cost measured for none of the strategies (inference costs, in a
+    results.json from before peftbench measured them) cannot be checked: one line, rather than an answer
+    that rules every strategy out."""
+    wanted = [(limit.flag, limit.measure, limit.name) for limit in constraints.limits()]
+    wanted.append((f"--prefer {prefer}", PREFERENCES[prefer].measure, PREFERENCES[prefer].name))
+    for flag, measure, what in wanted:
+        if ranked and all(c.cost(measure) is None for c in ranked):
+            files = ", ".join(str(run.directory / RESULTS_FILE) for run in runs)
+            raise UserError(f"{flag} cannot be checked: {files} records no {what} for any strategy (written before "
+                            "peftbench measured inference costs); a new comparison (python -m runners.compare with "
+                            "another --out) measures them")
 
 
 def split_label(split: str) -> str:
@@ -317,6 +358,10 @@ def caveats(runs: list[Results], constraints: Constraints, choice: Candidate | N
         notes.append("--cpu-only: every strategy runs on a CPU (quantised ones through bitsandbytes ≥ 0.47 on x86-64). "
                      + (f"These numbers come from {', '.join(gpu)}; CPU time and memory will differ."
                         if gpu else "These numbers were measured on a CPU."))
+    if constraints.max_latency_ms:
+        notes.append(f"--max-latency was checked against latencies measured on {', '.join(sorted({r.device for r in runs}))} "
+                     "at batch 1 on short dev inputs (report.md, Inference cost); other hardware, thread counts or "
+                     "longer inputs change them.")
     return notes
 
 
@@ -369,7 +414,18 @@ def describe(candidate: Candidate, split: str, metric: str) -> str:
     return (f"{score} {format_count(candidate.cost('trainable_params'))} trainable parameters, peak memory "
             f"{format_bytes(candidate.cost('peak_memory_bytes'))}, training "
             f"{format_seconds(candidate.cost('train_seconds'))}, artifact "
-            f"{format_bytes(candidate.cost('artifact_bytes'))}")
+            f"{format_bytes(candidate.cost('artifact_bytes'))}{inference_text(candidate)}")
+
+
+def inference_text(candidate: Candidate) -> str:
+    """Its inference cost, where measured, in the form that gives it (merged, where merging helps)."""
+    latency = candidate.cost("deployed_latency_ms")
+    if latency is None:
+        return ""
+    merged = all(row.merged_latency_ms == row.deployed_latency_ms for row in candidate.rows)
+    return (f"; inference {format_milliseconds(latency)} per example at batch 1"
+            f"{' merged (runners.export --merge)' if merged else ''}, "
+            f"{format_bytes(candidate.cost('deployed_memory_bytes'))} of weights")
 
 
 def margin_text(margin: Difference, split: str, metric: str, noise: str | None = None) -> str:

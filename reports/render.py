@@ -24,7 +24,7 @@ from reports.pareto import COST_DISPLAY, front_csv, front_grid, front_notes, fro
 from reports.recommend import recommend, render as render_recommendation
 from reports.stats import t_critical
 from reports.style import STYLES, Style
-from reports.units import format_bytes, format_count, format_seconds
+from reports.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 
 REPORT_DIR = "report"
 COMBINED_DIR = Path("runs/combined-report")
@@ -156,13 +156,16 @@ Also as [table.csv](table.csv) (full precision) and [table.tex](table.tex) (book
 {front}## Expected best dev score against search budget
 
 {expected_markdown(results, table)}
+## Inference cost
+
+{inference_markdown(results, table)}
 ## Recommendation (no constraints)
 
 {render_recommendation(recommend([results]))}
-For constraints (memory, time, trainable parameters, artifact size), run
-`python -m runners.recommend {results.directory} --max-memory 8GB ...`. Strategies within seed noise of the
-best are a tie, which goes to the one with the fewest trainable parameters; `--prefer memory` or
-`--prefer time` breaks ties on peak memory or training time instead.
+For constraints (memory, time, trainable parameters, artifact size, inference latency and memory), run
+`python -m runners.recommend {results.directory} --max-memory 8GB --max-latency 5ms ...`. Strategies within seed
+noise of the best are a tie, which goes to the one with the fewest trainable parameters; `--prefer memory`,
+`--prefer time` or `--prefer latency` breaks ties on peak memory, training time or inference latency instead.
 
 ## Figures
 
@@ -170,6 +173,59 @@ best are a tie, which goes to the one with the fewest trainable parameters; `--p
 ## What these numbers do and don't show
 
 {bullets(honest_notes(results, table))}"""
+
+
+def inference_markdown(results: Results, table: tables.MainTable) -> str:
+    """How the inference columns were measured, merged against unmerged, and what the measurement cost."""
+    rows = [row for row in table.rows if row.inference is not None]
+    if not rows:
+        return ("Not measured: this results.json was written before peftbench measured inference cost. A new "
+                "comparison (`python -m runners.compare` with another `--out`) measures it.\n")
+    first = rows[0].inference
+    intro = (f"Measured once per strategy, on the trained model of one seed run of its best configuration (inference "
+             f"cost does not depend on the seed), as it would be deployed: the whole model (encoder, pooling, head; a "
+             f"frozen encoder too, whose training used cached features) in eval mode under `torch.inference_mode`, "
+             f"on {first.examples} dev rows, the same for every strategy (mean {first.mean_tokens:.1f} tokens, "
+             f"tokenised as the runs tokenised them): each row alone (*latency per example at batch 1*) and in batches "
+             f"of {first.batch_size} (*throughput*), on {results.device} (torch using {first.threads} threads); each "
+             f"number is the median of {first.passes} timed passes after a warm-up. The machine may have been shared "
+             f"with other work, so absolute times are contended; strategies were measured minutes apart, the unmerged "
+             f"and merged forms of one strategy pass by pass in turn. *Memory*: the parameters and buffers of the model "
+             f"in memory (4-bit weights at their packed size, with their quantisation constants), not activations.")
+    merging = ("**Merged vs unmerged.** A peft adapter that merges (LoRA and its relatives: any strategy whose encoder "
+               "is a peft model whose tuner has `merge_and_unload`) adds a side path to every adapted layer at "
+               "inference unless it is merged into the base weights; merged, the encoder is a plain transformers "
+               "model of the base's size, which `python -m runners.export --merge` writes. Each merge was made on a "
+               f"copy and checked: its logits must equal the unmerged model's within {first.tolerance:g} on the "
+               "sample. Bottleneck adapters add layers of their own, prompt methods lengthen every input, and "
+               "strategies that train the encoder's own weights have nothing to merge; each one's reason is below.")
+    lines = ["| strategy | family | latency b1 as trained | merged | throughput as trained | merged | memory as "
+             "trained | merged | largest logit difference | merge |", "|:--|:--|--:|--:|--:|--:|--:|--:|--:|:--|"]
+    for row in rows:
+        found, merged = row.inference, row.inference.merged
+        if merged is None:
+            verdict = found.merge_note or "not merged"
+        else:
+            verdict = "merged: the same predictions" if found.predictions_equal else found.merge_note
+        lines.append(" | ".join([
+            f"| {row.strategy}", row.family, format_milliseconds(found.as_trained.latency_ms),
+            format_milliseconds(merged.latency_ms) if merged else "n/a", f"{significant(found.as_trained.throughput)}/s",
+            f"{significant(merged.throughput)}/s" if merged else "n/a", format_bytes(found.as_trained.memory_bytes),
+            format_bytes(merged.memory_bytes) if merged else "n/a",
+            f"{found.max_logit_difference:.1g}" if found.max_logit_difference is not None else "n/a", f"{verdict} |"]))
+    changed = [row for row in rows if row.inference.predictions_equal is False]
+    if changed:
+        why = (" (a quantised base is re-quantised when the adapter is added to it)"
+               if any(row.family == "quantised" for row in changed) else "")
+        lines.append(f"\n{', '.join(row.strategy for row in changed)}: merging changed the predictions by more than "
+                     f"float rounding{why}, so the merged numbers are those of a different model, and the recommender "
+                     "does not count them.")
+    measured = sum(row.inference.seconds for row in rows)
+    runs = sum(strategy.spent.get("seconds", 0.0) + sum(run.train_seconds for run in strategy.seed_runs)
+               for strategy in results.strategies.values()) + measured
+    cost = (f"The measurement took {format_seconds(measured)} in all, {measured / runs:.1%} of the time the "
+            f"comparison's runs recorded ({format_seconds(runs)}: tuning trials, seed runs' training, and this).")
+    return f"{intro}\n\n{merging}\n\n" + "\n".join(lines) + f"\n\n{cost}\n"
 
 
 def trial_numbers(numbers: Sequence[int]) -> str:

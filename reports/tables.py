@@ -16,9 +16,9 @@ from typing import Callable
 
 from core.strategy import FAMILIES, StrategyInfo
 from reports.expected import WITHIN, ExpectedCurve, expected_curve
-from reports.load import SPLIT_NAMES, Results, StrategyResult
+from reports.load import SPLIT_NAMES, Inference, Results, StrategyResult
 from reports.stats import ALPHA, CONFIDENCE, Difference, Summary, paired_t_test, summarize
-from reports.units import format_bytes, format_count, format_percent, significant
+from reports.units import format_bytes, format_count, format_milliseconds, format_percent, significant
 
 METRIC_DECIMALS = 3
 NONE = "—"
@@ -44,6 +44,7 @@ class StrategyRow:
     expected: ExpectedCurve | None = None  # expected best dev score against search budget (reports.expected)
     selected_dev: float | None = None  # dev score of the trial that chose this configuration (the study's best)
     optimism: float | None = None  # selected_dev − held-out mean over seeds; None without a held-out split
+    inference: Inference | None = None  # what its trained model costs to run (one seed run), when measured
 
     @property
     def optimism_exceeds_spread(self) -> bool:
@@ -53,6 +54,35 @@ class StrategyRow:
     @property
     def family(self) -> str:
         return self.info.family
+
+    @property
+    def latency_ms(self) -> float | None:
+        """Inference latency per example at batch 1, as trained."""
+        return self.inference.as_trained.latency_ms if self.inference else None
+
+    @property
+    def merged_latency_ms(self) -> float | None:
+        """Latency at batch 1 with the adapter merged, where merging kept the trained predictions."""
+        merged = self.inference.merged if self.inference and self.inference.predictions_equal else None
+        return merged.latency_ms if merged else None
+
+    @property
+    def throughput(self) -> float | None:
+        """Inference examples per second at the measurement's batch size, as trained."""
+        return self.inference.as_trained.throughput if self.inference else None
+
+    @property
+    def inference_memory_bytes(self) -> float | None:
+        return self.inference.as_trained.memory_bytes if self.inference else None
+
+    @property
+    def deployed_latency_ms(self) -> float | None:
+        """The lowest latency of a form that gives the trained predictions (merged where merging keeps them)."""
+        return min(form.latency_ms for form in self.inference.forms()) if self.inference else None
+
+    @property
+    def deployed_memory_bytes(self) -> float | None:
+        return min(form.memory_bytes for form in self.inference.forms()) if self.inference else None
 
     @property
     def trainable_percent(self) -> float | None:
@@ -68,6 +98,11 @@ class MainTable:
     rows: list[StrategyRow]
     reference: str | None  # None when significance is skipped
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def inference(self) -> list[Inference]:
+        """The inference measurements of its strategies (none in a results.json from before peftbench made them)."""
+        return [row.inference for row in self.rows if row.inference is not None]
 
 
 def strategy_row(results: Results, strategy: StrategyResult, reference: StrategyResult | None) -> StrategyRow:
@@ -92,6 +127,7 @@ def strategy_row(results: Results, strategy: StrategyResult, reference: Strategy
         samples_per_second=statistics.fmean(r.train_samples_per_second for r in runs),
         artifact_bytes=max(r.artifact_bytes for r in runs), vs_reference=vs, expected=curve, selected_dev=selected,
         optimism=selected - score.mean if selected is not None and split == "test" else None,
+        inference=strategy.inference,
     )
 
 
@@ -160,7 +196,7 @@ def to_markdown(grid: Grid) -> str:
 TEX_REPLACEMENTS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$",
                     "{": r"\{", "}": r"\}", "±": r"$\pm$", "—": "---", "–": "--", "−": "$-$", "Δ": r"$\Delta$",
                     "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "*": r"$^{*}$", "~": r"\textasciitilde{}",
-                    "†": r"$^{\dagger}$"}
+                    "†": r"$^{\dagger}$", "≠": r"$\neq$"}
 
 
 def tex_escape(text: str) -> str:
@@ -247,6 +283,30 @@ def optimism_cell(row: StrategyRow) -> Cell:
     return Cell(signed(row.optimism) + (" †" if row.optimism_exceeds_spread else ""))
 
 
+def merged_latency_cell(row: StrategyRow) -> Cell:
+    """The merged model's latency; ≠ where merging changed the predictions (it never wins the column)."""
+    if row.inference is None:
+        return Cell(NONE)
+    if row.inference.merged is None:
+        return Cell("n/a")
+    if row.merged_latency_ms is None:
+        return Cell(f"{format_milliseconds(row.inference.merged.latency_ms)} ≠")
+    return Cell(format_milliseconds(row.merged_latency_ms), row.merged_latency_ms)
+
+
+def inference_columns(table: MainTable) -> list[Column]:
+    batch = table.inference[0].batch_size
+    return [Column("latency b1", "Latency b1", "min"), Column("merged latency b1", "Merged b1", "min"),
+            Column(f"throughput b{batch}", tex_escape(f"Throughput b{batch}"), "max"),
+            Column("inference memory", "Inf. mem.", "min")]
+
+
+def inference_cells(row: StrategyRow) -> list[Cell]:
+    return [optional(row.latency_ms, format_milliseconds), merged_latency_cell(row),
+            optional(row.throughput, lambda value: f"{significant(value)}/s"),
+            optional(row.inference_memory_bytes, format_bytes)]
+
+
 def main_grid(table: MainTable) -> Grid:
     split, metric = SPLIT_NAMES[table.split], table.metric
     columns = [Column("strategy", "Strategy", align="l"), Column("family", "Family", align="l"),
@@ -262,6 +322,8 @@ def main_grid(table: MainTable) -> Grid:
     columns.append(Column(f"trials to within {points}", tex_escape(f"Trials to {points}")))
     if table.split == "test":
         columns.append(Column(f"dev − {split} (best trial)", tex_escape(f"Dev − {split}")))
+    if table.inference:
+        columns += inference_columns(table)
     rows = []
     for row in table.rows:
         if row.score is None:
@@ -279,6 +341,8 @@ def main_grid(table: MainTable) -> Grid:
         cells.append(budget_cell(row.expected))
         if table.split == "test":
             cells.append(optimism_cell(row))
+        if table.inference:
+            cells += inference_cells(row)
         rows.append(cells)
     return Grid(columns, rows)
 
@@ -291,7 +355,7 @@ def main_csv(table: MainTable) -> str:
               "artifact_bytes", f"diff_vs_{table.reference or 'reference'}", f"p_vs_{table.reference or 'reference'}",
               "stats_note", "family", "iid_trials", f"expected_best_dev_{table.metric}_all_iid_trials",
               "trials_to_within_0.5pt", f"dev_{table.metric}_best_trial", "optimism", "optimism_exceeds_sd",
-              "dev_mean_minus_held_out_mean"]
+              "dev_mean_minus_held_out_mean", *INFERENCE_CSV]
     rows = []
     for row in table.rows:
         score, diff, curve = row.score, row.vs_reference, row.expected
@@ -304,8 +368,24 @@ def main_csv(table: MainTable) -> str:
                      len(curve.draws.used) if curve else 0, curve.unbiased[-1].mean if available else None,
                      curve.trials_to_within if available else None, row.selected_dev, row.optimism,
                      row.optimism_exceeds_spread if row.optimism is not None else None,
-                     row.dev.mean - score.mean if row.dev and score and table.split == "test" else None])
+                     row.dev.mean - score.mean if row.dev and score and table.split == "test" else None,
+                     *inference_values(row.inference)])
     return to_csv(header, rows)
+
+
+INFERENCE_CSV = ["latency_b1_ms", "throughput", "inference_batch_size", "inference_memory_bytes", "merged_latency_b1_ms",
+                 "merged_throughput", "merged_inference_memory_bytes", "merged_max_logit_difference",
+                 "merged_predictions_equal", "merge_note"]
+
+
+def inference_values(inference: Inference | None) -> list[object]:
+    """The main CSV's inference columns (``INFERENCE_CSV``): as trained, then merged."""
+    if inference is None:
+        return [None] * len(INFERENCE_CSV)
+    trained, merged = inference.as_trained, inference.merged
+    return [trained.latency_ms, trained.throughput, inference.batch_size, trained.memory_bytes,
+            merged and merged.latency_ms, merged and merged.throughput, merged and merged.memory_bytes,
+            inference.max_logit_difference, inference.predictions_equal, inference.merge_note]
 
 
 def expected_csv(table: MainTable) -> str:
@@ -342,12 +422,30 @@ def main_notes(table: MainTable, results: Results) -> list[str]:
                  "best dev score against search budget); n/a where fewer than 2 trials were i.i.d. draws.")
     if table.split == "test":
         notes.append(optimism_note(table))
+    if table.inference:
+        notes.append(inference_note(table))
     if results.seeds == 0:
         notes.append("No strategy has seed runs yet, so there is nothing to summarise.")
     elif results.seeds == 1:
         notes.append("Only one seed per strategy: confidence intervals and significance tests are omitted "
                      "(n/a (1 seed)) rather than estimated.")
     return notes + table.notes
+
+
+def inference_note(table: MainTable) -> str:
+    """What the inference columns measured (the same sample and settings for every strategy)."""
+    found = table.inference
+    first = found[0]
+    settings = sorted({(i.examples, i.passes, i.threads) for i in found})
+    how = "; ".join(f"{examples} dev rows, median of {passes} timed passes, {threads} threads"
+                    for examples, passes, threads in settings)
+    return (f"Latency b1: inference time per example at batch 1; throughput b{first.batch_size}: examples per second "
+            f"in batches of {first.batch_size}; both of the trained model (encoder and head) as trained, on one seed "
+            f"run per strategy ({how}). Merged: the adapter merged into the base weights (peft merge_and_unload); "
+            f"n/a where nothing merges; ≠ where the merged predictions differ from the trained ones by more than "
+            f"float rounding (largest logit difference over {first.tolerance:g}). Inference memory: the parameters and "
+            f"buffers of the model as trained (4-bit weights at their packed size), not activations. report.md, section "
+            f"Inference cost, says why each strategy does or does not merge.")
 
 
 def optimism_note(table: MainTable) -> str:

@@ -15,13 +15,14 @@ BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 SECOND_UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
                 "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600}
 COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9}
+MILLISECOND_UNITS = {"us": 1e-3, "ms": 1, "s": 1000, "sec": 1000}
 _QUANTITY = re.compile(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Kind:
     what: str
-    units: dict[str, int]
+    units: dict[str, float]
     shown: str  # the units an error message offers
     examples: str
 
@@ -30,6 +31,7 @@ BYTES = Kind("a size", BYTE_UNITS, "B, KB, MB, GB, TB (powers of 10) or KiB, MiB
              "8GB, 512MiB, 50MB")
 SECONDS = Kind("a duration", SECOND_UNITS, "s, min, h", "90s, 10min, 2h")
 COUNT = Kind("a count", COUNT_UNITS, "k, M, B", "1.5M, 200k, 1e6")
+LATENCY = Kind("a latency", MILLISECOND_UNITS, "ms, s, us", "5ms, 0.5s, 800us")
 
 
 def _parse(text: str, kind: Kind) -> float:
@@ -56,6 +58,11 @@ def parse_bytes(text: str) -> int:
 def parse_seconds(text: str) -> float:
     """``90s``, ``10min``, ``2h``, ``1.5h``; the unit is required, as for sizes."""
     return _parse(text, SECONDS)
+
+
+def parse_milliseconds(text: str) -> float:
+    """``5ms``, ``0.5s``, ``800us``, in milliseconds; the unit is required."""
+    return _parse(text, LATENCY)
 
 
 def parse_count(text: str) -> int:
@@ -95,6 +102,11 @@ def format_seconds(value: float) -> str:
     if value >= 120:
         return f"{significant(value / 60)} min"
     return f"{significant(value)} s"
+
+
+def format_milliseconds(value: float) -> str:
+    """``4.21 ms``, ``12.5 ms``."""
+    return f"{significant(value)} ms"
 
 
 def format_percent(value: float) -> str:

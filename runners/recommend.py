@@ -1,12 +1,17 @@
 """Which strategy should I use? ``python -m runners.recommend RUN_DIR [RUN_DIR ...] [--max-memory 8GB]
-[--max-train-time 10min] [--max-trainable-params 1M] [--max-artifact-size 50MB] [--cpu-only]
-[--prefer params|memory|time]``.
+[--max-train-time 10min] [--max-trainable-params 1M] [--max-artifact-size 50MB] [--max-latency 5ms]
+[--max-inference-memory 200MB] [--cpu-only] [--prefer params|memory|time|latency]``.
 
 Answers from results.json alone: the best held-out score among strategies meeting every constraint, its
 hyperparameters, the runner-up and the margin with its 95% interval, and why each other strategy is out.
 When the best strategies are within seed noise of each other (no significant paired difference, and a gap
 no larger than their seed spread), the cheapest of them on --prefer is recommended, and the answer says why.
-Sizes take B, KB, MB, GB (powers of 10) or KiB, MiB, GiB (powers of 2); times s, min, h; counts k, M, B.
+From one multi-objective comparison (``runners.compare --objectives``) every configuration of a strategy's
+Pareto set that was re-run with seeds is a candidate of its own, named by its trial (``lora (trial 5)``).
+Inference limits apply to the trained model as deployed: as trained, or merged where merging the adapter
+into the base weights keeps its predictions (``runners.export --merge``), whichever is cheaper.
+Sizes take B, KB, MB, GB (powers of 10) or KiB, MiB, GiB (powers of 2); times s, min, h; latencies ms, s, us;
+counts k, M, B.
 
 On a data-size sweep (``runners.compare --train-sizes``), ``--train-size N`` answers for your N training
 examples: every seed's score interpolated linearly in log(training examples) between the two measured sizes
@@ -24,7 +29,7 @@ from core.errors import UserError
 from reports.load import load_results
 from reports.recommend import DEFAULT_PREFERENCE, PREFERENCES, Constraints, recommend, render
 from reports.sweep import is_sweep, load_sweep, recommend_at, render_at
-from reports.units import parse_bytes, parse_count, parse_seconds
+from reports.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
 
 T = TypeVar("T")
 
@@ -50,12 +55,17 @@ def build_parser() -> cli.ArgumentParser:
                         help="trainable parameters, e.g. 1M, 200k")
     parser.add_argument("--max-artifact-size", type=flag_type(parse_bytes),
                         help="size of what the strategy must save, e.g. 50MB")
+    parser.add_argument("--max-latency", type=flag_type(parse_milliseconds),
+                        help="inference latency per example at batch 1, e.g. 5ms, 0.5s")
+    parser.add_argument("--max-inference-memory", type=flag_type(parse_bytes),
+                        help="memory of the deployed model's weights, e.g. 200MB")
     parser.add_argument("--cpu-only", action="store_true", help="the strategy must run on a CPU (all of them do; "
                         "states which device the numbers come from)")
     parser.add_argument("--prefer", choices=list(PREFERENCES), default=DEFAULT_PREFERENCE,
                         help="when the best strategies are within seed noise, recommend the one with the fewest "
-                        "trainable parameters (params), the lowest peak memory (memory) or the shortest training "
-                        f"time (time) (default: {DEFAULT_PREFERENCE})")
+                        "trainable parameters (params), the lowest peak memory (memory), the shortest training "
+                        "time (time) or the lowest inference latency (latency) "
+                        f"(default: {DEFAULT_PREFERENCE})")
     parser.add_argument("--train-size", type=cli.positive_int,
                         help="your number of training examples: RUN_DIR is then a data-size sweep (runners.compare "
                         "--train-sizes), interpolated between its measured sizes (default for a sweep: its largest)")
@@ -75,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             f"100,500,1000,2000 ...); {', '.join(args.run_dirs)} measured {measured} training examples")
     constraints = Constraints(max_memory_bytes=args.max_memory, max_train_seconds=args.max_train_time,
                               max_trainable_params=args.max_trainable_params,
-                              max_artifact_bytes=args.max_artifact_size, cpu_only=args.cpu_only)
+                              max_artifact_bytes=args.max_artifact_size, max_latency_ms=args.max_latency,
+                              max_inference_memory_bytes=args.max_inference_memory, cpu_only=args.cpu_only)
     if sweeps:
         sweep = load_sweep(sweeps[0])
         print(render_at(recommend_at(sweep, args.train_size, constraints, args.prefer)), end="")

@@ -220,3 +220,21 @@ def test_a_trial_that_trained_to_its_end_is_complete_never_pruned(finished):
         for trial in study.trials:
             if trial.state == optuna.trial.TrialState.PRUNED:
                 assert max(trial.intermediate_values) < 64 * trial.params.get("epochs", 1)
+
+
+def test_the_first_seed_run_of_each_strategy_records_its_inference_cost(finished):
+    """Timed once per strategy (inference cost does not depend on the seed), on the seed-0 run's trained model;
+    the report shows it and the recommender reads it."""
+    results = json.loads((finished / "results.json").read_text())
+    for name in STRATEGIES.split(","):
+        runs = {run["seed"]: run for run in results["strategies"][name]["seed_runs"]}
+        assert runs[1]["inference"] is None
+        cost = runs[0]["inference"]
+        assert cost["examples"] == 32 and cost["batch_size"] == 32 and cost["as_trained"]["latency_ms"] > 0
+        if name == "lora":  # peft merges LoRA: timed both ways, with the same predictions
+            assert cost["merged"]["latency_ms"] > 0 and cost["predictions_equal"] is True
+        else:
+            assert cost["merged"] is None and cost["merge_note"].startswith("nothing to merge")
+    process = run_cli("runners.recommend", str(finished), "--max-latency", "10s", "--prefer", "latency")
+    assert process.returncode == 0, process.stderr
+    assert "Constraints: inference latency per example (batch 1) ≤ 10,000 ms." in process.stdout

@@ -12,8 +12,8 @@ from reports.load import Results
 from reports.recommend import Constraints, recommend, render
 from reports.tables import main_table
 from reports.stats import paired_t_test
-from reports.units import parse_bytes, parse_count, parse_seconds
-from tests.fixtures.make_results import MiB, make_results, variant, write_run
+from reports.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
+from tests.fixtures.make_results import MiB, make_results, smoke_results, variant, write_run
 from tests.test_cli_train import assert_one_line_error, run_cli
 
 
@@ -154,9 +154,66 @@ def test_cli_says_which_constraint_binds(sst2):
     (["--max-train-time", "10y"], "argument --max-train-time: unknown unit 'y'"),
     (["--max-trainable-params", "many"], "argument --max-trainable-params: cannot read 'many' as a count"),
     (["--max-artifact-size", "50"], "argument --max-artifact-size: '50' needs a unit"),
+    (["--max-latency", "5"], "argument --max-latency: '5' needs a unit for a latency: use ms, s, us"),
+    (["--max-latency", "5min"], "argument --max-latency: unknown unit 'min' in '5min' for a latency"),
+    (["--max-latency", "0ms"], "argument --max-latency: a latency must be positive, got '0ms'"),
+    (["--max-inference-memory", "lots"], "argument --max-inference-memory: cannot read 'lots' as a size"),
 ])
 def test_cli_bad_units(sst2, args, fragment):
     assert_one_line_error(run_cli("runners.recommend", str(sst2), *args), fragment)
+
+
+@pytest.mark.parametrize("text,expected", [("5ms", 5), ("5 MS", 5), ("0.5s", 500), ("800us", 0.8), ("2e-3s", 2)])
+def test_latencies(text, expected):
+    assert parse_milliseconds(text) == pytest.approx(expected)
+
+
+def test_cli_inference_limits(sst2):
+    """The fixture's latencies at batch 1: lora 11 ms as trained, 9 ms merged (same predictions); qlora 23.9 ms,
+    18.3 ms merged but with other predictions, so not counted; every other strategy above 11.5 ms."""
+    process = run_cli("runners.recommend", str(sst2), "--max-latency", "10ms")
+    assert process.returncode == 0, process.stderr
+    out = process.stdout
+    assert "Constraints: inference latency per example (batch 1) ≤ 10 ms." in out
+    assert "**Use lora**" in out and "inference 9 ms per example at batch 1 merged (runners.export --merge)" in out
+    assert "- qlora: inference latency per example (batch 1) 23.9 ms > 10 ms (--max-latency)" in out
+    assert "- adapters: inference latency per example (batch 1) 15.1 ms > 10 ms (--max-latency)" in out
+    assert "--max-latency was checked against latencies measured on cpu: x86_64, 2 threads" in out
+    process = run_cli("runners.recommend", str(sst2), "--max-latency", "5ms")
+    assert "**No strategy meets every constraint.**" in process.stdout
+    assert ("--max-latency binds: without it llrd (held-out accuracy 0.846) would qualify (it needs inference latency "
+            "per example (batch 1) 11.9 ms)") in process.stdout
+    # 80 MB = 76.3 MiB of weights: only qlora's packed 4-bit base fits (51.1 MiB as trained)
+    process = run_cli("runners.recommend", str(sst2), "--max-inference-memory", "80MB")
+    assert process.returncode == 0, process.stderr
+    assert "**Use qlora**" in process.stdout and "51.1 MiB of weights" in process.stdout
+    assert "- lora: inference memory 86.1 MiB > 76.3 MiB (--max-inference-memory)" in process.stdout
+
+
+def test_inference_limits_on_a_comparison_that_never_measured_inference(tmp_path):
+    """A results.json from before peftbench measured inference (the real smoke run's, and a synthetic one):
+    the limit cannot be checked, which is one line, not an answer that rules everything out."""
+    older = write_run(tmp_path / "older", make_results(inference=False))
+    smoke = write_run(tmp_path / "smoke", smoke_results())
+    for run in (older, smoke):
+        assert_one_line_error(run_cli("runners.recommend", str(run), "--max-latency", "5ms"),
+                              f"--max-latency cannot be checked: {run / 'results.json'} records no inference latency "
+                              "per example (batch 1) for any strategy (written before peftbench measured inference "
+                              "costs)")
+    assert_one_line_error(run_cli("runners.recommend", str(older), "--prefer", "latency"),
+                          "--prefer latency cannot be checked")
+    assert_one_line_error(run_cli("runners.recommend", str(older), "--max-inference-memory", "1GB"),
+                          "--max-inference-memory cannot be checked")
+    assert run_cli("runners.recommend", str(older), "--max-memory", "8GB").returncode == 0  # other limits still work
+
+
+def test_a_strategy_whose_measurement_is_missing_is_ruled_out_with_the_reason(tmp_path):
+    data = make_results(strategies=("lora", "bitfit", "frozen"))
+    data["strategies"]["lora"]["seed_runs"][0]["inference"] = None  # e.g. its seed-0 run failed, another seed ran
+    rec = recommend([load_results(write_run(tmp_path / "partial", data))], Constraints(max_latency_ms=100))
+    assert rec.ruled_out == {"lora": "inference latency per example (batch 1) not measured, so --max-latency cannot "
+                                     "be checked"}
+    assert rec.choice.strategy == "bitfit"
 
 
 def test_cli_bad_results(tmp_path):
@@ -226,6 +283,8 @@ def test_no_significance_is_not_a_tie_when_the_gap_exceeds_the_seed_spread(tmp_p
      "adapters"),
     ("memory", {"memory": {"adapters": 1300, "lora": 1200}}, "lora", "lora peaks at 1.17 GiB of memory vs 1.27 GiB"),
     ("time", {"seconds": {"adapters": 75.0, "lora": 84.0}}, "adapters", "adapters trains in 75 s vs 84 s, so adapters"),
+    # lora merged (9 ms, predictions kept) against adapters, which nothing merges (15.1 ms): the fixture's latencies
+    ("latency", {}, "lora", "lora answers in 9 ms per example vs 15.1 ms, so lora"),
     ("params", {"params": {"adapters": 250_114, "lora": 250_114}}, "adapters",
      "adapters and lora are within seed noise (p = 0.37); both train 250k parameters, so the better-scoring adapters"),
 ])
@@ -259,5 +318,6 @@ def test_cli_prefer(tmp_path):
     process = run_cli("runners.recommend", str(run), "--prefer", "time")
     assert process.returncode == 0, process.stderr
     assert "(ties go to the cheapest on --prefer time)" in process.stdout
-    assert_one_line_error(run_cli("runners.recommend", str(run), "--prefer", "latency"),
-                          "argument --prefer: invalid choice: 'latency' (choose from 'params', 'memory', 'time')")
+    assert_one_line_error(run_cli("runners.recommend", str(run), "--prefer", "speed"),
+                          "argument --prefer: invalid choice: 'speed' (choose from 'params', 'memory', 'time', "
+                          "'latency')")

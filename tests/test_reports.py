@@ -21,7 +21,8 @@ from reports.tables import main_table
 from tests.fixtures.make_results import make_results, smoke_results, variant, write_run
 from tests.test_cli_train import assert_one_line_error, run_cli
 
-FIGURES = ("tradeoff-params", "tradeoff-memory", "tradeoff-time", "seeds", "learning-curves", "history", "importance")
+FIGURES = ("tradeoff-params", "tradeoff-memory", "tradeoff-time", "seeds", "tradeoff-latency", "learning-curves",
+           "history", "importance")
 PAPER_DPI, PAPER_WIDTH, SLIDES_DPI, SLIDES_WIDTH = 300, 3.3, 150, 8.0
 
 
@@ -76,7 +77,8 @@ def test_table_numbers_match_a_recomputation_from_results_json(sst2):
     assert all(table[name]["family"] == record["info"]["family"] for name, record in strategies.items())
     full = by_seed(strategies["full"], "test")
     for name, record in strategies.items():
-        text = ("strategy", "status", "stats_note", "family", "optimism_exceeds_sd")
+        text = ("strategy", "status", "stats_note", "family", "optimism_exceeds_sd", "merged_predictions_equal",
+                "merge_note")
         row = {k: float(v) if v and k not in text else v
                for k, v in table[name].items()}
         held = by_seed(record, "test")
@@ -96,6 +98,14 @@ def test_table_numbers_match_a_recomputation_from_results_json(sst2):
         throughput = np.mean([r["train_samples_per_second"] for r in runs])
         assert row["train_samples_per_second_mean"] == pytest.approx(throughput)
         assert row["artifact_bytes"] == runs[0]["artifact_bytes"]
+        inference = runs[0]["inference"]  # measured on seed 0 only
+        assert all(r["inference"] is None for r in runs[1:])
+        assert row["latency_b1_ms"] == inference["as_trained"]["latency_ms"]
+        assert row["throughput"] == inference["as_trained"]["throughput"]
+        assert row["inference_memory_bytes"] == inference["as_trained"]["memory_bytes"]
+        merged = inference["merged"]
+        assert row["merged_latency_b1_ms"] == (merged["latency_ms"] if merged else "")
+        assert row["merge_note"] == (inference["merge_note"] or "")
         # TPE, 4 trials: n_startup_trials = min(4, max(1, 4 // 2)) = 2, so after the defaults (trial 0) only
         # trial 1 was drawn at random: one i.i.d. trial, too few for a curve (tests/test_expected.py has them)
         assert row["iid_trials"] == 1 and row["trials_to_within_0.5pt"] == ""
@@ -168,10 +178,10 @@ def test_without_a_held_out_split_there_is_no_optimism_column(tmp_path):
 def test_latex_table_is_booktabs_and_escaped(sst2):
     tex = (sst2 / "report" / "table.tex").read_text()
     body = [line for line in tex.splitlines() if not line.startswith("%")]
-    assert body[0] == r"\begin{tabular}{llrrrrrrrrrrrr}" and body[-1] == r"\end{tabular}"
+    assert body[0] == r"\begin{tabular}{llrrrrrrrrrrrrrrrr}" and body[-1] == r"\end{tabular}"
     assert [body.count(rule) for rule in (r"\toprule", r"\midrule", r"\bottomrule")] == [1, 1, 1]
     rows = body[body.index(r"\midrule") + 1: body.index(r"\bottomrule")]
-    assert len(rows) == 7 and all(row.count(" & ") == 13 and row.endswith(r" \\") for row in rows)
+    assert len(rows) == 7 and all(row.count(" & ") == 17 and row.endswith(r" \\") for row in rows)
     assert r"\textbf{770}" in tex and r"\textbf{0.846 $\pm$ 0.003}" in tex
     assert not re.search(r"(?<!\\)[%_#&](?! )", "\n".join(body).replace(" & ", " ")), "unescaped LaTeX character"
 
@@ -205,7 +215,56 @@ def test_report_md_links_every_figure_and_says_what_the_numbers_are(sst2):
                      "trials ran sequentially with a seeded sampler", "dev scores are optimistic",
                      "torch 2.13.0+cpu"):
         assert fragment in text, fragment
-    assert text.count("| llrd |") == 3  # the budget table, the results table and the expected-best trials
+    assert text.count("| llrd |") == 4  # the budget table, the results table, the expected-best trials, inference
+
+
+def test_inference_cost_section_columns_and_figure_match_results_json(sst2):
+    raw = raw_strategies(sst2)
+    rows = markdown_rows(sst2 / "report" / "table.md")
+    header = (sst2 / "report" / "table.md").read_text().splitlines()[0]
+    assert header.endswith("| latency b1 | merged latency b1 | throughput b32 | inference memory |")
+    assert rows["lora"][-4:] == ["**11 ms**", "**9 ms**", "**180/s**", "86.4 MiB"]  # fastest as trained and merged
+    assert rows["qlora"][-4:] == ["23.9 ms", "18.3 ms ≠", "109/s", "**51.1 MiB**"]  # merged: other predictions
+    assert rows["adapters"][-3] == "n/a"
+    text = (sst2 / "report" / "report.md").read_text()
+    section = text.split("## Inference cost", 1)[1].split("\n## ", 1)[0]
+    assert "on 32 dev rows, the same for every strategy (mean 27.7 tokens" in section
+    assert "| lora | reparameterised | 11 ms | 9 ms | 180/s | 182/s | 86.4 MiB | 86.1 MiB | 3e-07 | merged: the same " \
+           "predictions |" in section
+    assert "| adapters | additive | 15.1 ms | n/a | 148/s | n/a | 88.4 MiB | n/a | n/a | its trained modules" in section
+    assert "qlora: merging changed the predictions by more than float rounding (a quantised base is re-quantised" \
+        in section
+    # what the measurement cost, recomputed from the raw records
+    measured = sum(r["inference"]["seconds"] for s in raw.values() for r in s["seed_runs"] if r["inference"])
+    runs = sum(s["spent"]["seconds"] + sum(r["train_seconds"] for r in s["seed_runs"]) for s in raw.values())
+    assert f"The measurement took {measured:g} s in all, {measured / (runs + measured):.1%} of the time" in section
+    assert "--max-latency 5ms" in text
+
+
+def test_latency_figure_draws_merged_forms_hollow_only_where_predictions_are_kept(sst2):
+    from reports.style import STYLES, Palette
+
+    results = load_results(sst2)
+    table = main_table(results)
+    palette = Palette((row.strategy, row.family) for row in table.rows)
+    fig = plots.tradeoff(results, table, STYLES["paper"], palette, plots.LATENCY_AXIS)
+    hollow = [line for line in fig.axes[0].lines if line.get_markerfacecolor() == "white"]
+    assert [list(line.get_xdata()) for line in hollow] == [[9.0]]  # lora merged; qlora's merge changed predictions
+    filled = sorted(float(line.get_xdata()[0]) for line in fig.axes[0].lines  # not the error bars' caps (_)
+                    if line.get_marker() not in ("None", "", "_") and line.get_markerfacecolor() != "white")
+    assert filled == sorted(r["inference"]["as_trained"]["latency_ms"] for s in raw_strategies(sst2).values()
+                            for r in s["seed_runs"] if r["inference"])
+
+
+def test_a_comparison_from_before_inference_was_measured_says_so(tmp_path):
+    run = write_run(tmp_path / "smoke", smoke_results())  # the real writer's output, from before
+    process = run_cli("runners.report", str(run))
+    assert process.returncode == 0, process.stderr
+    assert "latency" not in (run / "report" / "table.md").read_text().splitlines()[0]
+    assert not (run / "report" / "tradeoff-latency.png").exists()
+    assert all(row["latency_b1_ms"] == "" for row in table_csv(run / "report").values())
+    assert "Not measured: this results.json was written before peftbench measured inference cost." in \
+        (run / "report" / "report.md").read_text()
 
 
 def test_one_seed_omits_intervals_and_tests_with_the_reason(tmp_path):
