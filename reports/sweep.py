@@ -43,7 +43,7 @@ def parse_train_sizes(text: str) -> list[Size]:
     for part in (piece.strip() for piece in text.split(",")):
         if part.lower() == ALL:
             size: Size = None
-        elif part.isdigit() and int(part) > 0:
+        elif part.isascii() and part.isdigit() and int(part) > 0:
             size = int(part)
         else:
             raise UserError(f"--train-sizes: {part!r} is not a positive whole number or 'all' "
@@ -127,9 +127,6 @@ class SweepPoint:
 @dataclass(frozen=True)
 class Sweep:
     directory: Path
-    task: str
-    model: str
-    preset: str
     points: list[SweepPoint]  # sizes with a results.json, fewest training examples first
     pending: list[Size]  # sizes of the manifest without a results.json yet
 
@@ -172,7 +169,7 @@ def load_sweep(directory: Path | str) -> Sweep:
         if first.examples == second.examples:
             raise UserError(f"{directory}: {first.label} and {second.label} both trained on {first.examples:,} "
                             f"examples (the training set has no more); leave one of them out")
-    return Sweep(directory, str(data.get("task")), str(data.get("model")), str(data.get("preset")), points, pending)
+    return Sweep(directory, points, pending)
 
 
 def check_split(sweep: Sweep, point: SweepPoint) -> Results:

@@ -92,9 +92,15 @@ def expected_csv(tables_by_size: list[tuple[SweepPoint, tables.MainTable]]) -> s
 
 def sweep_notes(sweep: Sweep) -> list[str]:
     split = SPLIT_NAMES[sweep.split]
-    return [f"Each cell: {split} {sweep.metric}, mean ± sample standard deviation over seed re-runs of the "
-            f"configuration tuned at that size. Bold: best at each size. The training sets are nested (each "
-            f"smaller one is part of every larger one); dev and {split} splits are the same at every size."]
+    note = (f"Each cell: {split} {sweep.metric}, mean ± sample standard deviation over seed re-runs of the "
+            f"configuration tuned at that size. Bold: best at each size.")
+    splits = {(p.results.task.sizes.get("dev"), p.results.task.sizes.get("test"), p.results.task.heldout,
+               p.results.settings.get("data_seed")) for p in sweep.points}
+    if len(splits) == 1:
+        return [note + f" The training sets are nested (each smaller one is part of every larger one); dev and "
+                       f"{split} splits are the same at every size."]
+    return [note + f" **The sizes do not share their dev and {split} splits** (different sizes, carve or "
+                   "--data-seed): differences between sizes mix data size with the splits."]
 
 
 # ----------------------------------------------------------------------------- figures

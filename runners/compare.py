@@ -3,6 +3,8 @@
 Tunes every strategy with Optuna on an equal budget (dev split only), re-trains each best configuration
 with several seeds (scored on dev and a held-out split), writes ``results.json`` and the report, and
 prints a ranking. Re-running the same command resumes: finished trials and seed runs are not repeated.
+``--train-sizes 100,500,...,all`` is a data-size sweep: that comparison once per training-set size, each in
+``<out>/train-<size>/``, then a report across the sizes (reports.sweep).
 """
 
 from __future__ import annotations
