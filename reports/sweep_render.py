@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reports import tables
 from reports.load import SPLIT_NAMES
@@ -17,9 +18,17 @@ from reports.recommend import render as render_recommendation
 from reports.render import REPORT_DIR, bullets, figure_markdown, staged_directory, write_tables
 from reports.stats import CONFIDENCE, t_critical
 from reports.style import STYLES, Style
-from reports.sweep import (Crossing, Curve, Leader, Sweep, SweepPoint, crossings, curves, leaders, load_sweep,
+from reports.sweep import (Ahead, Crossing, Curve, Leader, Sweep, SweepPoint, crossings, curves, leaders, load_sweep,
                            recommend_at, size_dir, size_label)
-from reports.units import format_count, format_seconds
+from reports.units import format_count
+
+if TYPE_CHECKING:  # matplotlib: only when figures are drawn
+    from matplotlib.figure import Figure
+
+    from reports.plots import Plot
+    from reports.style import Palette
+
+SizeTables = list[tuple[SweepPoint, tables.MainTable]]  # every size's main table (its expected-best curves)
 
 
 def write_sweep_report(directory: Path | str, style: str = "paper", out: Path | str | None = None) -> Path:
@@ -78,7 +87,7 @@ def curve_csv(found: list[Curve]) -> str:
     return tables.to_csv(header, rows)
 
 
-def expected_csv(tables_by_size: list[tuple[SweepPoint, tables.MainTable]]) -> str:
+def expected_csv(tables_by_size: SizeTables) -> str:
     """Every size's expected-best curves (reports.tables.expected_csv), with the size in front."""
     parts = []
     for index, (point, table) in enumerate(tables_by_size):
@@ -104,7 +113,8 @@ def sweep_notes(sweep: Sweep) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- figures
-def write_sweep_figures(sweep: Sweep, found: list[Curve], tables_by_size, directory: Path, style: Style):
+def write_sweep_figures(sweep: Sweep, found: list[Curve], tables_by_size: SizeTables, directory: Path,
+                        style: Style) -> list["Plot"]:
     import matplotlib
 
     from reports.plots import Plot, expected_curves, save
@@ -125,7 +135,7 @@ def write_sweep_figures(sweep: Sweep, found: list[Curve], tables_by_size, direct
     return [plot for plot, _ in plots]
 
 
-def data_size_figure(sweep: Sweep, found: list[Curve], style: Style, palette):
+def data_size_figure(sweep: Sweep, found: list[Curve], style: Style, palette: "Palette") -> "Figure":
     """Score against training examples on a log axis, one line per strategy with its t-interval band."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
@@ -152,7 +162,7 @@ def data_size_figure(sweep: Sweep, found: list[Curve], style: Style, palette):
     return fig
 
 
-def expected_by_size(sweep: Sweep, tables_by_size, style: Style, palette):
+def expected_by_size(sweep: Sweep, tables_by_size: SizeTables, style: Style, palette: "Palette") -> "Figure":
     """One panel per size: each strategy's expected best dev score against random-search trials."""
     from reports.plots import draw_expected, expected_curves, legend_below, new_figure
 
@@ -178,12 +188,12 @@ def expected_by_size(sweep: Sweep, tables_by_size, style: Style, palette):
 
 # ----------------------------------------------------------------------------- report.md
 def sweep_markdown(sweep: Sweep, grid: tables.Grid, notes: list[str], changes: list[Crossing],
-                   leading: list[Leader], plots, target: Path) -> str:
+                   leading: list[Leader], plots: list["Plot"], target: Path) -> str:
     split = SPLIT_NAMES[sweep.split]
     data_size = [p for p in plots if p.name == "data-size"]
     expected = [p for p in plots if p.name == "expected-best"]
     pending = ("" if not sweep.pending else
-               f"\n> **Partial sweep:** {', '.join(size_label(s) for s in sweep.pending)} not measured yet "
+               f"\n> **Partial sweep:** size {', '.join(size_label(s) for s in sweep.pending)} not measured yet "
                f"(no results.json); re-run the sweep's command to finish.\n")
     largest = recommend_at(sweep, None)
     return f"""# {sweep.label()}: which fine-tuning strategy at which data size?
@@ -228,20 +238,18 @@ def report_link(point: SweepPoint, target: Path) -> str:
 
 
 def sizes_markdown(sweep: Sweep, target: Path) -> str:
-    lines = ["| size | training examples | dev | held-out | seeds | budget per strategy | tuning + seed runs | "
-             "report |", "|:--|--:|--:|--:|--:|--:|--:|:--|"]
+    lines = ["| size | training examples | dev | held-out | seeds | budget per strategy | report |",
+             "|:--|--:|--:|--:|--:|--:|:--|"]
     for point in sweep.points:
         run = point.results
-        seconds = sum(t.duration_seconds or 0 for s in run.strategies.values() for t in s.trials) + sum(
-            r.train_seconds for s in run.strategies.values() for r in s.seed_runs)
         status = "" if run.complete else " (running)"
         lines.append(f"| {point.label}{status} | {point.examples:,} | {run.task.sizes.get('dev', 0):,} | "
                      f"{run.task.sizes.get('test', 0):,} | {run.seeds} | {run.budget:g} {run.budget_kind} | "
-                     f"{format_seconds(seconds)} | [{size_dir(point.size)}]({report_link(point, target)}) |")
+                     f"[{size_dir(point.size)}]({report_link(point, target)}) |")
     return "\n".join(lines) + "\n"
 
 
-def ahead_text(strategy: str, ahead) -> str:
+def ahead_text(strategy: str, ahead: Ahead) -> str:
     difference = ahead.difference
     why = "" if difference.significant() else ", a gap above the seed sd"
     return (f"{strategy} ahead at {ahead.point.examples:,} ({tables.signed(difference.mean)}, "
@@ -278,7 +286,7 @@ def ranking_markdown(sweep: Sweep, changes: list[Crossing], leading: list[Leader
     return text + f"\n{summary}\n\n" + "\n".join(rows) + "\n"
 
 
-def expected_markdown(sweep: Sweep, expected, target: Path) -> str:
+def expected_markdown(sweep: Sweep, expected: list["Plot"], target: Path) -> str:
     anchor = "#expected-best-dev-score-against-search-budget"
     links = ", ".join(f"[{point.examples:,}]({report_link(point, target)}{anchor})" for point in sweep.points)
     if not expected:
@@ -286,6 +294,24 @@ def expected_markdown(sweep: Sweep, expected, target: Path) -> str:
                 f"report says why ({links}).\n")
     return (f"{figure_markdown(expected)}\nEvery point of every curve is in [expected.csv](expected.csv); how the "
             f"curves are estimated and which trials count is in each size's report ({links}).\n")
+
+
+FEW_STEPS = 100  # optimiser steps below which a fine-tuned encoder has hardly moved from its start
+
+
+def steps_note(smallest: SweepPoint) -> list[str]:
+    """Say when the smallest size trains only a handful of optimiser steps: the epochs are the preset's at every
+    size, so a ranking there says how far each strategy gets in those steps as much as what the data allow."""
+    settings = smallest.results.settings
+    batch, epochs = min(settings.get("batch_sizes") or [32]), int(settings.get("epochs") or 1)
+    steps = math.ceil(smallest.examples / batch) * epochs
+    if steps >= FEW_STEPS:
+        return []
+    return [f"**Few steps at small sizes:** with {smallest.examples:,} examples, batches of {batch} and at most "
+            f"{epochs} epoch{'s' if epochs != 1 else ''} a run takes at most {steps} optimiser steps; strategies "
+            "that need many steps (small learning rates, full fine-tuning) are handicapped there, so the ranking "
+            "at that size reflects the step budget as much as the data. A sweep with more --epochs trains small "
+            "sizes longer (every size searches 1 … that many epochs)."]
 
 
 def honest_notes(sweep: Sweep) -> list[str]:
@@ -298,6 +324,7 @@ def honest_notes(sweep: Sweep) -> list[str]:
                      "evidence that the ranking depends on the data size.")
     notes.append("**Tuning:** every size tunes every strategy on the same budget; small sizes train fewer steps per "
                  "trial, so they are cheaper but noisier.")
+    notes += steps_note(sweep.points[0])
     notes.append("**Between sizes:** a recommendation between measured sizes interpolates the scores in log(training "
                  "examples); nothing was measured there. Outside the measured range it is an extrapolation.")
     notes.append("**Each size's caveats** (data subset, preset, costs, reproducibility) are in its own report.")
