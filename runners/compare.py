@@ -150,8 +150,12 @@ def check_out(out: Path, settings) -> None:
     one comparison, so refuse to mix in a different task or model."""
     import json
 
+    from reports.sweep import is_sweep
+
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a directory")
+    if is_sweep(out):
+        raise UserError(f"{out} holds a data-size sweep; run it with --train-sizes, or use another --out")
     path = out / MANIFEST
     if not path.exists():
         return

@@ -273,3 +273,13 @@ def test_train_size_on_a_single_comparison_is_refused(crossing):
     process = run_cli("runners.recommend", str(single), "--train-size", "300")
     assert_one_line_error(process, f"--train-size needs a data-size sweep (python -m runners.compare --train-sizes "
                                    f"100,500,1000,2000 ...); {single} measured 500 training examples")
+
+
+def test_a_sweep_and_a_single_comparison_keep_to_their_own_directories(sweep, tiny_model, data_dir):
+    single = sweep_args(tiny_model, data_dir, sweep)
+    at = single.index("--train-sizes")
+    single[at:at + 2] = ["--train-size", "24"]
+    with pytest.raises(UserError, match="holds a data-size sweep; run it with --train-sizes, or use another --out"):
+        main(single)
+    with pytest.raises(UserError, match="holds a single comparison, not a data-size sweep; use another --out"):
+        main(sweep_args(tiny_model, data_dir, sweep / "train-24"))
