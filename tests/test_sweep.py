@@ -283,3 +283,18 @@ def test_a_sweep_and_a_single_comparison_keep_to_their_own_directories(sweep, ti
         main(single)
     with pytest.raises(UserError, match="holds a single comparison, not a data-size sweep; use another --out"):
         main(sweep_args(tiny_model, data_dir, sweep / "train-24"))
+
+
+def test_sizes_share_one_storage_under_their_own_study_names(tiny_model, data_dir, tmp_path):
+    import optuna
+
+    journal = tmp_path / "sweep.journal"
+    args = sweep_args(tiny_model, data_dir, tmp_path / "shared", "--storage", str(journal), "--no-report")
+    args[args.index("--strategies") + 1], args[args.index("--trials") + 1] = "frozen", "1"
+    args[args.index("--seeds") + 1] = "1"
+    assert main(args) == 0
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+    names = sorted(study.study_name for study in optuna.get_all_study_summaries(storage))
+    assert names == [f"sst2-tiny-bert0-frozen-smoke-train-{label}{suffix}" for label in ("24", "all")
+                     for suffix in ("", "-seeds")]
+    assert not (tmp_path / "shared" / "train-24" / "optuna.db").exists()
