@@ -461,6 +461,9 @@ def run_comparison(args, argv, settings, out: Path, choice, storage, data, locke
         backfilled = tracking.sync(comparison.existing_studies())
         if backfilled:
             progress.say(f"trackers: logged {backfilled} finished run(s) they did not have yet")
+    if tracking.failed:
+        progress.say(f"trackers: {', '.join(tracking.failed)} stopped logging after an error (compare.log says why); "
+                     f"run the same command again to log what they missed")
     progress.close()
     path = write()
     final = results.build(comparison, redact(choice.url), created)

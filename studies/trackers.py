@@ -64,6 +64,8 @@ class TrackedRun:
 
 
 class Tracker(Protocol):
+    name: str  # as --log-to names it
+
     def log(self, run: TrackedRun) -> None:
         """Log one run (a run with the same path or key left by an earlier attempt is replaced)."""
 
@@ -134,6 +136,7 @@ class Tracking:
         self.trackers = trackers
         self.settings = settings
         self.metric = metric
+        self.failed: list[str] = []  # trackers that raised: they log nothing more in this process
 
     @classmethod
     def open(cls, names: tuple[str, ...], out: Path, mlflow_uri: str | None, settings: ComparisonSettings,
@@ -152,32 +155,42 @@ class Tracking:
                                           (out / "mlruns" / "artifacts").resolve().as_uri() if local else None))
         return cls(trackers, settings, metric)
 
+    def working(self) -> list[Tracker]:
+        return [tracker for tracker in self.trackers if tracker.name not in self.failed]
+
+    def give_up(self, tracker: Tracker, what: str) -> None:
+        """A tracker's error never stops the comparison, and is not met again on every run (an MLflow server
+        that went away costs minutes of retries per call): the tracker rests until the next resume, whose
+        :meth:`sync` logs what it missed."""
+        log.exception("%s could not %s; it logs nothing more until the comparison is resumed", tracker.name, what)
+        self.failed.append(tracker.name)
+
     def log_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        """``Comparison``'s hook: a run has just been stored. A tracker that fails is reported in the log
-        and never stops the comparison; :meth:`sync` logs the run later."""
-        if not self.trackers:
+        """``Comparison``'s hook: a run has just been stored."""
+        trackers = self.working()
+        if not trackers:
             return
         run = self.describe(study.study_name, trial)
-        for tracker in self.trackers:
+        for tracker in trackers:
             try:
                 tracker.log(run)
-            except Exception:  # noqa: BLE001 — a tracker's error must not cost the comparison its run
-                log.exception("could not log %s to %s", run.path, type(tracker).__name__)
+            except Exception:  # noqa: BLE001 — any library or connection error: see give_up
+                self.give_up(tracker, f"log {run.path}")
 
     def sync(self, studies: list[optuna.Study]) -> int:
         """Log every finished run of ``studies`` that a tracker does not hold yet; returns how many runs some
         tracker lacked. Only where no other process logs this comparison's runs (local storage, under its lock)."""
         runs = [self.describe(study.study_name, trial) for study in studies for trial in queue.counted_trials(study)]
         added: set[str] = set()
-        for tracker in self.trackers:
+        for tracker in self.working():
             try:
                 have = tracker.logged({run.key for run in runs})
                 for run in runs:
                     if run.key not in have:
                         tracker.log(run)
                         added.add(run.key)
-            except Exception:  # noqa: BLE001 — the comparison is done; the next resume tries again
-                log.exception("could not bring %s up to date", type(tracker).__name__)
+            except Exception:  # noqa: BLE001 — any library or connection error: see give_up
+                self.give_up(tracker, "log the runs it lacked")
         return len(added)
 
     # ------------------------------------------------------------------ what a run is
@@ -255,6 +268,8 @@ class TensorBoardTracker:
     tags in the HPARAMS tab. A run's one event file is written in a hidden folder and moved into place when
     complete, replacing the run's earlier event file (never a folder: a nested run stays)."""
 
+    name = "tensorboard"
+
     def __init__(self, root: Path):
         self.root = root
 
@@ -306,6 +321,8 @@ class MlflowTracker:
     """One MLflow run per trial or seed run in one experiment per comparison: parameters, tags (``kind``,
     ``strategy``, ``optuna.trial_number``, …), the metric history ``curve/…`` (step: training samples seen),
     ``final/…`` and ``cost/…``; the run's status is FINISHED, KILLED (pruned) or FAILED, as Optuna's state."""
+
+    name = "mlflow"
 
     def __init__(self, uri: str, experiment: str, artifact_location: str | None):
         from mlflow import MlflowClient

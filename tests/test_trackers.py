@@ -55,8 +55,6 @@ def expected_runs(out: Path) -> dict[str, dict]:
                 "curve": [(point["samples"], point["value"]) for point in run["learning_curve"]],
                 "costs": {f"cost/{key}": run[key] for key in
                           ("train_seconds", "peak_memory_bytes", "trainable_params", "train_samples_per_second")}}
-    assert sum(run["kind"] == "seed run" for run in runs.values()) == 2 * len(STRATEGIES)
-    assert sum(run["kind"] == "tuning trial" for run in runs.values()) == 2 * len(STRATEGIES)
     return runs
 
 
@@ -83,6 +81,8 @@ def mlflow_runs(out: Path) -> dict:
 
 def test_tensorboard_holds_every_run_as_results_json_records_it(logged):
     expected = expected_runs(logged)
+    assert sum(run["kind"] == "seed run" for run in expected.values()) == 2 * len(STRATEGIES)
+    assert sum(run["kind"] == "tuning trial" for run in expected.values()) == 2 * len(STRATEGIES)
     found = tensorboard_runs(logged / "tensorboard")
     assert sorted(found) == sorted(expected)
     for path, want in expected.items():
@@ -136,6 +136,25 @@ def test_a_resume_logs_nothing_twice_and_fills_in_what_a_tracker_lacks(logged, t
     assert sorted(after) == sorted(expected)  # each run once: search_runs leaves deleted runs out
     assert after["frozen/trial-0"].info.run_id != before["frozen/trial-0"].info.run_id
     assert all(after[path].info.run_id == before[path].info.run_id for path in expected if path != "frozen/trial-0")
+
+
+def test_a_tracker_that_fails_rests_and_the_next_resume_logs_what_it_missed(logged, tiny_model, data_dir, tmp_path):
+    out = tmp_path / "failing"
+    shutil.copytree(logged, out)
+    shutil.rmtree(out / "tensorboard")
+    (out / "tensorboard").write_text("not a folder\n")  # every TensorBoard write now fails
+    args = compare_args(tiny_model, data_dir, out, "--log-to", "tensorboard,mlflow", "--seeds", "3")
+
+    assert main(args) == 0  # one more seed run per strategy, each stored and logged to MLflow
+    expected = expected_runs(out)
+    assert sum(run["kind"] == "seed run" for run in expected.values()) == 3 * len(STRATEGIES)
+    assert (out / "compare.log").read_text().count("tensorboard could not") == 1  # it gave up at the first error
+    assert sorted(mlflow_runs(out)[1]) == sorted(expected)
+
+    (out / "tensorboard").unlink()
+    assert main(args) == 0  # nothing left to train: the end of the comparison logs what TensorBoard missed
+    assert expected_runs(out) == expected
+    assert sorted(tensorboard_runs(out / "tensorboard")) == sorted(expected)
 
 
 def test_a_tracker_that_is_not_installed_is_refused_in_one_line(tiny_model, data_dir, tmp_path):
