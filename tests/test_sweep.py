@@ -298,3 +298,17 @@ def test_sizes_share_one_storage_under_their_own_study_names(tiny_model, data_di
     assert names == [f"sst2-tiny-bert0-frozen-smoke-train-{label}{suffix}" for label in ("24", "all")
                      for suffix in ("", "-seeds")]
     assert not (tmp_path / "shared" / "train-24" / "optuna.db").exists()
+
+
+def test_a_partial_sweep_is_reported_and_a_broken_manifest_refused(tmp_path):
+    from reports.sweep import load_sweep
+    from reports.sweep_render import write_sweep_report
+
+    partial = make_sweep(tmp_path / "partial", LEVEL)
+    manifest = json.loads((partial / "sweep.json").read_text())
+    (partial / "sweep.json").write_text(json.dumps({**manifest, "sizes": [100, 2000, "all"]}))
+    assert [p.examples for p in load_sweep(partial).points] == [100, 2000] and load_sweep(partial).pending == [None]
+    assert "> **Partial sweep:** size all not measured yet" in write_sweep_report(partial).read_text()
+    (partial / "sweep.json").write_text(json.dumps({**manifest, "sizes": [100, -5]}))
+    process = run_cli("runners.recommend", str(partial), "--train-size", "300")
+    assert_one_line_error(process, "sweep.json: sizes must be a list of positive whole numbers and 'all'")
