@@ -135,13 +135,14 @@ def front_notes(results: Results, points: list[FrontPoint]) -> list[str]:
             f"of the configuration ({seeded} configurations were re-run: per strategy at most 3, spread evenly along "
             "its front from the best-scoring to the cheapest, all of them when the front has 3 or fewer).",
             "Front across strategies: no configuration of any strategy beats it on every objective. Bold: best in "
-            "each column."]
+            "each column. Hyperparameter importance (figure *importance*) of a multi-objective study is Optuna's "
+            "PED-ANOVA importance for reaching the Pareto set, not for the dev score alone."]
 
 
 def configurations(results: Results) -> Results:
-    """``results`` with each multi-objective strategy replaced by its re-run front configurations, one
-    candidate each (named ``strategy (trial n)``), for the recommender; single-objective strategies and
-    front configurations without seed runs stay as they are and are left out, respectively."""
+    """``results`` with each strategy that has re-run front configurations replaced by them, one candidate
+    each (named ``strategy (trial n)``), for the recommender. Front configurations without seed runs are no
+    candidates (they have no held-out score); every other strategy stays as it is."""
     expanded = {}
     for name, strategy in results.strategies.items():
         seeded = [config for config in strategy.front if config.seed_runs]

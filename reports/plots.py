@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from core.pareto import front_indices  # noqa: E402
 from reports.expected import ExpectedCurve  # noqa: E402
@@ -48,13 +48,14 @@ def save(fig: Figure, directory: Path, name: str, style: Style) -> None:
 
 
 def legend_below(fig: Figure, strategies: list[str], style: Style, palette: Palette, lines: bool = False,
-                 extra: list[Line2D] = ()) -> None:
-    """One legend under the axes, strategies grouped by family."""
+                 extra: list[Line2D] = (), columns: int | None = None) -> None:
+    """One legend under the axes, strategies grouped by family (``columns``: fewer than the style's, for long
+    labels)."""
     handles = [Line2D([], [], color=palette.color(s), marker=palette.marker(s), linestyle="-" if lines else "none",
                       label=s) for s in palette.in_order(strategies)] + list(extra)
     if not handles:
         return
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(style.legend_columns, len(handles)))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(columns or style.legend_columns, len(handles)))
 
 
 def score_label(results: Results) -> str:
@@ -364,15 +365,18 @@ def pareto_sets(results: Results, points: list[FrontPoint], cost: str, style: St
             solid_capstyle="round", zorder=1)
     if display.log:
         ax.set_xscale("log")
+        low, high = ax.get_xlim()
+        if high < 100 * low:  # under two decades a tick per decade leaves one or none: 1, 2, 5 per decade
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: display.render(x)))
     ax.set_xlabel(display.label + (" (log scale)" if display.log else ""))
     ax.set_ylabel(f"dev {metric}\n(each tuning trial's run)")
     extra = [Line2D([], [], color="0.5", alpha=0.3, linewidth=style.line_width * 5, label="front across strategies"),
              Line2D([], [], color="0.3", marker="_", markersize=style.marker_size * 2.2, linestyle="none",
-                    markeredgewidth=style.line_width * 1.2, label="seed runs: dev mean ± sd"),
-             Line2D([], [], color="0.3", marker="o", alpha=0.25, linestyle="none", label="not on its front")]
-    legend_below(fig, shown, style, palette, lines=True, extra=extra)
+                    markeredgewidth=style.line_width * 1.2, label="seed runs (dev mean ± sd)"),
+             Line2D([], [], color="0.3", marker="o", alpha=0.25, linestyle="none", label="other trials")]
+    legend_below(fig, shown, style, palette, lines=True, extra=extra, columns=2)
     return fig
 
 
