@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,7 +30,8 @@ from core.metrics import undefined_reason
 from core.pareto import COSTS, front_indices, spread
 from core.strategy import Strategy
 from core.tasks import HELDOUT_FROM_TRAIN, TaskData, load_task
-from core.train import train
+from core.artifacts import WEIGHTS_FILE
+from core.train import rescore, train
 from studies import queue, space
 from studies.presets import Preset
 
@@ -37,6 +40,8 @@ BUDGET_KINDS = ("trials", "samples", "seconds")
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")
 SEED_RESULT = "result"  # user attribute of a seed trial: its RunResult record
+TRIAL_RESULT = "run_record"  # user attribute of a completed tuning trial: its RunResult, for a seed run repeating it
+REPEATED_TRIAL = "repeats_trial"  # user attribute of a seed run that is its tuning trial rescored, not retrained
 MAX_TRIALS = 100_000  # a queue of enqueued trials; more than this is a typo, not a plan
 READY = "queue_ready"  # study user attribute: the creator has enqueued every slot
 FRONT_SEED_CONFIGS = 3  # multi-objective: seed runs for at most this many of a strategy's front (core.pareto.spread)
@@ -341,21 +346,55 @@ class Comparison:
                 raise optuna.TrialPruned(f"pruned after {evaluation.samples_seen} samples: dev "
                                          f"{evaluation.value:.4f} below the median of earlier trials")
 
+        config = replace(config, output_dir=self.trial_dir(strategy.name, trial.number))
         result = train(config, strategy(values["strategy_params"]), callbacks=[report], data=self.tuning_data)
+        trial.set_user_attr(TRIAL_RESULT, result.to_dict())
         trial.set_user_attr("samples_seen", result.train_samples_seen)
         for measure in COSTS.values():  # what --objectives can minimise, kept for every trial
             trial.set_user_attr(measure, getattr(result, measure))
         trial.set_user_attr("learning_curve", result.learning_curve)
         return result.score("dev")
 
+    def trial_dir(self, strategy: str, number: int) -> str | None:
+        """Where a tuning trial's trained weights wait until its seed runs are done:
+        ``<comparison>/trials/<strategy>/trial-<n>/`` (none without an output directory)."""
+        out = self.settings.run.output_dir
+        return str(Path(out) / "trials" / strategy / f"trial-{number}") if out else None
+
+    def take_repeated_trial(self, strategy: str, source: FrozenTrial | None, seed: int,
+                            seed_dir: str | None) -> FrozenTrial | None:
+        """The tuning trial a seed run repeats exactly (its configuration, and the tuning seed, ``data_seed``),
+        its weights moved to ``seed_dir``; None when its record or weights are not here (another machine's
+        worker ran it, or a killed run moved them already): then the seed run trains. Training is
+        deterministic, so rescoring the trial on the held-out split gives what training again would, at the
+        cost of one evaluation."""
+        if source is None or seed != self.settings.data_seed or TRIAL_RESULT not in source.user_attrs:
+            return None
+        folder = self.trial_dir(strategy, source.number)
+        if not (folder and seed_dir and (Path(folder) / WEIGHTS_FILE).is_file()):
+            return None
+        shutil.rmtree(seed_dir, ignore_errors=True)
+        Path(seed_dir).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(folder, seed_dir)
+        except FileNotFoundError:  # another worker finished this strategy's seeds and cleared the trials
+            return None
+        return source
+
     def run_seed(self, strategy: type[Strategy], trial: optuna.Trial, best_params: dict[str, Any],
-                 configuration: int | None = None) -> float | None:
+                 configuration: int | None = None, source: FrozenTrial | None = None) -> float | None:
         seed = trial.suggest_int("seed", 0, max(self.settings.seeds - 1, 0))
         values = space.from_params(best_params, strategy)
         config = replace(self.base_config(values, seed=seed),
                          output_dir=self.seed_dir(strategy.name, seed, configuration),
                          measure_inference=seed == 0)  # inference cost does not depend on the seed: timed once
-        result = train(config, strategy(values["strategy_params"]), data=self.data)
+        repeated = self.take_repeated_trial(strategy.name, source, seed, config.output_dir)
+        if repeated is not None:  # the tuning trial with this configuration and seed: rescored, not retrained
+            result = rescore(config, strategy(values["strategy_params"]),
+                             RunResult.from_dict(repeated.user_attrs[TRIAL_RESULT]), self.data)
+            trial.set_user_attr(REPEATED_TRIAL, repeated.number)
+        else:
+            result = train(config, strategy(values["strategy_params"]), data=self.data)
         result.dropped_rows = self.data.dropped_rows
         trial.set_user_attr(SEED_RESULT, result.to_dict())
         trial.set_user_attr("samples_seen", result.train_samples_seen)
@@ -426,19 +465,25 @@ class Comparison:
             log.warning("strategy %s: no tuning trial completed, so no seed runs", strategy.name)
             return
         if not self.settings.multi_objective:
-            self.run_configuration_seeds(strategy, dict(tuning.best_trial.params))
-            return
-        for trial in seeded_configurations(tuning):
-            self.run_configuration_seeds(strategy, dict(trial.params), trial.number)
+            self.run_configuration_seeds(strategy, tuning.best_trial)
+        else:
+            for trial in seeded_configurations(tuning):
+                self.run_configuration_seeds(strategy, trial, trial.number)
+        trials = self.trial_dir(strategy.name, 0)
+        if trials:  # tuning trials' weights were kept only for the seed runs that repeat them
+            shutil.rmtree(Path(trials).parent, ignore_errors=True)
 
-    def run_configuration_seeds(self, strategy: type[Strategy], params: dict[str, Any],
+    def run_configuration_seeds(self, strategy: type[Strategy], source: FrozenTrial,
                                 configuration: int | None = None) -> None:
-        """Every seed run of one configuration (``configuration``: its tuning trial, when several are re-run)."""
-        seeds = self.seeds_study(strategy, params, configuration)
+        """Every seed run of one configuration, that of tuning trial ``source`` (``configuration``: its number,
+        when several configurations are re-run). A worker that joins later re-runs the configuration the
+        study's creator chose, and reuses a tuning trial only if it is that configuration."""
+        seeds = self.seeds_study(strategy, dict(source.params), configuration)
         chosen = seeds.user_attrs["params"]
+        repeatable = source if dict(source.params) == chosen else None
 
         def run(trial: optuna.Trial) -> None:
-            self.execute(seeds, trial, lambda t: self.run_seed(strategy, t, chosen, configuration),
+            self.execute(seeds, trial, lambda t: self.run_seed(strategy, t, chosen, configuration, repeatable),
                          f"{strategy.name} seed run")
 
         queue.drain(seeds, self.storage, run)
@@ -495,3 +540,9 @@ def seeded_configurations(study: optuna.Study) -> list[FrozenTrial]:
 def seed_results(study: optuna.Study) -> list[RunResult]:
     return [RunResult.from_dict(t.user_attrs[SEED_RESULT]) for t in queue.trials(study, TrialState.COMPLETE)
             if SEED_RESULT in t.user_attrs]
+
+
+def repeated_trials(study: optuna.Study) -> dict[int, int]:
+    """Seed → the tuning trial that seed run is (rescored, not retrained), for the seed runs that are one."""
+    return {t.params["seed"]: t.user_attrs[REPEATED_TRIAL] for t in queue.trials(study, TrialState.COMPLETE)
+            if REPEATED_TRIAL in t.user_attrs}

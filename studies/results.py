@@ -20,8 +20,8 @@ from core.costs import device_description, versions
 from core.strategy import Strategy
 from core.train import resolve_device
 from studies import queue, space
-from studies.compare import (Comparison, front_trials, seed_results, seeded_configurations, seeds_study_name,
-                             study_name)
+from studies.compare import (Comparison, front_trials, repeated_trials, seed_results, seeded_configurations,
+                             seeds_study_name, study_name)
 
 SCHEMA_VERSION = 2  # 2: every strategy carries its declared StrategyInfo ("info")
 KIND = "peftbench-comparison"
@@ -80,7 +80,9 @@ def stored_seed_runs(comparison: Comparison, name: str) -> list[dict[str, Any]]:
         seeds = optuna.load_study(study_name=name, storage=comparison.storage)
     except KeyError:
         return []
-    return [r.to_dict() for r in sorted(seed_results(seeds), key=lambda r: r.seed)]
+    repeats = repeated_trials(seeds)
+    return [{**r.to_dict(), **({"repeats_trial": repeats[r.seed]} if r.seed in repeats else {})}
+            for r in sorted(seed_results(seeds), key=lambda r: r.seed)]
 
 
 def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[str, Any]:

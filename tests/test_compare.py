@@ -66,6 +66,25 @@ def test_trials_never_see_the_heldout_split(finished):
     for trial in study.trials:
         assert trial.intermediate_values and trial.user_attrs["samples_seen"] > 0
         assert "result" not in trial.user_attrs  # only seed runs store records with held-out metrics
+        if "run_record" in trial.user_attrs:  # a completed trial's own record, kept for the seed run repeating it
+            assert set(trial.user_attrs["run_record"]["metrics"]) == {"dev"}
+
+
+def test_the_seed_run_repeating_the_best_trial_is_that_trial_rescored(finished):
+    """Seed runs train with seeds 0..n-1 and tuning trials with the data seed (0): the seed-0 run of the best
+    configuration is the best trial itself, scored on held-out instead of trained again (core.train.rescore;
+    tests/test_train.py checks that this equals training again). Its weights are where a seed run's go, and
+    the tuning trials' weights are gone once the seed runs are done."""
+    results = json.loads((finished / "results.json").read_text())
+    for name in STRATEGIES.split(","):
+        record = results["strategies"][name]
+        runs = {run["seed"]: run for run in record["seed_runs"]}
+        assert runs[0]["repeats_trial"] == record["best"]["trial"] and "repeats_trial" not in runs[1]
+        assert runs[0]["metrics"]["dev"]["accuracy"] == record["best"]["value"]
+        best = next(t for t in record["trials"] if t["number"] == record["best"]["trial"])
+        assert [[point["samples"], point["value"]] for point in runs[0]["learning_curve"]] == best["intermediate"]
+        assert (finished / "models" / name / "seed-0" / "trained.safetensors").is_file()
+    assert not (finished / "trials").exists() or not any((finished / "trials").iterdir())
 
 
 def test_rerunning_the_same_command_resumes_without_repeating(finished, tiny_model, data_dir):
@@ -172,7 +191,7 @@ def test_pair_task_rte(tiny_model, data_dir, tmp_path):
                  "--strategies", "frozen,bitfit", "--trials", "2", "--seeds", "2", "--carve-size", "8",
                  "--train-size", "40", "--quiet", "--no-report"]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["task"]["name"] == "rte" and results["task"]["sizes"] == {"train": 40, "dev": 16, "test": 8}
+    assert results["task"]["name"] == "rte" and results["task"]["sizes"] == {"train": 40, "dev": 8, "test": 16}
     assert all(len(r["seed_runs"]) == 2 for r in results["strategies"].values())
 
 
