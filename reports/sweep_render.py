@@ -300,18 +300,22 @@ FEW_STEPS = 100  # optimiser steps below which a fine-tuned encoder has hardly m
 
 
 def steps_note(smallest: SweepPoint) -> list[str]:
-    """Say when the smallest size trains only a handful of optimiser steps: the epochs are the preset's at every
-    size, so a ranking there says how far each strategy gets in those steps as much as what the data allow."""
+    """How many optimiser steps the smallest size trains: with few, a ranking there says how far each strategy
+    gets in those steps as much as what the data allow (the preset's min_steps repeats epochs to lift it)."""
     settings = smallest.results.settings
     batch, epochs = min(settings.get("batch_sizes") or [32]), int(settings.get("epochs") or 1)
-    steps = math.ceil(smallest.examples / batch) * epochs
+    per_epoch, least = math.ceil(smallest.examples / batch), int(settings.get("min_steps") or 0)
+    passes = epochs * max(1, math.ceil(least / (per_epoch * epochs)))  # as studies.compare.base_config repeats
+    steps = per_epoch * passes
+    repeated = (f" (every run takes at least {least} optimiser steps, --min-steps, so {passes} passes over the "
+                f"{smallest.examples:,} examples)" if passes > epochs else "")
     if steps >= FEW_STEPS:
-        return []
-    return [f"**Few steps at small sizes:** with {smallest.examples:,} examples, batches of {batch} and at most "
-            f"{epochs} epoch{'s' if epochs != 1 else ''} a run takes at most {steps} optimiser steps; strategies "
-            "that need many steps (small learning rates, full fine-tuning) are handicapped there, so the ranking "
-            "at that size reflects the step budget as much as the data. A sweep with more --epochs trains small "
-            "sizes longer (every size searches 1 … that many epochs)."]
+        return [f"**Steps at small sizes:** with {smallest.examples:,} examples and batches of {batch} a run takes "
+                f"{steps} optimiser steps{repeated}."] if repeated else []
+    return [f"**Few steps at small sizes:** with {smallest.examples:,} examples and batches of {batch} a run takes "
+            f"at most {steps} optimiser steps{repeated}; strategies that need many steps (small learning rates, full "
+            "fine-tuning) are handicapped there, so the ranking at that size reflects the step budget as much as "
+            "the data. More --min-steps (or --epochs) trains small sizes longer."]
 
 
 def honest_notes(sweep: Sweep) -> list[str]:

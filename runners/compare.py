@@ -64,6 +64,9 @@ def build_parser() -> cli.ArgumentParser:
                              "small-budget papers) selects on dev carved from train and reports held-out scores on "
                              "the dev file; heldout-from-train selects on the dev file and carves held-out from train")
     budget.add_argument("--epochs", type=cli.positive_int, help="most epochs a trial may train (searched 1..N)")
+    budget.add_argument("--min-steps", type=cli.non_negative_int,
+                        help="optimiser steps every run takes at least: on a small training set its epochs repeat "
+                             "(quick preset: 32, so a sweep's 100 examples train 8 passes, not 4 steps; 0: off)")
     search = parser.add_argument_group("search")
     search.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="(default: tpe, seeded)")
     search.add_argument("--pruner", choices=PRUNERS,
@@ -114,7 +117,7 @@ def settings_from_args(args: argparse.Namespace):
 
     preset = resolve_preset(args.preset or default_preset_name(), {
         "model": args.model, "train_size": args.train_size, "carve_size": args.carve_size,
-        "epochs": args.epochs, "max_length": args.max_length,
+        "epochs": args.epochs, "max_length": args.max_length, "min_steps": args.min_steps,
     })
     strategies = select_strategies(args.strategies)
     budget_kind, budget = args.budget_kind, args.budget

@@ -47,7 +47,7 @@ READY = "queue_ready"  # study user attribute: the creator has enqueued every sl
 FRONT_SEED_CONFIGS = 3  # multi-objective: seed runs for at most this many of a strategy's front (core.pareto.spread)
 # Settings that change what a study measures; a stored study run with other values is not resumed.
 IDENTITY = ("task", "model", "train_size", "carve_size", "protocol", "epochs", "max_length", "pooling", "data_seed",
-            "batch_sizes", "evals_per_epoch", "data_dir", "text_columns", "label_column", "drop_invalid_rows",
+            "batch_sizes", "evals_per_epoch", "min_steps", "data_dir", "text_columns", "label_column", "drop_invalid_rows",
             "cost_objectives")
 
 
@@ -104,7 +104,8 @@ class ComparisonSettings:
         values = {"task": run.task, "model": run.model, "train_size": run.train_size,
                   "carve_size": run.carve_size, "protocol": run.protocol, "epochs": self.preset.epochs, "max_length": run.max_length,
                   "pooling": run.pooling, "data_seed": self.data_seed, "batch_sizes": list(self.preset.batch_sizes),
-                  "evals_per_epoch": self.preset.evals_per_epoch, "data_dir": run.data_dir,
+                  "evals_per_epoch": self.preset.evals_per_epoch,
+                  "min_steps": self.preset.min_steps, "data_dir": run.data_dir,
                   "text_columns": list(run.text_columns), "label_column": run.label_column,
                   "drop_invalid_rows": run.drop_invalid_rows, "cost_objectives": list(self.costs)}
         return {key: values[key] for key in IDENTITY}
@@ -224,8 +225,8 @@ class Comparison:
             study = optuna.load_study(study_name=name, storage=self.storage, sampler=self.sampler(strategy),
                                       pruner=self.pruner())
         stored = study.user_attrs.get("settings", {})
-        if stored and "protocol" not in stored:  # written before --protocol existed: held-out was carved from train
-            stored = {**stored, "protocol": HELDOUT_FROM_TRAIN}
+        if stored:  # settings a study stored before they existed had these values
+            stored = {"protocol": HELDOUT_FROM_TRAIN, "min_steps": 0, **stored}
         for key, value in self.settings.identity().items():
             if key in stored and stored[key] != value:
                 raise UserError(f"study {name} in this storage was run with {key}={stored[key]!r}, not {value!r}; "
@@ -302,11 +303,13 @@ class Comparison:
         """The comparison's run template with one trial's (or seed run's) values."""
         preset = self.settings.preset
         steps_per_epoch = math.ceil(len(self.data.train) / values["batch_size"])
+        epochs = values.get("epochs", 1)
+        passes = epochs * max(1, math.ceil(preset.min_steps / (steps_per_epoch * epochs)))  # Preset.min_steps
         return replace(
-            self.settings.run, lr=values["lr"], batch_size=values["batch_size"], epochs=values.get("epochs", 1),
+            self.settings.run, lr=values["lr"], batch_size=values["batch_size"], epochs=passes,
             warmup_ratio=values["warmup_ratio"], weight_decay=values["weight_decay"],
-            # rounded up, so the last of an epoch's evaluations falls on its last step, not one step before it
-            eval_every=math.ceil(steps_per_epoch / preset.evals_per_epoch) if preset.evals_per_epoch > 1 else 0,
+            # rounded up, so the last evaluation falls on the last step, not one step before it
+            eval_every=math.ceil(steps_per_epoch * passes / (preset.evals_per_epoch * epochs)),
             seed=seed, output_dir=None,  # the template's output_dir is the comparison's; a trial saves nothing
         )
 

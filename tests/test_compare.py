@@ -257,3 +257,20 @@ def test_the_first_seed_run_of_each_strategy_records_its_inference_cost(finished
     process = run_cli("runners.recommend", str(finished), "--max-latency", "10s", "--prefer", "latency")
     assert process.returncode == 0, process.stderr
     assert "Constraints: inference latency per example (batch 1) ≤ 10,000 ms." in process.stdout
+
+
+def test_min_steps_repeats_epochs_on_a_small_training_set(tiny_model, data_dir, tmp_path):
+    """32 examples are 1 or 2 batches (smoke preset: batch 16 or 32); --min-steps 4 repeats the epoch until a run
+    takes 4 optimiser steps, still evaluating twice per searched epoch (the pruning points)."""
+    out = tmp_path / "few"
+    assert main(compare_args(tiny_model, data_dir, out, "--strategies", "lora", "--trials", "2", "--seeds", "2",
+                             "--train-size", "32", "--min-steps", "4")) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["min_steps"] == 4
+    runs = results["strategies"]["lora"]["seed_runs"]
+    for run in runs:
+        batch = run["hyperparameters"]["batch_size"]
+        assert run["steps"] == 4 and run["hyperparameters"]["epochs"] == 4 // (32 // batch)
+        assert [point["step"] for point in run["learning_curve"]] == [2, 4]
+    assert all(t["samples_seen"] == 4 * t["params"]["batch_size"] for t in results["strategies"]["lora"]["trials"]
+               if t["state"] == "COMPLETE")
