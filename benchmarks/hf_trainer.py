@@ -142,9 +142,13 @@ def run_trainer(config: TrainConfig, strategy_name: str, data: TaskData, repetit
         peak = memory.peak_bytes()
         score = None
         if max_steps is None:
-            logits = trainer.predict(dev_set).predictions
-            score = compute_metrics(logits, np.asarray([row["label"] for row in dev_set]),
-                                    data.spec.num_labels)[data.spec.metric]
+            # with train_sampling_strategy="group_by_length", transformers 5 also length-groups (and shuffles)
+            # the evaluation batches (Trainer._get_eval_sampler): predictions come back in that order, so they
+            # are scored against the label ids that came back with them, not the dev split's own order
+            predicted = trainer.predict(dev_set)
+            labels = np.asarray(predicted.label_ids)
+            assert sorted(labels.tolist()) == sorted(row["label"] for row in dev_set), "labels lost in predict()"
+            score = compute_metrics(predicted.predictions, labels, data.spec.num_labels)[data.spec.metric]
     samples = samples_in_steps(len(train_set), config.batch_size, timer.steps) - config.batch_size
     tokens_per_row = sum(sum(row["attention_mask"]) for row in train_set) / len(train_set)
     return RunMeasurement(
