@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
-from core.tables import read_table
+from core.datafiles import read_table
 from core.tasks import GLUE_TASKS, LABEL_COLUMN, TaskData, TaskSpec, data_dir_candidates, stratified_subset
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import UserError
 from core.metrics import undefined_reason
-from core.tables import SUFFIXES, names, read_table
+from core.datafiles import SUFFIXES, names, read_table
 
 if TYPE_CHECKING:  # imported where used: the GPU check runs the core without the datasets library
     import datasets

@@ -23,7 +23,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from core.pareto import front_indices  # noqa: E402
 from reports.expected import ExpectedCurve  # noqa: E402
 from reports.load import SPLIT_NAMES, Results  # noqa: E402
-from reports.pareto import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
+from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
 from reports.style import Palette, Style  # noqa: E402
 from reports.tables import CombinedTable, MainTable, StrategyRow  # noqa: E402
 from reports.units import format_count  # noqa: E402

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from core.errors import UserError
 from reports.load import RESULTS_FILE, SPLIT_NAMES, Results
-from reports.pareto import configurations
+from reports.pareto_sets import configurations
 from reports.stats import ALPHA, CONFIDENCE, Difference, compare_means
 from reports.tables import StrategyRow, main_table, signed
 from reports.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
@@ -272,7 +272,7 @@ def recommend(runs: list[Results], constraints: Constraints = Constraints(),
     """The best strategy on the ranking split among those meeting every constraint; when others are within
     seed noise of it, the cheapest of them on ``prefer`` (params, memory, time or latency). A single
     multi-objective comparison offers each re-run configuration of each strategy's front as a candidate
-    (reports.pareto.configurations); with several comparisons a strategy stands for its best-scoring one."""
+    (reports.pareto_sets.configurations); with several comparisons a strategy stands for its best-scoring one."""
     if len(runs) == 1:
         runs = [configurations(runs[0])]
     return decide(runs, *candidates(runs), constraints, prefer)

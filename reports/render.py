@@ -20,7 +20,7 @@ from core.errors import UserError
 from reports import tables
 from reports.expected import WITHIN, startup_trials
 from reports.load import SPLIT_NAMES, Results, load_results
-from reports.pareto import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
+from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
 from reports.recommend import recommend, render as render_recommendation
 from reports.stats import t_critical
 from reports.style import STYLES, Style

@@ -1,4 +1,4 @@
-"""Hostile input for the strict readers (``core.tables.read_table``) and task loading (``core.tasks.load_task``).
+"""Hostile input for the strict readers (``core.datafiles.read_table``) and task loading (``core.tasks.load_task``).
 
 Arbitrary bytes and text written as .tsv/.csv/.jsonl end in a well-formed table (or task) or in a
 one-line :class:`UserError` — never another exception, never a hang. Valid tables read back exactly
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from core.errors import UserError
-from core.tables import MAX_CELL_CHARS, SUFFIXES, read_table
+from core.datafiles import MAX_CELL_CHARS, SUFFIXES, read_table
 from core.tasks import TaskRequest, load_task
 
 HANG_SECONDS = 10  # no single read may take this long; a hang fails the example instead of the whole run
