@@ -358,11 +358,16 @@ class Comparison:
         trial.set_user_attr("learning_curve", result.learning_curve)
         return result.score("dev")
 
-    def trial_dir(self, strategy: str, number: int) -> str | None:
-        """Where a tuning trial's trained weights wait until its seed runs are done:
-        ``<comparison>/trials/<strategy>/trial-<n>/`` (none without an output directory)."""
+    def trials_dir(self, strategy: str) -> Path | None:
+        """Where a strategy's tuning trials keep their trained weights until its seed runs are done:
+        ``<comparison>/trials/<strategy>/`` (none without an output directory)."""
         out = self.settings.run.output_dir
-        return str(Path(out) / "trials" / strategy / f"trial-{number}") if out else None
+        return Path(out) / "trials" / strategy if out else None
+
+    def trial_dir(self, strategy: str, number: int) -> str | None:
+        """One tuning trial's folder in :meth:`trials_dir`: ``trial-<n>/``."""
+        folder = self.trials_dir(strategy)
+        return str(folder / f"trial-{number}") if folder else None
 
     def take_repeated_trial(self, strategy: str, source: FrozenTrial | None, seed: int,
                             seed_dir: str | None) -> FrozenTrial | None:
@@ -472,9 +477,9 @@ class Comparison:
         else:
             for trial in seeded_configurations(tuning):
                 self.run_configuration_seeds(strategy, trial, trial.number)
-        trials = self.trial_dir(strategy.name, 0)
+        trials = self.trials_dir(strategy.name)
         if trials:  # tuning trials' weights were kept only for the seed runs that repeat them
-            shutil.rmtree(Path(trials).parent, ignore_errors=True)
+            shutil.rmtree(trials, ignore_errors=True)
 
     def run_configuration_seeds(self, strategy: type[Strategy], source: FrozenTrial,
                                 configuration: int | None = None) -> None:
