@@ -70,6 +70,8 @@ class SeedRun:
     artifact_bytes: int
     device: str
     inference: Inference | None = None  # measured on one seed run per strategy (seed 0); None before peftbench did
+    steps: int = 0  # optimiser steps it took
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # as trained: "epochs" counts passes over train
 
 
 @dataclass(frozen=True)
@@ -429,6 +431,7 @@ def _seed_run(record: _Reader, metric: str) -> SeedRun:
         train_samples_per_second=record.number("train_samples_per_second"),
         artifact_bytes=record.integer("artifact_bytes"), device=record.text("device", optional=True) or "unknown",
         inference=_inference(record.child("inference")) if record.raw("inference", optional=True) is not None else None,
+        steps=record.integer("steps"), hyperparameters=record.mapping("hyperparameters"),
     )
 
 

@@ -300,22 +300,24 @@ FEW_STEPS = 100  # optimiser steps below which a fine-tuned encoder has hardly m
 
 
 def steps_note(smallest: SweepPoint) -> list[str]:
-    """How many optimiser steps the smallest size trains: with few, a ranking there says how far each strategy
-    gets in those steps as much as what the data allow (the preset's min_steps repeats epochs to lift it)."""
-    settings = smallest.results.settings
-    batch, epochs = min(settings.get("batch_sizes") or [32]), int(settings.get("epochs") or 1)
-    per_epoch, least = math.ceil(smallest.examples / batch), int(settings.get("min_steps") or 0)
-    passes = epochs * max(1, math.ceil(least / (per_epoch * epochs)))  # as studies.compare.base_config repeats
-    steps = per_epoch * passes
+    """How many optimiser steps the smallest size trains, as its seed runs recorded them: with few, a ranking
+    there says how far each strategy gets in those steps as much as what the data allow (the preset's
+    min_steps repeats epochs to lift it)."""
+    runs = [run for result in smallest.results.strategies.values() for run in result.seed_runs]
+    if not runs:
+        return []
+    fewest = min(runs, key=lambda run: run.steps)  # batch sizes may differ between strategies
+    steps, batch = fewest.steps, fewest.hyperparameters.get("batch_size")
+    passes, searched = fewest.hyperparameters.get("epochs", 1), int(smallest.results.settings.get("epochs") or 1)
+    least = int(smallest.results.settings.get("min_steps") or 0)
     repeated = (f" (every run takes at least {least} optimiser steps, --min-steps, so {passes} passes over the "
-                f"{smallest.examples:,} examples)" if passes > epochs else "")
+                f"{smallest.examples:,} examples)" if passes > searched else "")
+    shortest = f"with {smallest.examples:,} examples the shortest run (batches of {batch}) takes {steps} optimiser steps"
     if steps >= FEW_STEPS:
-        return [f"**Steps at small sizes:** with {smallest.examples:,} examples and batches of {batch} a run takes "
-                f"{steps} optimiser steps{repeated}."] if repeated else []
-    return [f"**Few steps at small sizes:** with {smallest.examples:,} examples and batches of {batch} a run takes "
-            f"at most {steps} optimiser steps{repeated}; strategies that need many steps (small learning rates, full "
-            "fine-tuning) are handicapped there, so the ranking at that size reflects the step budget as much as "
-            "the data. More --min-steps (or --epochs) trains small sizes longer."]
+        return [f"**Steps at small sizes:** {shortest}{repeated}."] if repeated else []
+    return [f"**Few steps at small sizes:** {shortest}{repeated}; strategies that need many steps (small learning "
+            "rates, full fine-tuning) are handicapped there, so the ranking at that size reflects the step budget as "
+            "much as the data. More --min-steps (or --epochs) trains small sizes longer."]
 
 
 def honest_notes(sweep: Sweep) -> list[str]:
