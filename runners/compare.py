@@ -32,7 +32,7 @@ LOCK = ".lock"
 def build_parser() -> cli.ArgumentParser:
     from core.config import TrainConfig
     from core.tasks import PROTOCOLS
-    from studies.compare import BUDGET_KINDS, PRUNERS, SAMPLERS
+    from studies.compare import BUDGET_KINDS, DEFAULT_PRUNER, PRUNERS, SAMPLERS
     from studies.presets import PRESETS
 
     parser = cli.ArgumentParser(prog="python -m runners.compare", description=__doc__,
@@ -70,7 +70,8 @@ def build_parser() -> cli.ArgumentParser:
     search = parser.add_argument_group("search")
     search.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="(default: tpe, seeded)")
     search.add_argument("--pruner", choices=PRUNERS,
-                        help="(default: median; none with several --objectives, which Optuna cannot prune)")
+                        help=f"(default: {DEFAULT_PRUNER}, successive halving at every dev evaluation, keeping the "
+                             "best third; none with several --objectives, which Optuna cannot prune)")
     search.add_argument("--objectives", help="search each strategy for a Pareto set instead of one best configuration: "
                         "the task's metric (e.g. accuracy), then costs to minimise, from trainable_params, peak_memory, "
                         "train_time; e.g. accuracy,trainable_params (default: the metric alone)")
@@ -112,7 +113,7 @@ def tracker_names(text: str) -> tuple[str, ...]:
 def settings_from_args(args: argparse.Namespace):
     from core.config import TrainConfig
     from strategies import select_strategies
-    from studies.compare import ComparisonSettings
+    from studies.compare import DEFAULT_PRUNER, ComparisonSettings
     from studies.presets import default_preset_name, resolve_preset
 
     preset = resolve_preset(args.preset or default_preset_name(), {
@@ -140,7 +141,7 @@ def settings_from_args(args: argparse.Namespace):
         memory_cap_mb=args.memory_cap_mb, gradient_checkpointing=args.gradient_checkpointing, progress=not args.quiet,
     )
     objectives = tuple(name.strip() for name in args.objectives.split(",")) if args.objectives else ()
-    pruner = args.pruner or ("none" if len(objectives) > 1 else "median")
+    pruner = args.pruner or ("none" if len(objectives) > 1 else DEFAULT_PRUNER)
     return ComparisonSettings(
         run=run, preset=preset, strategies=strategies, budget_kind=budget_kind, budget=budget,
         seeds=args.seeds or preset.seeds, sampler=args.sampler, pruner=pruner, sampler_seed=args.sampler_seed,

@@ -38,7 +38,12 @@ from studies.presets import Preset
 log = logging.getLogger("peftbench.compare")
 BUDGET_KINDS = ("trials", "samples", "seconds")
 SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("halving", "median", "hyperband", "none")
+DEFAULT_PRUNER = "halving"  # for a single objective; Optuna cannot prune multi-objective studies (then "none")
+HALVING_RATE = 3  # successive halving: at each rung, a trial goes on if it is in the best 1/3 of those that reached it
+# what a pruned trial's reason says it fell short of, per pruner
+PRUNED_BELOW = {"halving": f"the best 1/{HALVING_RATE} of the trials that reached this point (successive halving)",
+                "median": "the median of earlier trials", "hyperband": "the best of its Hyperband bracket"}
 SEED_RESULT = "result"  # user attribute of a seed trial: its RunResult record
 TRIAL_RESULT = "run_record"  # user attribute of a completed tuning trial: its RunResult, for a seed run repeating it
 REPEATED_TRIAL = "repeats_trial"  # user attribute of a seed run that is its tuning trial rescored, not retrained
@@ -63,7 +68,7 @@ class ComparisonSettings:
     budget: float = 4
     seeds: int = 3
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str = DEFAULT_PRUNER
     sampler_seed: int = 0
     data_seed: int = 0
     workers: int = 1
@@ -202,6 +207,13 @@ class Comparison:
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(4, max(1, int(self.settings.budget) // 2)))
 
     def pruner(self) -> optuna.pruners.BasePruner:
+        if self.settings.pruner == "halving":
+            # the first rung is a trial's first dev evaluation, with the preset's smallest batch (the others
+            # evaluate within a batch of it); at the quick preset: 1,024 of 2,000 samples, the only rung
+            smallest = min(self.settings.preset.batch_sizes)
+            first_evaluation = self.schedule(smallest, epochs=1)[1] * smallest
+            return optuna.pruners.SuccessiveHalvingPruner(min_resource=first_evaluation, reduction_factor=HALVING_RATE,
+                                                          min_early_stopping_rate=0)
         if self.settings.pruner == "median":
             return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
         if self.settings.pruner == "hyperband":
@@ -299,17 +311,22 @@ class Comparison:
         return more
 
     # ------------------------------------------------------------------ runs
+    def schedule(self, batch_size: int, epochs: int) -> tuple[int, int]:
+        """A run's passes over the training set and the optimiser steps between its dev evaluations, for
+        ``epochs`` searched epochs: the epochs repeat until the run takes ``Preset.min_steps`` steps, and dev
+        is evaluated ``evals_per_epoch`` times per searched epoch (rounded up, so the last evaluation falls
+        on the last step, not one step before it)."""
+        preset = self.settings.preset
+        steps_per_epoch = math.ceil(len(self.data.train) / batch_size)
+        passes = epochs * max(1, math.ceil(preset.min_steps / (steps_per_epoch * epochs)))
+        return passes, math.ceil(steps_per_epoch * passes / (preset.evals_per_epoch * epochs))
+
     def base_config(self, values: dict[str, Any], seed: int) -> TrainConfig:
         """The comparison's run template with one trial's (or seed run's) values."""
-        preset = self.settings.preset
-        steps_per_epoch = math.ceil(len(self.data.train) / values["batch_size"])
-        epochs = values.get("epochs", 1)
-        passes = epochs * max(1, math.ceil(preset.min_steps / (steps_per_epoch * epochs)))  # Preset.min_steps
+        passes, eval_every = self.schedule(values["batch_size"], values.get("epochs", 1))
         return replace(
             self.settings.run, lr=values["lr"], batch_size=values["batch_size"], epochs=passes,
-            warmup_ratio=values["warmup_ratio"], weight_decay=values["weight_decay"],
-            # rounded up, so the last evaluation falls on the last step, not one step before it
-            eval_every=math.ceil(steps_per_epoch * passes / (preset.evals_per_epoch * epochs)),
+            warmup_ratio=values["warmup_ratio"], weight_decay=values["weight_decay"], eval_every=eval_every,
             seed=seed, output_dir=None,  # the template's output_dir is the comparison's; a trial saves nothing
         )
 
@@ -347,7 +364,7 @@ class Comparison:
             # pruning saves compute only before the end: a trial that trained to its last step is complete
             if not evaluation.last and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after {evaluation.samples_seen} samples: dev "
-                                         f"{evaluation.value:.4f} below the median of earlier trials")
+                                         f"{evaluation.value:.4f} below {PRUNED_BELOW[self.settings.pruner]}")
 
         config = replace(config, output_dir=self.trial_dir(strategy.name, trial.number))
         result = train(config, strategy(values["strategy_params"]), callbacks=[report], data=self.tuning_data)

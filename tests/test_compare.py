@@ -232,6 +232,37 @@ def test_defaults_lie_inside_the_searched_ranges(name):
         hyperparameter.check(params[hyperparameter.name])
 
 
+def test_successive_halving_keeps_a_trial_only_in_the_best_third_at_its_first_evaluation(tiny_model, data_dir, tmp_path):
+    """The default pruner, through Optuna's own SuccessiveHalvingPruner: its rung is a trial's first dev evaluation
+    (the smoke preset, 64 examples, batch 16: after 2 of 4 steps, 32 samples); there a trial goes on only if it is
+    in the best third of the trials that reached it (while fewer than three have, only the best so far goes on)."""
+    from runners.compare import build_parser, settings_from_args
+    from studies.compare import DEFAULT_PRUNER, PRUNED_BELOW, Comparison
+
+    settings = settings_from_args(build_parser().parse_args(compare_args(tiny_model, data_dir, tmp_path / "out")))
+    assert settings.pruner == DEFAULT_PRUNER == "halving" and "successive halving" in PRUNED_BELOW["halving"]
+    comparison = Comparison(settings, optuna.storages.InMemoryStorage())
+    first = comparison.base_config({"lr": 1e-4, "batch_size": 16, "warmup_ratio": 0.0, "weight_decay": 0.0}, seed=0)
+    assert first.eval_every * first.batch_size == 32
+    study = optuna.create_study(direction="maximize", pruner=comparison.pruner())
+
+    def reaches(value: float, samples: int = 32) -> bool:
+        """Whether a new trial that reports ``value`` after ``samples`` samples is pruned."""
+        trial = study.ask()
+        trial.report(value, samples)
+        pruned = trial.should_prune()
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED if pruned else optuna.trial.TrialState.COMPLETE,
+                   values=None if pruned else value)
+        return pruned
+
+    assert not reaches(0.70, samples=16)  # before the rung nothing is judged
+    assert not reaches(0.80)  # the first at the rung goes on
+    assert reaches(0.79)  # of two, only the better goes on
+    assert not reaches(0.85)  # the best of three goes on
+    assert reaches(0.84)  # of four, the best one (4 // 3) goes on
+    assert not reaches(0.85)  # ties with the best go on
+
+
 def test_a_trial_that_trained_to_its_end_is_complete_never_pruned(finished):
     """Pruning stops a trial early to save compute; at its last evaluation there is nothing left to save."""
     for name in STRATEGIES.split(","):
