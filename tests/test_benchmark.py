@@ -243,3 +243,13 @@ def test_gpu_check_cpu_fallback_runs_from_packed_assets(tmp_path, data_dir):
     summary = (out / "gpu_check.md").read_text()
     assert f"| {step}: " in summary and "| complete |" in summary and "### core vs transformers.Trainer" in summary
     assert (out / "gpu_check.log").read_text().count("===== ") == 1
+
+    # the step profile from the same assets: on the CPU there are no GPU kernels to count, only the steps' time
+    from benchmarks.step_profile import main as profile_steps
+
+    profiles = profile_steps(["--device", "cpu", "--assets", str(assets), "--encoders", "minilm", "--strategies", "lora",
+                              "--warmup", "32", "--steps", "2", "--batch-size", "16", "--out", str(out)])
+    assert [(p.encoder, p.strategy, p.steps, p.kernels_per_step) for p in profiles] == [("minilm", "lora", 2, 0.0)]
+    assert profiles[0].wall_ms_per_step > 0
+    assert json.loads((out / "step_profile.json").read_text())[0]["wall_ms_per_step"] == profiles[0].wall_ms_per_step
+    assert "| minilm | lora | fp32 | 16 |" in (out / "step_profile.md").read_text()
