@@ -30,7 +30,7 @@ from core.config import TrainConfig
 from core.train import resolve_device, resolve_precision, train
 from strategies import get_strategy
 
-ENCODERS = {MINILM: {}, "bert-base": {}}  # bert-base: BertConfig's defaults, seeded random weights
+ENCODERS = (MINILM, "bert-base")  # bert-base: BertConfig's defaults, seeded random weights
 
 
 @dataclass
@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> list[StepProfile]:
     parser.add_argument("--steps", type=int, default=30, help="profiled steps")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "benchmarks/out"))
     args = parser.parse_args(argv)
+    encoders = args.encoders.split(",")
+    unknown = [name for name in encoders if name not in ENCODERS]
+    if unknown:  # anything else would silently profile a random bert-base under the unknown name
+        parser.error(f"--encoders: unknown {', '.join(unknown)}; choose from {', '.join(ENCODERS)}")
     check_assets(args.assets)
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision, device)
@@ -78,8 +82,8 @@ def main(argv: list[str] | None = None) -> list[StepProfile]:
     data = load_glue_columns(TASK, str(args.assets), args.warmup, 0)
     data = replace(data, dev=data.dev.select(range(32)), test=None)  # the steps are measured, not the score
     profiles = []
-    for encoder in args.encoders.split(","):
-        model = minilm if encoder == MINILM else random_encoder(ENCODERS[encoder], minilm, scratch)
+    for encoder in encoders:
+        model = minilm if encoder == MINILM else random_encoder({}, minilm, scratch)
         for strategy in args.strategies.split(","):
             config = TrainConfig(task=TASK, model=str(model), data_dir=str(args.assets), batch_size=args.batch_size,
                                  epochs=1, device=str(device), precision=precision, progress=False)

@@ -253,3 +253,6 @@ def test_gpu_check_cpu_fallback_runs_from_packed_assets(tmp_path, data_dir):
     assert profiles[0].wall_ms_per_step > 0
     assert json.loads((out / "step_profile.json").read_text())[0]["wall_ms_per_step"] == profiles[0].wall_ms_per_step
     assert "| minilm | lora | fp32 | 16 |" in (out / "step_profile.md").read_text()
+    with pytest.raises(SystemExit) as refused:  # an unknown encoder is refused, not profiled as a random bert-base
+        profile_steps(["--device", "cpu", "--assets", str(assets), "--encoders", "minilm,bert-large"])
+    assert refused.value.code == 2
