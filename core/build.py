@@ -30,6 +30,7 @@ def build_model(config: TrainConfig, strategy: Strategy, num_labels: int, total_
     """
     seed_everything(config.seed)
     encoder = load_encoder(config.model, strategy.quantization())
+    strategy.loaded(encoder)  # before the first forward pass, which is_causal makes
     causal = is_causal(encoder)
     model = SequenceClassifier(encoder, num_labels, resolve_pooling(config.pooling, encoder, causal), causal=causal)
     strategy.prepare(model, total_steps)

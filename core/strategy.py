@@ -110,7 +110,7 @@ class StrategyInfo:
 class Strategy:
     """Base class. A subclass declares ``name``/``family``/``summary`` (and ``label`` if shorter than its
     name), its own ``hyperparameters``, its learning-rate range, and overrides :meth:`prepare` (and, where
-    needed, :meth:`quantization`, :meth:`param_groups`, :meth:`make_optimizer` or :meth:`after_optimizer_step`).
+    needed, :meth:`quantization`, :meth:`loaded`, :meth:`param_groups`, :meth:`make_optimizer` or :meth:`after_optimizer_step`).
 
     An instance is a strategy with its hyperparameters resolved: ``Lora({"rank": 16}).params``."""
 
@@ -138,6 +138,11 @@ class Strategy:
     def quantization(self):
         """A transformers quantization config for loading the encoder, or None for full precision."""
         return None
+
+    def loaded(self, encoder: nn.Module) -> None:
+        """Called on the encoder as soon as it is loaded, before anything runs it (``core.build``): for settings
+        that must hold from its first forward pass (e.g. a quantised layer's inference-only repacking, which a
+        first pass in eval mode would trigger). Default: nothing."""
 
     def prepare(self, model, total_steps: int) -> None:
         """Decide what trains: set ``requires_grad`` and/or wrap ``model.encoder``. Default: everything.

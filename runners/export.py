@@ -88,6 +88,9 @@ LOAD_ADAPTER_QUANTISED = '''\
 tokenizer = AutoTokenizer.from_pretrained(f"{out}/tokenizer")
 quantised = BitsAndBytesConfig.from_dict(head["quantization"])  # load the base 4-bit, as it was trained
 base = AutoModel.from_pretrained(head["base_model_path"], quantization_config=quantised)
+for layer in base.modules():  # compute as trained: bitsandbytes would repack 4-bit weights for bf16 on some CPUs
+    if hasattr(layer, "support_avx512bf16_for_cpu"):
+        layer.support_avx512bf16_for_cpu = False
 encoder = PeftModel.from_pretrained(base, f"{out}/adapter").eval()'''
 
 
@@ -463,10 +466,13 @@ def adapter_encoder(adapter: Path, head: dict[str, Any]):
     from peft import PeftModel
     from transformers import AutoModel, BitsAndBytesConfig
 
+    from strategies.qlora import keep_training_layout
+
     options = {}
     if head["quantization"]:
         options["quantization_config"] = BitsAndBytesConfig.from_dict(dict(head["quantization"]))
     base = AutoModel.from_pretrained(head["base_model_path"], **options)
+    keep_training_layout(base)  # what LOAD_ADAPTER_QUANTISED's loop does
     return PeftModel.from_pretrained(base, str(adapter)).eval()
 
 

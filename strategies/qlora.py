@@ -2,9 +2,15 @@
 
 bitsandbytes is imported only here, so a platform without it fails this strategy alone, in one line.
 The pooler and classifier stay unquantised: bitsandbytes' CPU path asserts on them otherwise.
-bitsandbytes also repacks 4-bit weights into a bf16 inference layout the first time a layer runs in
-eval mode on an AVX512-BF16 CPU; a training step after that fails, and evaluation would compute a
-different function from the one trained. We switch that repacking off so evaluation mid-training works.
+
+**Never repack.** On a CPU with AVX512-BF16, bitsandbytes (0.50) repacks a ``Linear4bit`` weight into a bf16
+inference layout the first time the layer runs in eval mode on an input without grad
+(``Linear4bit.forward``, when ``support_avx512bf16_for_cpu``); from then on ``matmul_4bit`` takes the packed
+``gemv_4bit`` path, whose in-place bias add fails under autograd, and which computes in bf16 a slightly
+different function from the one trained. Our first eval-mode pass comes before training (``is_causal`` in
+``core.build``), so the flag is switched off in :meth:`loaded`, as the encoder is loaded and before it ever
+runs; training, evaluation, inference timing, saving, reloading and export then all compute with the
+layout that trained. The exported loading code does the same (:func:`keep_training_layout`).
 """
 
 from __future__ import annotations
@@ -42,11 +48,25 @@ class QLora(Lora):
             llm_int8_skip_modules=["classifier", "pooler"],
         )
 
+    def loaded(self, encoder):
+        keep_training_layout(encoder)
+
     def prepare(self, model, total_steps):
         from peft import prepare_model_for_kbit_training
 
         model.encoder = prepare_model_for_kbit_training(model.encoder, use_gradient_checkpointing=False)
-        for module in model.encoder.modules():
-            if getattr(module, "support_avx512bf16_for_cpu", False):
-                module.support_avx512bf16_for_cpu = False
         super().prepare(model, total_steps)
+
+
+REPACK_FLAG = "support_avx512bf16_for_cpu"  # bitsandbytes' Linear4bit: repack for bf16 inference on first eval
+
+
+def keep_training_layout(model: torch.nn.Module) -> int:
+    """Switch off bitsandbytes' inference-only repacking of 4-bit weights on every layer of ``model`` (see the
+    module's docstring); call it before the model's first forward pass. Returns how many layers had it on."""
+    switched = 0
+    for module in model.modules():
+        if getattr(module, REPACK_FLAG, False):
+            setattr(module, REPACK_FLAG, False)
+            switched += 1
+    return switched

@@ -53,7 +53,11 @@ def standalone_logits(folder: Path, texts: list[str], *, adapter: Path | None = 
         options = {}
         if head["quantization"]:  # the base loaded 4-bit as it was trained
             options["quantization_config"] = BitsAndBytesConfig.from_dict(dict(head["quantization"]))
-        encoder = PeftModel.from_pretrained(AutoModel.from_pretrained(head["base_model_path"], **options), str(adapter))
+        base = AutoModel.from_pretrained(head["base_model_path"], **options)
+        for layer in base.modules():  # as the exported README does: no bf16 repacking on AVX512-BF16 CPUs
+            if hasattr(layer, "support_avx512bf16_for_cpu"):
+                layer.support_avx512bf16_for_cpu = False
+        encoder = PeftModel.from_pretrained(base, str(adapter))
     else:
         encoder = AutoModel.from_pretrained(model)
     tok = AutoTokenizer.from_pretrained(tokenizer or model or head["base_model_path"])
