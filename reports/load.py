@@ -100,10 +100,18 @@ class FrontConfig:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """Why a strategy has no result, or fewer seed runs than asked for: the first failed run's error."""
+
+    message: str  # the first line of its reason (exception type and message)
+    log: str  # the log holding the traceback, relative to the comparison directory
+
+
+@dataclass(frozen=True)
 class StrategyResult:
     name: str
     info: StrategyInfo  # what the strategy declares of itself: family, label, reference, ...
-    status: str  # done | running | failed | pending
+    status: str  # done | running | partial | failed | pending
     trials: list[Trial]
     spent: dict[str, float]
     best_trial: int | None
@@ -111,6 +119,7 @@ class StrategyResult:
     param_importance: dict[str, float] | None
     seed_runs: list[SeedRun]
     front: list[FrontConfig] = field(default_factory=list)  # multi-objective: its Pareto set, best score first
+    error: Failure | None = None  # status partial or failed: what went wrong, and where to read more
 
     @property
     def best(self) -> Trial | None:
@@ -374,7 +383,12 @@ def _strategy(record: _Reader, name: str, metric: str) -> StrategyResult:
         seed_runs=_seed_runs(record, metric),
         front=[_front_config(_Reader(record.file, f, f"{record._name('front')}[{i}]"), metric)
                for i, f in enumerate(record.sequence("front") if record.raw("front", optional=True) else [])],
+        error=_failure(record.child("error")) if record.raw("error", optional=True) is not None else None,
     )
+
+
+def _failure(record: _Reader) -> Failure:
+    return Failure(message=record.text("message"), log=record.text("log"))
 
 
 def _seed_runs(record: _Reader, metric: str) -> list[SeedRun]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from core.errors import UserError
+from core.layout import check_directory_target
 from reports import tables
 from reports.expected import WITHIN, startup_trials
 from reports.load import SPLIT_NAMES, Results, load_results
@@ -38,8 +39,7 @@ if TYPE_CHECKING:  # reports.plots imports matplotlib: only when figures are dra
 # ----------------------------------------------------------------------------- writing
 def check_replaceable(target: Path) -> None:
     """Only a report directory this module wrote (or an empty one) may be replaced."""
-    if target.exists() and not target.is_dir():
-        raise UserError(f"{target} exists and is not a directory; choose another --out")
+    check_directory_target(target)
     if target.is_dir() and any(target.iterdir()) and not (target / OWNER_MARK).exists():
         raise UserError(f"{target} exists and does not hold a peftbench report; choose another --out")
 
@@ -133,11 +133,27 @@ Also as [front.csv](front.csv) (full precision, every hyperparameter) and [front
     return section, [plot for plot in plots if plot.name not in names]
 
 
+def failures_markdown(results: Results) -> str:
+    """A block at the top naming every strategy that produced no result, or fewer seed runs than asked for."""
+    failed = {name: s for name, s in results.strategies.items() if s.error is not None}
+    if not failed:
+        return ""
+    wanted = results.settings.get("seeds")
+    lines = ["", "> **Partial comparison:** these strategies were asked for but did not produce every result; they are "
+             "left out of the ranking and the figures."]
+    for name, strategy in failed.items():
+        what = "no result" if not strategy.seed_runs else f"{len(strategy.seed_runs)} of {wanted} seed runs"
+        lines.append(f"> - **{name}** ({strategy.status}, {what}): `{strategy.error.message}` — the traceback is in "
+                     f"`{strategy.error.log}`.")
+    return "\n".join(lines) + "\n"
+
+
 def report_markdown(results: Results, table: tables.MainTable, grid: tables.Grid, notes: list[str],
                     plots: Sequence["Plot"], front: str = "") -> str:
     split = SPLIT_NAMES[results.split]
     status = "" if results.complete else ("\n> **Partial results:** the comparison was still running when "
                                           "results.json was written; missing strategies and seeds are not shown.\n")
+    status += failures_markdown(results)
     return f"""# {results.task.name} · {results.model_short}: which fine-tuning strategy?
 {status}
 Regenerated from `results.json` (updated {results.updated or 'unknown'}) by `python -m runners.report`. Every
@@ -379,7 +395,7 @@ def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
                      "time higher than without it.")
     notes += cost_notes(results, table)
     for name, strategy in results.strategies.items():
-        if not strategy.seed_runs:
+        if not strategy.seed_runs and strategy.error is None:  # still running, or a record from before "error"
             reasons = [t.reason for t in strategy.trials if t.reason]
             notes.append(f"**{name}** has no results ({strategy.status})"
                          + (f"; last reason: {reasons[-1]}" if reasons else "") + ".")

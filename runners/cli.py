@@ -1,7 +1,7 @@
 """``peftbench COMMAND ...``: the console script ``pip install`` puts on the PATH.
 
 ``peftbench compare --task sst2`` is ``python -m runners.compare --task sst2``, with the same flags, output
-and exit codes (0 done, 1 a run failed, 2 bad input); likewise every other runner (train, report, recommend,
+and exit statuses (core.exits); likewise every other runner (train, report, recommend,
 ...). ``peftbench --help`` lists the commands; ``peftbench COMMAND --help`` shows a command's flags.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from core import cli
+from core.exits import Exit
 
 PROG = "peftbench"
 RUNNERS = Path(__file__).resolve().parent
@@ -59,7 +60,7 @@ def usage() -> str:
 
 def fail(message: str) -> int:
     print(f"{PROG}: error: {message} (see {PROG} --help)", file=sys.stderr)
-    return cli.EXIT_BAD_INPUT
+    return Exit.BAD_INPUT
 
 
 @contextmanager

@@ -22,6 +22,8 @@ from typing import Sequence
 
 from core import cli
 from core.errors import UserError
+from core.exits import Exit
+from core.layout import check_directory_target
 from runners.common import add_run_arguments, strategy_listing
 from strategies import DEFAULT_GROUP, groups
 
@@ -35,8 +37,7 @@ def build_parser() -> cli.ArgumentParser:
     from studies.compare import BUDGET_KINDS, DEFAULT_PRUNER, PRUNERS, SAMPLERS
     from studies.presets import PRESETS
 
-    parser = cli.ArgumentParser(prog="python -m runners.compare", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="python -m runners.compare", description=__doc__, exits=(Exit.PARTIAL,))
     parser.add_argument("--strategies", default=DEFAULT_GROUP,
                         help=f"comma-separated strategy names and groups ({', '.join(f'{g}: {len(m)}' for g, m in groups().items())}"
                              f" strategies; --list-strategies shows them) (default: {DEFAULT_GROUP})")
@@ -156,8 +157,7 @@ def check_out(out: Path, settings) -> None:
 
     from reports.sweep import is_sweep
 
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a directory")
+    check_directory_target(out)
     if is_sweep(out):
         raise UserError(f"{out} holds a data-size sweep; run it with --train-sizes, or use another --out")
     path = out / MANIFEST
@@ -200,10 +200,12 @@ def check_strategies_fit(settings, num_labels: int) -> None:
     from core.costs import release_freed_memory
 
     for strategy in settings.strategies:
+        cli.FAILURE.subject = f"strategy {strategy.name}"  # a library failing here is named with its strategy
         try:
             build_model(settings.run, strategy(), num_labels, total_steps=100)
         except UserError as error:
             raise UserError(f"{error}; leave {strategy.name} out of --strategies") from None
+    cli.FAILURE.subject = None
     release_freed_memory()
 
 
@@ -233,10 +235,15 @@ def spawn_workers(argv: Sequence[str], count: int, out: Path) -> list[subprocess
 
 
 def setup_logging(out: Path) -> logging.Logger:
-    """Everything that happens goes to ``compare.log`` in the comparison directory."""
+    """Everything that happens goes to ``compare.log`` in the comparison directory, and so does the traceback
+    of a failure that ends the command (core.cli)."""
+    from core.layout import ComparisonDir
+
+    path = ComparisonDir(out).log
+    cli.FAILURE.log = path
     logger = logging.getLogger("peftbench")
     logger.setLevel(logging.INFO)
-    handler = logging.FileHandler(out / "compare.log")
+    handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
     for name in ("peftbench", "optuna"):
         for old in [h for h in logging.getLogger(name).handlers if isinstance(h, logging.FileHandler)]:
@@ -361,20 +368,22 @@ def run_sweep(args, argv: Sequence[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / SWEEP_FILE, manifest_text(first.task, first.model, first.preset.name,
                                                  [size for size, _ in plans], existing))
+    partial = False
     for number, ((size, settings), data) in enumerate(zip(plans, loaded), start=1):
         if not args.quiet:
             print(f"sweep: size {number} of {len(plans)}, {len(data.train):,} training examples", file=sys.stderr)
         code = compare(args, [*argv, "--sweep-size", size_label(size)], settings, out / size_dir(size), data,
                        storage)
-        if code:
+        if code not in (Exit.OK, Exit.PARTIAL):
             return code
+        partial = partial or code == Exit.PARTIAL  # a size without every strategy: the sweep goes on, and says so
         if not args.no_report:  # after every size, so a sweep stopped half-way has a report of what it measured
             from reports.sweep_render import write_sweep_report
 
             report = write_sweep_report(out)
     if not args.no_report:
         print(f"sweep report: {report}")
-    return 0
+    return Exit.PARTIAL if partial else Exit.OK
 
 
 def sweep_settings(args: argparse.Namespace, size: int | None):
@@ -395,8 +404,7 @@ def check_sweep_out(out: Path, plans) -> dict | None:
     can hold its comparison. Returns the sweep's manifest, if it has one."""
     from reports.sweep import read_manifest, size_dir
 
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a directory")
+    check_directory_target(out)
     if (out / MANIFEST).exists():
         raise UserError(f"{out} holds a single comparison, not a data-size sweep; use another --out")
     existing = read_manifest(out)
@@ -478,7 +486,24 @@ def run_comparison(args, argv, settings, out: Path, choice, storage, data, locke
         report = write_report(out, style="paper")
         print(f"report: {report}")
     print(f"results: {path}")
-    return 0
+    if final["partial"]:
+        print(partial_line(final, out))
+        return Exit.PARTIAL
+    return Exit.OK
+
+
+def partial_line(results: dict, out: Path) -> str:
+    """The last line of a partial comparison: each strategy without every seed run, its error, the log to read."""
+    from core.layout import ComparisonDir
+
+    parts = []
+    for name in results["partial"]:
+        record = results["strategies"][name]
+        error = record["error"] or {"message": "unknown", "log": ComparisonDir(out).log.name}
+        what = "no result" if not record["seed_runs"] else \
+            f"{len(record['seed_runs'])} of {results['settings']['seeds']} seed runs"
+        parts.append(f"{name} ({what}: {error['message'][:200]}; see {out / error['log']})")
+    return "partial comparison: " + "; ".join(parts)
 
 
 class Progress:

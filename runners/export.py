@@ -21,7 +21,6 @@ give the same predictions as peftbench's model on a set of probe inputs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -31,6 +30,7 @@ from typing import Any, Sequence
 
 from core import cli
 from core.errors import UserError
+from core.layout import check_directory_target
 
 PROBES = [
     "a great film", "boring and long , really", "i loved it so much that i saw it twice",
@@ -116,8 +116,7 @@ model, tokenizer, config = load_trained({out!r})  # SequenceClassifier: model(**
 
 
 def build_parser() -> cli.ArgumentParser:
-    parser = cli.ArgumentParser(prog="python -m runners.export", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="python -m runners.export", description=__doc__)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="comparison directory holding results.json and models/")
     parser.add_argument("--strategy", required=True, help="the strategy whose trained model to export")
     parser.add_argument("--seed", type=cli.non_negative_int,
@@ -184,7 +183,8 @@ def weights_folder(run_dir: Path, strategy: str, run: dict[str, Any]) -> Path:
 
 
 def check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    check_directory_target(out)
+    if out.is_dir() and any(out.iterdir()):
         raise UserError(f"--out {out} already exists and is not an empty directory; choose another")
 
 

@@ -45,8 +45,7 @@ def flag_type(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 
 def build_parser() -> cli.ArgumentParser:
-    parser = cli.ArgumentParser(prog="python -m runners.recommend", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="python -m runners.recommend", description=__doc__)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="comparison directory holding results.json")
     parser.add_argument("--max-memory", type=flag_type(parse_bytes), help="peak memory per run, e.g. 8GB, 512MiB")
     parser.add_argument("--max-train-time", type=flag_type(parse_seconds),

@@ -11,7 +11,6 @@ strategies × sizes, where the ranking changes, and the expected-best curves of 
 
 from __future__ import annotations
 
-import argparse
 from typing import Sequence
 
 from core import cli
@@ -25,8 +24,7 @@ __all__ = ["main", "write_report"]  # write_report: what runners.compare calls a
 
 
 def build_parser() -> cli.ArgumentParser:
-    parser = cli.ArgumentParser(prog="python -m runners.report", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="python -m runners.report", description=__doc__)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="comparison directory holding results.json")
     parser.add_argument("--style", choices=list(STYLES), default="paper",
                         help="paper: 3.3-inch single-column figures, fonts ≥ 7 pt; slides: large fonts "

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
 from core import cli
 from core.config import TrainConfig
 from core.errors import UserError
+from core.layout import TrainRunDir, check_directory_target, write_atomic
 from runners.common import add_run_arguments, strategy_listing
 from strategies import STRATEGIES, get_strategy
 
@@ -24,8 +24,7 @@ DEFAULTS = TrainConfig()
 
 def build_parser() -> cli.ArgumentParser:
     parser = cli.ArgumentParser(prog="python -m runners.train", description=__doc__,
-                                epilog="--list-strategies prints every strategy with its hyperparameters",
-                                formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+                                epilog="--list-strategies prints every strategy with its hyperparameters")
     parser.add_argument("--strategy", default=DEFAULT_STRATEGY,
                         help=f"one of {', '.join(STRATEGIES)} (default: {DEFAULT_STRATEGY})")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -49,7 +48,8 @@ def build_parser() -> cli.ArgumentParser:
     train.add_argument("--patience", type=cli.non_negative_int, default=DEFAULTS.patience,
                        help="stop after N evaluations without improvement; 0 = off")
     train.add_argument("--seed", type=cli.non_negative_int, default=DEFAULTS.seed, help=f"(default: {DEFAULTS.seed})")
-    train.add_argument("--out", help="output directory (default: runs/train/<task>-<strategy>-<time>)")
+    train.add_argument("--out", help="output directory (default: runs/train/<task>-<strategy>-<time>); a failure's "
+                       "traceback goes to its train.log")
     return parser
 
 
@@ -69,12 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(strategy_listing())
         return 0
     strategy = get_strategy(args.strategy, parse_params(args.param))
-    task_label = Path(args.task).stem if ("/" in args.task or "." in args.task) else args.task
-    out = Path(args.out or f"runs/train/{task_label}-{args.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a directory")
-    if (out / "result.json").exists():
+    run = TrainRunDir(Path(args.out) if args.out else TrainRunDir.default(args.task, args.strategy).root)
+    out = run.root
+    check_directory_target(out)
+    if run.result.exists():
         raise UserError(f"{out} already holds a finished run; choose another --out")
+    cli.FAILURE.subject, cli.FAILURE.log = f"strategy {strategy.name}", run.log
     config = TrainConfig(
         task=args.task, model=args.model, data_dir=args.data_dir,
         text_columns=args.text_columns or (), label_column=args.label_column, train_size=args.train_size,
@@ -93,15 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = train(config, strategy, data=data)
     result.dropped_rows = data.dropped_rows
     record = json.dumps(result.to_dict(), indent=2)
-    temporary = out / ".result.json.tmp"
-    temporary.write_text(record + "\n")
-    temporary.replace(out / "result.json")
+    write_atomic(run.result, record + "\n")
     print(record)
     dev = result.metrics["dev"][result.primary_metric]
     print(f"{result.strategy}: dev {result.primary_metric} {'n/a' if dev is None else f'{dev:.4f}'}, "
           f"{result.trainable_params:,} trainable "
           f"parameters ({result.trainable_percent:.2f}%), {result.train_seconds:.1f}s training, "
-          f"peak memory {result.peak_memory_bytes / 2**20:.0f} MiB → {out}/result.json", file=sys.stderr)
+          f"peak memory {result.peak_memory_bytes / 2**20:.0f} MiB → {run.result}", file=sys.stderr)
     return 0
 
 

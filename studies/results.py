@@ -17,6 +17,7 @@ import optuna
 from optuna.trial import TrialState
 
 from core.costs import device_description, versions
+from core.layout import LOG_FILE
 from core.strategy import Strategy
 from core.train import resolve_device
 from studies import queue, space
@@ -76,13 +77,36 @@ def front_record(comparison: Comparison, strategy: type[Strategy], trial: optuna
 
 def stored_seed_runs(comparison: Comparison, name: str) -> list[dict[str, Any]]:
     """The seed run records of the study ``name``, by seed; none while it does not exist."""
-    try:
-        seeds = optuna.load_study(study_name=name, storage=comparison.storage)
-    except KeyError:
+    seeds = load_or_none(comparison, name)
+    if seeds is None:
         return []
     repeats = repeated_trials(seeds)
     return [{**r.to_dict(), **({"repeats_trial": repeats[r.seed]} if r.seed in repeats else {})}
             for r in sorted(seed_results(seeds), key=lambda r: r.seed)]
+
+
+def load_or_none(comparison: Comparison, name: str) -> optuna.Study | None:
+    try:
+        return optuna.load_study(study_name=name, storage=comparison.storage)
+    except KeyError:
+        return None
+
+
+def seed_slots_used(comparison: Comparison, names: list[str]) -> list[int]:
+    """Per seed study: the slots that ended (a seed run finished or failed for good), 0 while it does not exist."""
+    studies = [load_or_none(comparison, name) for name in names]
+    return [len(queue.counted_trials(study)) if study is not None else 0 for study in studies]
+
+
+def first_failure(comparison: Comparison, names: list[str]) -> str | None:
+    """The first line of the reason of the first run that failed in the studies ``names`` (tuning first)."""
+    for name in names:
+        study = load_or_none(comparison, name)
+        for trial in queue.trials(study, TrialState.FAIL) if study is not None else []:
+            reason = trial.user_attrs.get(queue.REASON)
+            if reason:
+                return reason.strip().splitlines()[0]
+    return None
 
 
 def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[str, Any]:
@@ -111,12 +135,18 @@ def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[st
     budget_done = len(finished) >= settings.budget if settings.budget_kind == "trials" else \
         comparison.spent(study)[settings.budget_kind] >= settings.budget
     configurations = [runs] + [f["seed_runs"] for f in front if f["trial"] in seeded]
-    status = "done" if budget_done and all(len(r) >= settings.seeds for r in configurations) else "running"
-    if budget_done and not complete:
-        status = "failed"
+    seed_studies = [seeds_study_name(settings, strategy.name, number) for number in sorted(seeded)] if front else \
+        [seeds_study_name(settings, strategy.name)]
+    status = strategy_status(budget_done, bool(complete), [len(r) for r in configurations],
+                             seed_slots_used(comparison, seed_studies), settings.seeds)
+    error = None
+    if status in (FAILED, PARTIAL):
+        message = first_failure(comparison, [name, *seed_studies]) or "no run failed with a recorded reason"
+        error = {"message": message, "log": LOG_FILE}
     return {
         "info": info,
         "status": status,
+        "error": error,
         "study_name": name,
         "trials": [trial_record(t, objectives) for t in finished],
         "spent": comparison.spent(study),
@@ -125,6 +155,23 @@ def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[st
         "seed_runs": runs,
         **({"front": front} if settings.multi_objective else {}),
     }
+
+
+DONE, RUNNING, PARTIAL, FAILED = "done", "running", "partial", "failed"  # a strategy's status (besides "pending")
+
+
+def strategy_status(budget_done: bool, tuned: bool, seed_runs: list[int], slots_used: list[int], seeds: int) -> str:
+    """done: every seed run of every re-run configuration finished; failed: no tuning trial completed, or no
+    seed run did; partial: some seed runs failed for good; running: runs are still to come."""
+    if not budget_done:
+        return RUNNING
+    if not tuned:
+        return FAILED
+    if all(count >= seeds for count in seed_runs):
+        return DONE
+    if slots_used and all(used >= seeds for used in slots_used):  # every seed slot ended: the missing ones failed
+        return PARTIAL if any(seed_runs) else FAILED
+    return RUNNING
 
 
 def importance(study: optuna.Study) -> dict[str, float] | None:
@@ -154,7 +201,9 @@ def build(comparison: Comparison, storage_label: str, created: str | None = None
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": KIND,
-        "complete": all(s["status"] in ("done", "failed") for s in strategies.values()),
+        "complete": all(s["status"] in (DONE, PARTIAL, FAILED) for s in strategies.values()),
+        # the requested strategies without every seed run: a comparison that ends with any is partial (exit 3)
+        "partial": [name for name, s in strategies.items() if s["status"] in (PARTIAL, FAILED)],
         "created": created or now,
         "updated": now,
         "task": {

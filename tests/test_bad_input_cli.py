@@ -133,12 +133,16 @@ def test_bad_compare_input(args, fragment, tmp_path, tiny_model, data_dir, exist
 @pytest.mark.parametrize("runner,args,fragment", [
     pytest.param("runners.train", ["--seed", str(2**32)], "seed", id="train-seed-past-2**32-1"),
     pytest.param("runners.train", ["--out", "{file}"], "{file}", id="train-out-is-a-file"),
+    pytest.param("runners.train", ["--out", "{file}/x"], "is under {file}, which is a file", id="train-out-under-a-file"),
+    pytest.param("runners.compare", ["--out", "{file}/x"], "is under {file}, which is a file",
+                 id="compare-out-under-a-file"),
     pytest.param("runners.compare", ["--trials", str(10**15)], "--trials", id="compare-absurd-trials"),
     pytest.param("runners.compare", ["--storage", "postgresql://u:s3cr/et@127.0.0.1:1/db"], "cannot open storage",
                  id="compare-password-with-slash"),
     pytest.param("runners.compare", ["--storage", "postgresql://u:p@s3cr/et@127.0.0.1:1/db"], "u:***@127.0.0.1",
                  id="compare-password-with-at"),
-    pytest.param("runners.train", ["--memory-cap-mb", "1"], "run failed: process memory", id="train-memory-cap-hit"),
+    pytest.param("runners.train", ["--memory-cap-mb", "1"], "run failed: strategy frozen: process memory",
+                 id="train-memory-cap-hit"),
 ])
 def test_former_tracebacks_are_one_line_errors(runner, args, fragment, tmp_path, tiny_model, data_dir):
     existing_file = tmp_path / "a-file"

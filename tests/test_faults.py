@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 
 from core.config import TrainConfig
 from core.errors import MemoryCapExceeded
+from core.exits import Exit
 from runners.compare import main
 from studies import queue
 from studies.compare import Comparison, ComparisonSettings
@@ -30,7 +31,7 @@ def test_memory_cap_fails_every_trial_with_a_reason_and_the_comparison_ends(tiny
     out = tmp_path / "capped"
     assert main(["--task", "sst2", "--preset", "smoke", "--model", tiny_model, "--data-dir", data_dir, "--out",
                  str(out), "--strategies", "bitfit", "--trials", "2", "--memory-cap-mb", "1", "--quiet",
-                 "--no-report"]) == 0
+                 "--no-report"]) == Exit.PARTIAL
     record = json.loads((out / "results.json").read_text())["strategies"]["bitfit"]
     assert record["status"] == "failed" and record["best"] is None and record["seed_runs"] == []
     assert [t["state"] for t in record["trials"]] == ["FAIL", "FAIL"]

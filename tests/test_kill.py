@@ -87,20 +87,29 @@ def test_sigkill_during_a_seed_run(tiny_model, slow_data, tmp_path):
     assert_finished_exactly(out)
 
 
+def finished_runs(out: Path) -> int:
+    return sum(count for key, count in states(out).items() if key.endswith((":COMPLETE", ":PRUNED")))
+
+
 def test_repeated_sigkills_at_staggered_moments(tiny_model, slow_data, tmp_path):
-    """Kill after 6, 9 and 12 seconds (start-up takes ~5 s), so kills land in different phases."""
+    """Kill each process once it has finished one more run than the last one left (and a moment later, so the
+    kill lands inside the next run or a results write): the kills land in different phases (trials, seed
+    runs) on a fast machine as on a slow one. 8 runs in all (2 strategies × (2 trials + 2 seeds))."""
     out = tmp_path / "chaos"
     args = arguments(tiny_model, slow_data, out)
     kills = 0
-    for delay in (6, 9, 12):
+    for extra_delay in (0.0, 0.3, 0.6):
+        target = finished_runs(out) + 1 if (out / "optuna.db").exists() else 1
         process = launch(args)
-        try:
-            process.wait(timeout=delay)
+        deadline = time.monotonic() + 120
+        while process.poll() is None and finished_runs(out) < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(extra_delay)
+        if process.poll() is not None:
             break  # finished before the kill
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            kills += 1
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
         assert_results_readable(out)
     assert kills >= 2
     assert main(args) == 0

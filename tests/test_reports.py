@@ -388,7 +388,7 @@ def test_bad_flags_and_paths_are_one_line(sst2, tmp_path):
     assert_one_line_error(run_cli("runners.report", str(sst2), str(sst2)),
                           "the same comparison directory was given twice")
     assert_one_line_error(run_cli("runners.report", str(sst2), "--out", str(sst2 / "results.json" / "report")),
-                          "cannot write a report in")
+                          "which is a file")
     # a bad second directory is refused before the first one's report is touched
     before = (sst2 / "report" / "report.md").stat().st_mtime_ns
     assert_one_line_error(run_cli("runners.report", str(sst2), str(tmp_path)), "has no results.json")
