@@ -37,7 +37,8 @@ from core.config import TrainConfig
 from core.costs import PeakMemory
 from core.metrics import compute_metrics
 from core.build import build_model
-from core.models import SequenceClassifier, load_tokenizer
+from core.classifier import SequenceClassifier
+from core.models import load_tokenizer
 from core.tasks import LABEL_COLUMN, TaskData
 from core.train import loss_function, resolve_device, resolve_precision
 from strategies import get_strategy

@@ -37,7 +37,8 @@ from core.config import TrainConfig
 from core.costs import device_description, release_freed_memory, versions
 from core.errors import UserError
 from core.features import CACHE_ENV
-from core.models import DEFAULT_MODEL, SequenceClassifier, load_encoder
+from core.classifier import SequenceClassifier
+from core.models import DEFAULT_MODEL, load_encoder
 from core.tasks import TaskData, TaskRequest, load_task
 from core.train import resolve_device, resolve_precision, train
 from strategies import DEFAULT_GROUP, get_strategy, select_strategies

@@ -11,7 +11,8 @@ import torch
 from core.config import TrainConfig
 from core.errors import UserError
 from core.architecture import is_causal
-from core.models import SequenceClassifier, load_encoder, resolve_pooling
+from core.classifier import SequenceClassifier
+from core.models import load_encoder, resolve_pooling
 from core.strategy import Strategy
 
 

@@ -110,7 +110,7 @@ def synchronised_seconds(run: Callable[[], object], device: torch.device) -> flo
 @torch.inference_mode()
 def measure_inference(model: nn.Module, split: EncodedSplit, pad_id: int, device: torch.device,
                       autocast: Callable[[], object]) -> InferenceCost:
-    """Time ``model`` (a :class:`core.models.SequenceClassifier` on ``device``) as deployed, on a fixed sample
+    """Time ``model`` (a :class:`core.classifier.SequenceClassifier` on ``device``) as deployed, on a fixed sample
     of ``split``, unmerged and, where peft can merge its adapter, merged. ``model`` is left as it was."""
     started = time.perf_counter()
     was_training = model.training

@@ -34,7 +34,8 @@ from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
 from core.inference import measure_inference
 from core.metrics import compute_metrics
 from core.build import build_model
-from core.models import FeatureHead, count_parameters, load_tokenizer
+from core.classifier import FeatureHead, count_parameters
+from core.models import load_tokenizer
 from core.strategy import Strategy
 from core.tasks import TaskData, load_task
 

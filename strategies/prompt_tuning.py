@@ -35,7 +35,7 @@ class EncoderOutput:
 
 class Prompted(nn.Module):
     """A frozen encoder (``base``) with a trainable ``prompt`` module that yields ``num_virtual_tokens``
-    virtual positions. Exposes what :class:`core.models.SequenceClassifier` needs of an encoder."""
+    virtual positions. Exposes what :class:`core.classifier.SequenceClassifier` needs of an encoder."""
 
     def __init__(self, encoder: nn.Module, prompt: nn.Module, num_virtual_tokens: int, method: str):
         super().__init__()

@@ -17,7 +17,8 @@ from benchmarks.summary import (BenchmarkReport, dev_tolerance, markdown, summar
                                 summarise_strategy, write)
 from core.config import TrainConfig
 from core.data import encode_split
-from core.models import SequenceClassifier, load_encoder
+from core.classifier import SequenceClassifier
+from core.models import load_encoder
 from core.tasks import TaskRequest, load_task
 from core.build import build_model
 from core.train import Batches, evaluate, train

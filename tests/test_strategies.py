@@ -131,7 +131,7 @@ def test_qlora_base_linear_layers_are_4bit(tiny_model):
 
 
 def test_qlora_counts_parameters_by_logical_size(tiny_model):
-    from core.models import count_parameters
+    from core.classifier import count_parameters
 
     _, full = make("full", tiny_model)
     _, quantised = make("qlora", tiny_model)

@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 from core.config import RunResult, TrainConfig
 from core.data import collate, encode_split, length_grouped_batches
 from core.errors import TrainingDiverged, UserError
-from core.models import FeatureHead, load_tokenizer
+from core.classifier import FeatureHead
+from core.models import load_tokenizer
 from core.tasks import TaskRequest, load_task
 from core.build import build_model
 from core.train import linear_warmup_decay
