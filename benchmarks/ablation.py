@@ -39,7 +39,7 @@ from core.tasks import TaskRequest, load_task
 from core.build import build_model
 from core.train import loss_function, resolve_device
 from strategies import STRATEGIES, get_strategy
-from studies.results import write_atomic
+from core.layout import write_atomic
 
 VARIANTS = ("padded-to-max", "dynamic-pad", "length-grouped", "fused-adamw")
 

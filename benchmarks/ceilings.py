@@ -29,7 +29,7 @@ import torch
 
 from benchmarks.measure import matmul_flops_per_second
 from benchmarks.run import OUT_DIR, cpu_model, load_average
-from studies.results import write_atomic
+from core.layout import write_atomic
 
 HIDDEN, FFN, LAYERS = 384, 1536, 6  # all-MiniLM-L6-v2
 

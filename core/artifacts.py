@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from safetensors.torch import load_file, save
 
 from core.config import TrainConfig
 from core.errors import UserError
+from core.layout import staged_directory, write_atomic
 from core.build import build_model
 from core.models import load_tokenizer, resolve_model
 
@@ -62,8 +61,8 @@ def save_trainable(model, config, strategy, num_labels: int, total_steps: int) -
     folder.mkdir(parents=True, exist_ok=True)
     saved = {"strategy": strategy.name, "strategy_params": strategy.params, "num_labels": num_labels,
              "total_steps": total_steps, "config": config.to_dict()}
-    _write_atomic(folder / CONFIG_FILE, json.dumps(saved, indent=2).encode())
-    _write_atomic(folder / WEIGHTS_FILE, blob)
+    write_atomic(folder / CONFIG_FILE, json.dumps(saved, indent=2).encode())
+    write_atomic(folder / WEIGHTS_FILE, blob)
     write_head(folder, model, config, strategy.name, num_labels)
     if is_peft_encoder(model.encoder):
         write_adapter(folder / ADAPTER_DIR, model, lambda: build_model(config, strategy, num_labels, total_steps))
@@ -128,8 +127,8 @@ def write_head(folder: Path, model, config: TrainConfig, strategy: str, num_labe
 
 
 def write_head_files(folder: Path, record: dict[str, Any], tensors: dict) -> None:
-    _write_atomic(Path(folder) / HEAD_WEIGHTS, save(tensors, metadata={"format": "pt"}))
-    _write_atomic(Path(folder) / HEAD_CONFIG, (json.dumps(record, indent=2) + "\n").encode())
+    write_atomic(Path(folder) / HEAD_WEIGHTS, save(tensors, metadata={"format": "pt"}))
+    write_atomic(Path(folder) / HEAD_CONFIG, (json.dumps(record, indent=2) + "\n").encode())
 
 
 def mutates_base(encoder) -> bool:
@@ -144,10 +143,7 @@ def write_adapter(target: Path, model, initial_model=None) -> None:
     Where the initialisation rewrote the base weights, the adapter is converted to a LoRA on the untouched
     base: ``initial_model()`` rebuilds the model as it was before training (seeded, so bit for bit) and
     peft subtracts its initial adapter (``path_initial_model_for_weight_conversion``)."""
-    target = Path(target)
-    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix="peftbench-adapter-") as scratch:
+    with staged_directory(Path(target)) as staging, tempfile.TemporaryDirectory(prefix="peftbench-adapter-") as scratch:
         options = {}
         if mutates_base(model.encoder):
             if initial_model is None:
@@ -159,11 +155,6 @@ def write_adapter(target: Path, model, initial_model=None) -> None:
             del initial
             options["path_initial_model_for_weight_conversion"] = str(Path(scratch) / "initial")
         model.encoder.save_pretrained(str(staging), **options)
-    old = target.with_name(f".{target.name}.{os.getpid()}.old")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -192,12 +183,6 @@ def read_head(folder: Path) -> tuple[dict[str, Any], dict]:
         return record, load_file(str(folder / HEAD_WEIGHTS))
     except Exception as error:  # noqa: BLE001 — OSError, ValueError, safetensors' own error: one line either way
         raise UserError(f"{folder} holds no readable peftbench head ({HEAD_CONFIG}, {HEAD_WEIGHTS}): {error}") from None
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""The configuration of one training run and the record it produces."""
+"""The configuration of one training run (its record is ``core.records.RunResult``)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from core.errors import UserError
@@ -85,103 +85,3 @@ class TrainConfig:
         config = cls(**{k: v for k, v in values.items() if k in known})
         config.text_columns = tuple(config.text_columns)
         return config
-
-
-@dataclass
-class Evaluation:
-    """One evaluation on dev during training; what the callbacks (e.g. Optuna pruning) receive."""
-
-    step: int
-    samples_seen: int
-    epoch: int
-    metrics: dict[str, float]
-    value: float  # the task's primary metric
-    last: bool = False  # the run's final step: nothing is left to save by stopping here
-
-
-@dataclass
-class DeployedCost:
-    """What one form of a trained model costs to run (``core.inference``)."""
-
-    latency_ms: float  # per example at batch 1: median over timed passes over the sample
-    throughput: float  # examples per second at ``InferenceCost.batch_size``: median over timed passes
-    memory_bytes: int  # parameters and buffers in memory (4-bit weights packed, with their constants)
-
-
-@dataclass
-class InferenceCost:
-    """A trained model's inference cost as deployed, as trained and (where peft can merge its adapter into
-    the base weights) merged, and what exactly was measured."""
-
-    as_trained: DeployedCost  # adapters as side paths or extra layers, prompts prepended, 4-bit base as trained
-    merged: DeployedCost | None  # the adapter merged in (peft merge_and_unload); None: see merge_note
-    merge_note: str | None  # why nothing was merged, or that merged predictions differ from the trained ones
-    max_logit_difference: float | None  # merged vs as trained on the sample: max |Δlogit|
-    predictions_equal: bool | None  # max_logit_difference ≤ tolerance
-    tolerance: float
-    examples: int  # sample rows from dev, timed one by one and in batches of batch_size
-    batch_size: int
-    passes: int  # timed passes, after warmup_passes untimed ones
-    warmup_passes: int
-    mean_tokens: float  # mean tokens per sample row (before any virtual tokens)
-    threads: int  # torch's CPU threads
-    seconds: float  # what the measurement added to the run
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "InferenceCost":
-        merged = values.get("merged")
-        return cls(**{**values, "as_trained": DeployedCost(**values["as_trained"]),
-                      "merged": DeployedCost(**merged) if merged is not None else None})
-
-
-@dataclass
-class RunResult:
-    """The record of one run: what it scored, what it cost, and exactly what produced it."""
-
-    task: str
-    model: str
-    strategy: str
-    seed: int
-    hyperparameters: dict[str, Any]
-    primary_metric: str
-    metrics: dict[str, dict[str, float]]  # split name ("dev", "test") → metric → value
-    trainable_params: int
-    total_params: int
-    peak_memory_bytes: int
-    memory_kind: str
-    train_seconds: float
-    eval_seconds: float
-    train_samples_per_second: float
-    train_samples_seen: int
-    train_tokens_seen: int
-    steps: int
-    stopped_early: bool
-    artifact_bytes: int
-    artifact_path: str | None
-    learning_curve: list[dict[str, float]]
-    data_sizes: dict[str, int]
-    data_notes: list[str]
-    device: str
-    precision: str
-    versions: dict[str, str]
-    feature_seconds: float = 0.0  # frozen encoder: computing the cached features (included in train/eval time)
-    strategy_info: dict[str, Any] = field(default_factory=dict)  # core.strategy.StrategyInfo: what reports need
-    dropped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # --drop-invalid-rows: file → reason → n
-    inference: InferenceCost | None = None  # TrainConfig.measure_inference: the trained model's inference cost
-
-    @property
-    def trainable_percent(self) -> float:
-        return 100.0 * self.trainable_params / max(self.total_params, 1)
-
-    def score(self, split: str = "dev") -> float:
-        return self.metrics[split][self.primary_metric]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunResult":
-        known = {f.name: values[f.name] for f in fields(cls) if f.name in values}
-        if known.get("inference") is not None:
-            known["inference"] = InferenceCost.from_dict(known["inference"])
-        return cls(**known)

@@ -14,9 +14,10 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from core.data import EncodedSplit, collate, eval_batches
+from core.layout import write_atomic
 
 CACHE_ENV = "PEFTBENCH_CACHE_DIR"
 _MEMORY: dict[str, tuple[torch.Tensor, float]] = {}
@@ -85,7 +86,6 @@ def _load_or_compute(key: str, model, model_name: str, split: EncodedSplit, pad_
     computed = compute(model, split, pad_id, batch_size, device, autocast)
     seconds = time.perf_counter() - started
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    save_file({"features": computed}, str(temporary), metadata={"model": model_name, "seconds": f"{seconds:.6f}"})
-    os.replace(temporary, path)  # atomic: a killed run never leaves a half-written cache entry
+    # atomic: a killed run never leaves a half-written cache entry
+    write_atomic(path, save({"features": computed}, metadata={"model": model_name, "seconds": f"{seconds:.6f}"}))
     return computed, seconds

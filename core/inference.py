@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from core.artifacts import is_peft_encoder
-from core.config import DeployedCost, InferenceCost
+from core.records import DeployedCost, InferenceCost
 from core.data import EncodedSplit, collate
 
 SAMPLE_SIZE = 32  # dev rows timed one by one at batch 1, and together as one batch

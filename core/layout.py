@@ -5,9 +5,13 @@ decided here once. Torch-free: the reports import it."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from core.errors import UserError
 
@@ -44,6 +48,32 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     else:
         temporary.write_text(data, encoding="utf-8")
     os.replace(temporary, path)
+
+
+@contextmanager
+def staged_directory(target: Path) -> Iterator[Path]:
+    """An empty directory beside ``target`` to write into. When the block ends cleanly it replaces ``target``
+    whole (an old ``target`` is removed only once the new one is in place); otherwise it is removed and
+    ``target`` stays as it was. A reader never sees half a directory."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield stage
+        stage.chmod(0o755)
+        if not target.exists():
+            os.rename(stage, target)
+            return
+        graveyard = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.rename(target, graveyard / "old")
+        try:
+            os.rename(stage, target)
+        except OSError:
+            os.rename(graveyard / "old", target)  # put the old one back rather than leave none
+            raise
+        shutil.rmtree(graveyard, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def check_directory_target(path: Path, flag: str = "--out") -> None:
@@ -145,3 +175,34 @@ class TrainRunDir:
     def log(self) -> Path:
         """Where a failure's traceback goes."""
         return self.root / "train.log"
+
+
+@dataclass(frozen=True)
+class SweepDir:
+    """A data-size sweep's directory: its manifest, one comparison per training-set size, its report."""
+
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / SWEEP_FILE
+
+    @property
+    def report(self) -> Path:
+        return self.root / REPORT_DIR
+
+    def size(self, size: int | None) -> ComparisonDir:
+        """The comparison at ``size`` training examples (None: the whole training set): ``train-<size>/``."""
+        return ComparisonDir(self.root / size_dir(size))
+
+
+ALL_SIZES = "all"  # a sweep's size that is the whole training set
+
+
+def size_label(size: int | None) -> str:
+    return ALL_SIZES if size is None else str(size)
+
+
+def size_dir(size: int | None) -> str:
+    """The folder of one size's comparison inside a sweep."""
+    return f"train-{size_label(size)}"

@@ -11,7 +11,7 @@ run record, so a new strategy needs no edit outside its own file and one registr
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from core.errors import UserError
@@ -98,13 +98,6 @@ class StrategyInfo:
     step_hook: bool  # needs a call after every optimiser step (e.g. AdaLoRA's rank allocation)
     own_optimizer: bool  # builds its own optimiser (e.g. LoRA+'s per-matrix learning rates)
     reference: bool  # the baseline others are measured against ("Δ vs full")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "StrategyInfo":
-        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 class Strategy:

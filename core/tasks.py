@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from core.errors import UserError
 from core.metrics import undefined_reason
 from core.datafiles import SUFFIXES, names, read_table
+from core.records import CARVED, DEV_FILE, TEST_FILE_SOURCE, SplitSources
 
 if TYPE_CHECKING:  # imported where used: the GPU check runs the core without the datasets library
     import datasets
@@ -95,11 +96,16 @@ class TaskData:
     dev: datasets.Dataset
     test: datasets.Dataset | None = None
     source: str = ""
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what else is worth saying: dropped rows, a capped train size
     full_train_size: int = 0  # training rows available before any subsampling
     dropped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # file (train/dev/test) → reason → rows
-    dev_carved: bool = False  # dev is a part of the train file (no dev file, or the dev-from-train protocol)
+    splits: SplitSources = SplitSources(dev=DEV_FILE, heldout=None)  # where dev and held-out come from
     protocol: str = ""  # where held-out comes from: one of PROTOCOLS, TEST_FILE, or "" (no held-out split)
+
+    @property
+    def dev_carved(self) -> bool:
+        """Dev is a part of the train file (no dev file, or the dev-from-train protocol)."""
+        return self.splits.dev == CARVED
 
     def sizes(self) -> dict[str, int]:
         sizes = {"train": len(self.train), "dev": len(self.dev)}
@@ -256,7 +262,8 @@ def _load_glue(spec: TaskSpec, data_dir: str | None, problems: RowProblems) -> T
             dev = _read_split(spec, folder / "dev.tsv", problems, "dev")
             labelled_test = test.is_file() and _has_label_column(test)
             test_split = _read_split(spec, test, problems, "test") if labelled_test else None
-            return TaskData(spec, train, dev, test_split, source=str(folder))
+            return TaskData(spec, train, dev, test_split, source=str(folder),
+                            splits=SplitSources(dev=DEV_FILE, heldout=TEST_FILE_SOURCE if labelled_test else None))
     if data_dir:
         raise UserError(f"--data-dir {data_dir} has no {spec.name}/train.tsv and {spec.name}/dev.tsv (GLUE layout)")
     return _load_glue_from_hub(spec, candidates)
@@ -363,17 +370,17 @@ def _load_custom(path: Path, request: TaskRequest, problems: RowProblems) -> Tas
                       request.drop_invalid_rows, task_name=path.stem if path.is_file() else path.name)
     label = request.label_column
     train = _read_split(spec, files["train"], problems, "train", label, columns=train_columns)
-    notes = []
+    splits = SplitSources(dev=DEV_FILE, heldout=TEST_FILE_SOURCE if files["test"] is not None else None)
     if files["dev"] is not None:
         dev = _read_split(spec, files["dev"], problems, "dev", label)
-    else:
+    else:  # no dev file: dev is a seeded, stratified 10% of the train file
         if len(train) < 2:
             raise UserError(f"{files['train']}: {len(train)} usable row; dev is carved from the train file when "
                             "there is no dev file, so it needs more rows (or give a dev file)")
         train, dev = split_off(train, fraction=0.1, seed=request.seed, stratify=not spec.is_regression)
-        notes.append("no dev file: dev is a seeded, stratified 10% of the train file")
+        splits = replace(splits, dev=CARVED, seed=request.seed)
     test = _read_split(spec, files["test"], problems, "test", label) if files["test"] is not None else None
-    return TaskData(spec, train, dev, test, source=str(path), notes=notes, dev_carved=files["dev"] is None)
+    return TaskData(spec, train, dev, test, source=str(path), splits=splits)
 
 
 def _find_split(folder: Path, names: tuple[str, ...]) -> Path | None:
@@ -506,15 +513,13 @@ def split_off(dataset: datasets.Dataset, fraction: float | None = None, seed: in
 def carve_heldout(data: TaskData, size: int, seed: int) -> TaskData:
     """Protocol heldout-from-train: the held-out split is carved from train (seeded, stratified)."""
     train, test = split_off(data.train, size=size, seed=seed, stratify=not data.spec.is_regression)
-    note = f"held-out split: {size:,} examples carved from train (seed {seed}, stratified); dev is the dev file"
-    return replace(data, train=train, test=test, notes=[*data.notes, note], protocol=HELDOUT_FROM_TRAIN)
+    return replace(data, train=train, test=test, splits=replace(data.splits, heldout=CARVED, seed=seed),
+                   protocol=HELDOUT_FROM_TRAIN)
 
 
 def carve_dev(data: TaskData, size: int, seed: int) -> TaskData:
     """Protocol dev-from-train: dev is carved from train (seeded, stratified) and the dev file becomes the
     held-out split, so held-out scores come from the test distribution."""
     train, dev = split_off(data.train, size=size, seed=seed, stratify=not data.spec.is_regression)
-    note = (f"held-out split: the dev file ({len(data.dev):,} examples); dev: {size:,} examples carved from train "
-            f"(seed {seed}, stratified) for selection and pruning")
-    return replace(data, train=train, dev=dev, test=data.dev, notes=[*data.notes, note], dev_carved=True,
+    return replace(data, train=train, dev=dev, test=data.dev, splits=SplitSources(dev=CARVED, heldout=DEV_FILE, seed=seed),
                    protocol=DEV_FROM_TRAIN)

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from core import artifacts, features
-from core.config import Evaluation, RunResult, TrainConfig
+from core.config import TrainConfig
 from core.costs import PeakMemory, current_rss_bytes, device_description, release_freed_memory, versions
 from core.data import EncodedSplit, collate, encode_split, eval_batches, length_grouped_batches
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
@@ -36,6 +36,7 @@ from core.metrics import compute_metrics
 from core.build import build_model
 from core.classifier import FeatureHead, count_parameters
 from core.models import load_tokenizer
+from core.records import Evaluation, RunResult
 from core.strategy import Strategy
 from core.tasks import TaskData, load_task
 
@@ -268,7 +269,7 @@ def train(config: TrainConfig, strategy: Strategy, callbacks: Iterable[Callback]
         train_tokens_seen=tokens, steps=step, stopped_early=stopped_early, artifact_bytes=artifact_bytes,
         artifact_path=artifact_path, learning_curve=curve, data_sizes=data.sizes(), data_notes=list(data.notes),
         device=device_description(device), precision=precision, versions=versions(),
-        feature_seconds=sum(feature_seconds.values()), strategy_info=strategy.info().to_dict(), inference=inference,
+        feature_seconds=sum(feature_seconds.values()), strategy_info=strategy.info(), inference=inference,
     )
     del model, module, batches, optimizer, scheduler, best_state
     release_freed_memory()  # the next trial in this process starts clean (transformers#13019)

@@ -39,7 +39,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from reports.load import Results, StrategyResult, Trial
+from core.records import ComparisonRecord, StrategyRecord, TrialRecord
 
 WITHIN = 0.005  # "trials to within 0.5 pt of the best": 0.5 points of a metric in [0, 1] (or [−1, 1])
 MIN_DRAWS = 2  # a curve needs at least two draws; one gives E_1 = its value and nothing else
@@ -94,19 +94,18 @@ def trials_to_within(curve: Sequence[MaxEstimate], tolerance: float = WITHIN) ->
 
 
 # ----------------------------------------------------------------------------- which trials are draws
-def startup_trials(results: Results) -> int:
+def startup_trials(results: ComparisonRecord) -> int:
     """TPE's ``n_startup_trials`` for this comparison: the number of finished trials before which TPE
-    samples at random. Mirrors ``studies.compare.Comparison.sampler`` (results.json does not record it;
-    tests/test_expected.py checks the two agree)."""
-    return min(4, max(1, int(results.budget) // 2))
+    samples at random, as the comparison recorded it (``settings.startup_trials``)."""
+    return int(results.settings["startup_trials"])
 
 
-def origin(trial: Trial) -> int:
+def origin(trial: TrialRecord) -> int:
     """The trial number its parameters were drawn at: a retry re-runs the parameters of the killed trial."""
     return trial.retry_of if trial.retry_of is not None else trial.number
 
 
-def trial_score(trial: Trial) -> float | None:
+def trial_score(trial: TrialRecord) -> float | None:
     """A complete trial's value (its best dev score); a pruned one's best dev score before it was pruned."""
     if trial.state == "COMPLETE":
         return trial.value
@@ -131,7 +130,7 @@ class Draws:
         return list(self.used.values())
 
 
-def draws(results: Results, strategy: StrategyResult) -> Draws:
+def draws(results: ComparisonRecord, strategy: StrategyRecord) -> Draws:
     """Which of a strategy's trials are i.i.d. draws from its search space.
 
     - The first trial of every study runs the strategy's defaults (``settings.first_trial == "defaults"``,
@@ -195,7 +194,7 @@ class ExpectedCurve:
         return f"n/a ({count} i.i.d. trial{'' if count == 1 else 's'})"
 
 
-def expected_curve(results: Results, strategy: StrategyResult) -> ExpectedCurve:
+def expected_curve(results: ComparisonRecord, strategy: StrategyRecord) -> ExpectedCurve:
     found = draws(results, strategy)
     values = found.values
     if not values:
@@ -203,5 +202,5 @@ def expected_curve(results: Results, strategy: StrategyResult) -> ExpectedCurve:
     return ExpectedCurve(found, expected_max_curve(values), expected_max_curve(values, replacement=True))
 
 
-def expected_curves(results: Results) -> dict[str, ExpectedCurve]:
+def expected_curves(results: ComparisonRecord) -> dict[str, ExpectedCurve]:
     return {name: expected_curve(results, strategy) for name, strategy in results.strategies.items()}

@@ -17,7 +17,7 @@ from typing import Callable
 
 from core.pareto import front_indices
 from core.strategy import FAMILIES, StrategyInfo
-from reports.load import SPLIT_NAMES, FrontConfig, Results
+from core.records import SPLIT_NAMES, BestTrial, ComparisonRecord, FrontConfig
 from reports.stats import Summary, summarize
 from reports.tables import NONE, Cell, Column, Grid, fixed, mean_cell, tex_escape, to_csv
 from reports.units import format_bytes, format_count, format_seconds, significant
@@ -61,7 +61,7 @@ def configuration_label(strategy: str, config: FrontConfig) -> str:
     return f"{strategy} (trial {config.trial})"
 
 
-def front_points(results: Results) -> list[FrontPoint]:
+def front_points(results: ComparisonRecord) -> list[FrontPoint]:
     """Every strategy's Pareto set, strategies in family order, each set best dev score first; ``overall``
     marks the configurations no configuration of any strategy beats on every objective."""
     families = list(FAMILIES)
@@ -86,7 +86,7 @@ def hyperparameters(config: FrontConfig) -> str:
     return ", ".join(f"{k}={significant(v, 3) if isinstance(v, float) else v}" for k, v in shown.items())
 
 
-def front_grid(results: Results, points: list[FrontPoint]) -> Grid:
+def front_grid(results: ComparisonRecord, points: list[FrontPoint]) -> Grid:
     split, metric = SPLIT_NAMES[results.split], results.task.metric
     columns = [Column("strategy", "Strategy", align="l"), Column("trial", "Trial"),
                Column("hyperparameters", "Hyperparameters", align="l"),
@@ -108,7 +108,7 @@ def front_grid(results: Results, points: list[FrontPoint]) -> Grid:
     return Grid(columns, rows)
 
 
-def front_csv(results: Results, points: list[FrontPoint]) -> str:
+def front_csv(results: ComparisonRecord, points: list[FrontPoint]) -> str:
     split, metric = SPLIT_NAMES[results.split].replace("-", "_"), results.task.metric
     header = ["strategy", "trial", f"dev_{metric}", *results.costs, f"{split}_{metric}_mean", f"{split}_{metric}_std",
               "seeds", f"dev_{metric}_seed_mean", "on_front_across_strategies", "params_json"]
@@ -118,7 +118,7 @@ def front_csv(results: Results, points: list[FrontPoint]) -> str:
     return to_csv(header, rows)
 
 
-def front_notes(results: Results, points: list[FrontPoint]) -> list[str]:
+def front_notes(results: ComparisonRecord, points: list[FrontPoint]) -> list[str]:
     split, metric = SPLIT_NAMES[results.split], results.task.metric
     costs = " and ".join(COST_DISPLAY[c].label for c in results.costs)
     sampler = results.settings.get("sampler", "tpe")
@@ -139,7 +139,7 @@ def front_notes(results: Results, points: list[FrontPoint]) -> list[str]:
             "PED-ANOVA importance for reaching the Pareto set, not for the dev score alone."]
 
 
-def configurations(results: Results) -> Results:
+def configurations(results: ComparisonRecord) -> ComparisonRecord:
     """``results`` with each strategy that has re-run front configurations replaced by them, one candidate
     each (named ``strategy (trial n)``), for the recommender. Front configurations without seed runs are no
     candidates (they have no held-out score); every other strategy stays as it is."""
@@ -150,6 +150,7 @@ def configurations(results: Results) -> Results:
             expanded[name] = strategy
         for config in seeded:
             label = configuration_label(name, config)
-            expanded[label] = replace(strategy, name=label, best_trial=config.trial, best_params=config.params,
+            best = BestTrial(trial=config.trial, value=config.values[results.task.metric], params=config.params)
+            expanded[label] = replace(strategy, info=replace(strategy.info, name=label), best=best,
                                       seed_runs=config.seed_runs, front=[])
     return replace(results, strategies=expanded)

@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from core.pareto import front_indices  # noqa: E402
 from reports.expected import ExpectedCurve  # noqa: E402
-from reports.load import SPLIT_NAMES, Results  # noqa: E402
+from core.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
 from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
 from reports.style import Palette, Style  # noqa: E402
 from reports.tables import CombinedTable, MainTable, StrategyRow  # noqa: E402
@@ -58,7 +58,7 @@ def legend_below(fig: Figure, strategies: list[str], style: Style, palette: Pale
     fig.legend(handles=handles, loc="outside lower center", ncols=min(columns or style.legend_columns, len(handles)))
 
 
-def score_label(results: Results) -> str:
+def score_label(results: ComparisonRecord) -> str:
     return f"{SPLIT_NAMES[results.split]} {results.task.metric}"
 
 
@@ -99,7 +99,7 @@ LATENCY_AXIS = Axis("latency_ms", "inference latency per example, batch 1 (ms)",
                     alternative="merged_latency_ms", alternative_label="merged (hollow)")
 
 
-def tradeoff(results: Results, table: MainTable, style: Style, palette: Palette, axis: Axis) -> Figure:
+def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette, axis: Axis) -> Figure:
     """Score against one cost, mean ± sd over seeds, with the Pareto front of the means; strategies without
     the cost are left out. Where ``axis.alternative`` is set, a strategy that has it is drawn there too,
     hollow and joined to its first point, and the front runs over both."""
@@ -135,7 +135,7 @@ def tradeoff(results: Results, table: MainTable, style: Style, palette: Palette,
     return fig
 
 
-def seed_spread(results: Results, table: MainTable, style: Style, palette: Palette) -> Figure:
+def seed_spread(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette) -> Figure:
     """Every seed's score per strategy (points) over a box of their spread, one row per strategy, best at the
     top: horizontal, so twenty strategies' names stay readable at a paper column's width."""
     rows = sorted(scored(table), key=lambda r: r.score.mean)
@@ -161,13 +161,13 @@ def seed_spread(results: Results, table: MainTable, style: Style, palette: Palet
     return fig
 
 
-def learning_curves(results: Results, style: Style, palette: Palette) -> Figure:
+def learning_curves(results: ComparisonRecord, style: Style, palette: Palette) -> Figure:
     """Dev score against training samples seen, for the trial each strategy's study picked as best."""
     fig = new_figure(style, 1.25)
     ax = fig.add_subplot()
     shown = []
     for name, strategy in results.strategies.items():
-        best = strategy.best
+        best = strategy.best_record()
         if best is None or not best.intermediate:
             continue
         xs, ys = zip(*best.intermediate)
@@ -181,7 +181,7 @@ def learning_curves(results: Results, style: Style, palette: Palette) -> Figure:
     return fig
 
 
-def optimisation_history(results: Results, style: Style, palette: Palette) -> Figure:
+def optimisation_history(results: ComparisonRecord, style: Style, palette: Palette) -> Figure:
     """Best dev score found so far against trial number (pruned and failed trials count as trials)."""
     fig = new_figure(style, 1.25)
     ax = fig.add_subplot()
@@ -229,7 +229,7 @@ def draw_expected(ax, curves: list[ExpectedCurve], style: Style, palette: Palett
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def expected_best(results: Results, table: MainTable, style: Style, palette: Palette) -> Figure:
+def expected_best(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette) -> Figure:
     """Expected best dev score after n random-search trials (unbiased estimator), ± 1 sd of that best."""
     curves = expected_curves(table)
     fig = new_figure(style, 1.25)
@@ -241,7 +241,7 @@ def expected_best(results: Results, table: MainTable, style: Style, palette: Pal
     return fig
 
 
-def importance(results: Results, style: Style, palette: Palette) -> Figure:
+def importance(results: ComparisonRecord, style: Style, palette: Palette) -> Figure:
     """Small multiples: each strategy's hyperparameter importances (PED-ANOVA, summing to 1); each row of
     panels is as tall as its longest list, so bars have the same thickness everywhere."""
     names = list(results.strategies)
@@ -293,7 +293,7 @@ def combined(tables: CombinedTable, style: Style, palette: Palette) -> Figure:
     return fig
 
 
-def write_figures(results: Results, table: MainTable, directory: Path, style: Style) -> list[Plot]:
+def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, style: Style) -> list[Plot]:
     """Every single-comparison figure, as PDF and PNG, in ``directory``."""
     rows = scored(table)
     split = SPLIT_NAMES[results.split]
@@ -337,7 +337,7 @@ def write_figures(results: Results, table: MainTable, directory: Path, style: St
     return [plot for plot, _ in plots]
 
 
-def pareto_sets(results: Results, points: list[FrontPoint], cost: str, style: Style, palette: Palette) -> Figure:
+def pareto_sets(results: ComparisonRecord, points: list[FrontPoint], cost: str, style: Style, palette: Palette) -> Figure:
     """Dev score against one cost objective: every tuning trial (faint), each strategy's Pareto set (markers,
     joined as the staircase of those no other of its own beats in this plane), the dev mean ± sd of each
     re-run configuration's seed runs (bars), and the front across strategies (grey band)."""
@@ -380,7 +380,7 @@ def pareto_sets(results: Results, points: list[FrontPoint], cost: str, style: St
     return fig
 
 
-def pareto_plots(results: Results, style: Style, palette: Palette) -> list[tuple[Plot, Callable[[], Figure]]]:
+def pareto_plots(results: ComparisonRecord, style: Style, palette: Palette) -> list[tuple[Plot, Callable[[], Figure]]]:
     """A multi-objective comparison's figures: dev score against each cost objective (none otherwise)."""
     points = front_points(results)
     if not points:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from core.errors import UserError
-from reports.load import RESULTS_FILE, SPLIT_NAMES, Results
+from core.layout import RESULTS_FILE
+from core.records import ComparisonRecord, SPLIT_NAMES
 from reports.pareto_sets import configurations
 from reports.stats import ALPHA, CONFIDENCE, Difference, compare_means
 from reports.tables import StrategyRow, main_table, signed
@@ -221,7 +222,7 @@ class Recommendation:
     noise: str | None = None  # why the runner-up is not a tie, when the test alone would call it one
 
 
-def candidates(runs: list[Results]) -> tuple[list[Candidate], dict[str, str]]:
+def candidates(runs: list[ComparisonRecord]) -> tuple[list[Candidate], dict[str, str]]:
     """Strategies with seed runs in every comparison, and a reason for each one without."""
     found, missing = [], {}
     names = list(dict.fromkeys(name for run in runs for name in run.strategies))
@@ -267,7 +268,7 @@ def binding_constraint(ranked: list[Candidate], broken: dict[str, list[tuple[Lim
             f"{label(closest)}, needs {flags} relaxed")
 
 
-def recommend(runs: list[Results], constraints: Constraints = Constraints(),
+def recommend(runs: list[ComparisonRecord], constraints: Constraints = Constraints(),
               prefer: str = DEFAULT_PREFERENCE) -> Recommendation:
     """The best strategy on the ranking split among those meeting every constraint; when others are within
     seed noise of it, the cheapest of them on ``prefer`` (params, memory, time or latency). A single
@@ -278,7 +279,7 @@ def recommend(runs: list[Results], constraints: Constraints = Constraints(),
     return decide(runs, *candidates(runs), constraints, prefer)
 
 
-def decide(runs: list[Results], ranked: list[Candidate], missing: dict[str, str], constraints: Constraints,
+def decide(runs: list[ComparisonRecord], ranked: list[Candidate], missing: dict[str, str], constraints: Constraints,
            prefer: str, labels: list[str] | None = None, size_asked: bool = False) -> Recommendation:
     """:func:`recommend` on candidates already scored (``ranked``, best first; ``missing``: strategy → why it
     has no score), e.g. interpolated to a data size (reports.sweep); ``runs``: the comparisons they come from.
@@ -315,7 +316,7 @@ def decide(runs: list[Results], ranked: list[Candidate], missing: dict[str, str]
     )
 
 
-def check_measured(runs: list[Results], ranked: list[Candidate], constraints: Constraints, prefer: str) -> None:
+def check_measured(runs: list[ComparisonRecord], ranked: list[Candidate], constraints: Constraints, prefer: str) -> None:
     """A constraint or preference on a cost measured for none of the strategies (inference costs, in a
     results.json from before peftbench measured them) cannot be checked: one line, rather than an answer
     that rules every strategy out."""
@@ -333,7 +334,7 @@ def split_label(split: str) -> str:
     return SPLIT_NAMES.get(split, "held-out/dev")
 
 
-def caveats(runs: list[Results], constraints: Constraints, choice: Candidate | None,
+def caveats(runs: list[ComparisonRecord], constraints: Constraints, choice: Candidate | None,
             size_asked: bool = False) -> list[str]:
     """What the recommendation extrapolates from, stated rather than hidden."""
     notes = []
@@ -345,7 +346,7 @@ def caveats(runs: list[Results], constraints: Constraints, choice: Candidate | N
             notes.append(f"{run.task.name}: measured on {used:,} of {full:,} training examples, so the recommendation "
                          f"extrapolates to the full data; training time there grows roughly {full / used:.0f}×{timed}.")
         if run.preset in SMALL_PRESETS:
-            size = f", {format_count(run.total_params)} parameters" if run.total_params else ""
+            size = f", {format_count(run.model.total_params)} parameters" if run.model.total_params else ""
             notes.append(f"{run.task.name}: measured with {run.model_short}{size} under the '{run.preset}' preset "
                          "(small budget); for a larger model it extrapolates, and rankings can change with model "
                          "size.")

@@ -9,26 +9,23 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import statistics
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from core.errors import UserError
-from core.layout import check_directory_target
+from core.layout import COMBINED_REPORT_DIR, REPORT_DIR, check_directory_target, staged_directory
 from reports import tables
 from reports.expected import WITHIN, startup_trials
-from reports.load import SPLIT_NAMES, Results, load_results
+from core.records import ComparisonRecord, SPLIT_NAMES
+from core.schema import load_results
 from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
 from reports.recommend import recommend, render as render_recommendation
 from reports.stats import t_critical
 from reports.style import STYLES, Style
 from reports.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 
-REPORT_DIR = "report"
-COMBINED_DIR = Path("runs/combined-report")
 OWNER_MARK = ".peftbench-report"  # marks a directory this module may replace
 LITTLE_SAVING = 0.75  # PEFT using ≥ 75% of full's memory or time "saves little"
 
@@ -45,33 +42,16 @@ def check_replaceable(target: Path) -> None:
 
 
 @contextmanager
-def staged_directory(target: Path) -> Iterator[Path]:
-    """Yield an empty temporary directory that replaces ``target`` when the block finishes cleanly."""
+def report_directory(target: Path) -> Iterator[Path]:
+    """A staged directory (core.layout) that replaces the report ``target`` whole when the block finishes
+    cleanly, marked as a report this module may replace; a failure to write is one line."""
     check_replaceable(target)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    except OSError as error:
-        raise UserError(f"cannot write a report in {target.parent} ({error.strerror or error})") from None
-    try:
-        yield stage
-        (stage / OWNER_MARK).write_text("written by python -m runners.report; replaced whole on every run\n")
-        stage.chmod(0o755)
-        if not target.exists():
-            os.rename(stage, target)
-            return
-        graveyard = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.rename(target, graveyard / "old")
-        try:
-            os.rename(stage, target)
-        except OSError:
-            os.rename(graveyard / "old", target)  # put the old report back rather than leave none
-            raise
-        shutil.rmtree(graveyard, ignore_errors=True)
+        with staged_directory(target) as stage:
+            yield stage
+            (stage / OWNER_MARK).write_text("written by python -m runners.report; replaced whole on every run\n")
     except OSError as error:  # disk full, permissions: the old report (if any) is still in place
         raise UserError(f"cannot write the report {target} ({error.strerror or error})") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_tables(directory: Path, stem: str, grid: tables.Grid, csv_text: str, notes: list[str]) -> None:
@@ -97,13 +77,13 @@ def write_report(run_dir: Path | str, style: str = "paper", out: Path | str | No
     return write_single(results, STYLES[style], Path(out) if out else results.directory / REPORT_DIR)
 
 
-def write_single(results: Results, style: Style, target: Path) -> Path:
+def write_single(results: ComparisonRecord, style: Style, target: Path) -> Path:
     from reports.plots import write_figures
 
     table = tables.main_table(results)
     notes = tables.main_notes(table, results)
     grid = tables.main_grid(table)
-    with staged_directory(target) as stage:
+    with report_directory(target) as stage:
         write_tables(stage, "table", grid, tables.main_csv(table), notes)
         (stage / "expected.csv").write_text(tables.expected_csv(table))
         plots = write_figures(results, table, stage, style)
@@ -112,7 +92,7 @@ def write_single(results: Results, style: Style, target: Path) -> Path:
     return target / "report.md"
 
 
-def pareto_section(results: Results, directory: Path, plots: Sequence["Plot"]) -> tuple[str, list["Plot"]]:
+def pareto_section(results: ComparisonRecord, directory: Path, plots: Sequence["Plot"]) -> tuple[str, list["Plot"]]:
     """A multi-objective comparison's Pareto sets: their table (front.md, .csv, .tex) and figures, as a report
     section; the figures it shows are taken out of ``plots``. Nothing for a single-objective comparison."""
     points = front_points(results)
@@ -133,7 +113,7 @@ Also as [front.csv](front.csv) (full precision, every hyperparameter) and [front
     return section, [plot for plot in plots if plot.name not in names]
 
 
-def failures_markdown(results: Results) -> str:
+def failures_markdown(results: ComparisonRecord) -> str:
     """A block at the top naming every strategy that produced no result, or fewer seed runs than asked for."""
     failed = {name: s for name, s in results.strategies.items() if s.error is not None}
     if not failed:
@@ -148,7 +128,7 @@ def failures_markdown(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_markdown(results: Results, table: tables.MainTable, grid: tables.Grid, notes: list[str],
+def report_markdown(results: ComparisonRecord, table: tables.MainTable, grid: tables.Grid, notes: list[str],
                     plots: Sequence["Plot"], front: str = "") -> str:
     split = SPLIT_NAMES[results.split]
     status = "" if results.complete else ("\n> **Partial results:** the comparison was still running when "
@@ -191,7 +171,7 @@ noise of the best are a tie, which goes to the one with the fewest trainable par
 {bullets(honest_notes(results, table))}"""
 
 
-def inference_markdown(results: Results, table: tables.MainTable) -> str:
+def inference_markdown(results: ComparisonRecord, table: tables.MainTable) -> str:
     """How the inference columns were measured, merged against unmerged, and what the measurement cost."""
     rows = [row for row in table.rows if row.inference is not None]
     if not rows:
@@ -248,7 +228,7 @@ def trial_numbers(numbers: Sequence[int]) -> str:
     return ", ".join(f"#{n}" for n in numbers)
 
 
-def expected_markdown(results: Results, table: tables.MainTable) -> str:
+def expected_markdown(results: ComparisonRecord, table: tables.MainTable) -> str:
     """Which trials the expected-best curves use and why, and each strategy's numbers (reports.expected)."""
     metric, sampler = results.task.metric, results.settings.get("sampler", "tpe")
     startup = startup_trials(results)
@@ -306,7 +286,7 @@ def expected_markdown(results: Results, table: tables.MainTable) -> str:
     return f"{intro}\n\n{bullets(rules)}\n" + "\n".join(lines) + f"\n\n{closing}\n"
 
 
-def setup_markdown(results: Results) -> str:
+def setup_markdown(results: ComparisonRecord) -> str:
     task, settings, env = results.task, results.settings, results.environment
     sizes = task.sizes
     train = f"{sizes.get('train', 0):,}"
@@ -317,13 +297,13 @@ def setup_markdown(results: Results) -> str:
     rows = [
         ("task", f"{task.name} — metric {task.metric}" + (f"; data from `{task.source}`" if task.source else "")),
         ("data", f"train {train}, dev {sizes.get('dev', 0):,}, held-out {sizes.get('test', 0):,}"
-                 + (f"; {task.heldout}" if task.heldout else "")),
-        ("model", f"{results.model}" + (f", {format_count(results.total_params)} parameters"
-                                        if results.total_params else "")),
+                 + f"; {task.splits.describe(sizes)}"),
+        ("model", f"{results.model.name}" + (f", {format_count(results.model.total_params)} parameters"
+                                             if results.model.total_params else "")),
         ("preset", f"{results.preset}: " + ", ".join(f"{k.replace('_', ' ')} {settings[k]}" for k in
                                                      ("epochs", "max_length", "pooling", "sampler", "pruner")
                                                      if k in settings)),
-        ("budget", f"{results.budget:g} {results.budget_kind} of tuning per strategy (equal for all), then "
+        ("budget", f"{results.budget.per_strategy:g} {results.budget.kind} of tuning per strategy (equal for all), then "
                    f"{settings.get('seeds', results.seeds)} seed re-runs of each best configuration"),
         ("hardware", f"{results.device}" + (f"; {env['cpu_count']} CPUs" if env.get("cpu_count") else "")
                      + f"; {workers} worker{'s' if workers != 1 else ''}"),
@@ -353,7 +333,7 @@ PROTOCOL_NOTES = {  # why the split protocol matters, by results.json's task.pro
 }
 
 
-def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
+def honest_notes(results: ComparisonRecord, table: tables.MainTable) -> list[str]:
     """The limits of the evidence, computed from the numbers rather than boilerplate where possible."""
     split = SPLIT_NAMES[results.split]
     n = results.seeds
@@ -371,19 +351,17 @@ def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
     first = (" Each strategy's first trial ran its default configuration; the sampler chose the rest."
              if results.settings.get("first_trial") == "defaults" else "")
     small = (" That is a small search: a strategy whose good learning rates lie in a narrow range can look worse "
-             "than it would with more trials." if results.budget_kind == "trials" and results.budget < 20 else "")
-    notes.append(f"**Budget:** every strategy had the same tuning budget ({results.budget:g} {results.budget_kind})."
+             "than it would with more trials." if results.budget.kind == "trials" and results.budget.per_strategy < 20 else "")
+    notes.append(f"**Budget:** every strategy had the same tuning budget ({results.budget.per_strategy:g} {results.budget.kind})."
                  + first + small)
     notes.append(f"**Splits:** hyperparameters were selected on dev only, so dev scores are optimistic; {split} scores "
                  f"come from the seed re-runs alone. Do not compare them with scores on other splits (e.g. GLUE test "
-                 f"server vs dev numbers in papers)." + (f" Held-out split: {results.task.heldout}."
-                                                        if results.task.heldout else "")
+                 f"server vs dev numbers in papers). Splits: {results.task.splits.describe(results.task.sizes)}."
                  + PROTOCOL_NOTES.get(results.task.protocol, ""))
     if results.task.full_train_size and results.task.sizes.get("train", 0) < results.task.full_train_size:
         notes.append(f"**Data:** trained on {results.task.sizes['train']:,} of {results.task.full_train_size:,} "
                      "training examples; with all the data scores would likely be higher, and the ranking may change.")
-    notes += [f"**Data:** {note[0].upper()}{note[1:]}." for note in results.task.notes  # the held-out one is above
-              if not note.lower().startswith("held-out split")]
+    notes += [f"**Data:** {note[0].upper()}{note[1:]}." for note in results.task.notes]
     notes.append("**Reproducibility:** " + (
         "trials ran on several workers, so the search is not reproducible (Optuna reseeds samplers across "
         "workers and trial order depends on timing)." if results.parallel else
@@ -402,7 +380,7 @@ def honest_notes(results: Results, table: tables.MainTable) -> list[str]:
     return notes
 
 
-def cost_notes(results: Results, table: tables.MainTable) -> list[str]:
+def cost_notes(results: ComparisonRecord, table: tables.MainTable) -> list[str]:
     """Say plainly where PEFT did not save memory or time (small encoders, short inputs). PEFT here: every
     strategy outside the full family that still runs the encoder at every step (a frozen encoder's cached
     features cost nothing per step, which says nothing about PEFT's savings)."""
@@ -420,7 +398,7 @@ def cost_notes(results: Results, table: tables.MainTable) -> list[str]:
     little = [what for what, ratios in (("memory", memory), ("time", time)) if min(ratios.values()) >= LITTLE_SAVING]
     notes = [f"**Costs:** compared with full fine-tuning, {listed}."]
     if little:
-        notes[0] += (f" On this model ({format_count(results.total_params or full.total_params)} parameters, inputs of "
+        notes[0] += (f" On this model ({format_count(results.model.total_params or full.total_params)} parameters, inputs of "
                      f"at most {results.settings.get('max_length', '?')} tokens) PEFT saves little "
                      f"{' or '.join(little)}: activations and the frozen weights dominate"
                      + (", so it is no speed-up here" if "time" in little else "") + ". What it does save is "
@@ -453,33 +431,33 @@ def write_reports(run_dirs: Sequence[Path | str], style: str = "paper", out: Pat
         raise UserError("the same comparison directory was given twice")
     if len(runs) == 1:
         return [write_single(runs[0], STYLES[style], Path(out) if out else runs[0].directory / REPORT_DIR)]
-    target = Path(out) if out else COMBINED_DIR
+    target = Path(out) if out else COMBINED_REPORT_DIR
     for directory in [target] + [run.directory / REPORT_DIR for run in runs]:
         check_replaceable(directory)
     written = [write_single(run, STYLES[style], run.directory / REPORT_DIR) for run in runs]
     return written + [write_combined(runs, STYLES[style], target, written)]
 
 
-def write_combined(runs: list[Results], style: Style, target: Path, reports: list[Path]) -> Path:
+def write_combined(runs: list[ComparisonRecord], style: Style, target: Path, reports: list[Path]) -> Path:
     from reports.plots import write_combined_figure
 
     table = tables.combined_table(runs)
     grid = tables.combined_grid(table)
     notes = tables.combined_notes(table)
-    with staged_directory(target) as stage:
+    with report_directory(target) as stage:
         write_tables(stage, "table", grid, tables.combined_csv(table), notes)
         plot = write_combined_figure(table, stage, style)
         (stage / "report.md").write_text(combined_markdown(runs, table, grid, notes, plot, target, reports))
     return target / "report.md"
 
 
-def combined_markdown(runs: list[Results], table: tables.CombinedTable, grid: tables.Grid, notes: list[str],
+def combined_markdown(runs: list[ComparisonRecord], table: tables.CombinedTable, grid: tables.Grid, notes: list[str],
                       plot: "Plot", target: Path, reports: list[Path]) -> str:
     rows = ["| comparison | model | preset | train examples | seeds | device | report |",
             "|:--|:--|:--|--:|--:|:--|:--|"]
     for label, run, report in zip(table.labels, runs, reports):
         link = os.path.relpath(report.resolve(), target.resolve())
-        rows.append(f"| {label} | {run.model} | {run.preset} | {run.task.sizes.get('train', 0):,} | {run.seeds} | "
+        rows.append(f"| {label} | {run.model.name} | {run.preset} | {run.task.sizes.get('train', 0):,} | {run.seeds} | "
                     f"{run.device} | [{run.directory.name}]({link}) |")
     seeds = [run.seeds for run in runs]
     seed_range = f"{min(seeds)}" if min(seeds) == max(seeds) else f"{min(seeds)}–{max(seeds)}"

@@ -23,15 +23,15 @@ from typing import Any
 
 from core.errors import UserError
 from core.strategy import FAMILIES
-from reports.load import RESULTS_FILE, SPLIT_NAMES, Results, load_results, read_json
+from core.layout import ALL_SIZES, RESULTS_FILE, SWEEP_FILE, size_dir, size_label
+from core.records import ComparisonRecord, SPLIT_NAMES
+from core.schema import load_results, read_json
 from reports.recommend import (DEFAULT_PREFERENCE, PREFERENCES, Candidate, Constraints, Recommendation,
                                candidates, decide, find_tie, noise_verdict, render)
 from reports.stats import Difference, Summary, compare_means, summarize
 
-SWEEP_FILE = "sweep.json"
 SWEEP_KIND = "peftbench-sweep"
 SWEEP_SCHEMA = 1
-ALL = "all"  # the whole training set
 
 Size = int | None  # training examples asked for; None: all of them
 
@@ -41,7 +41,7 @@ def parse_train_sizes(text: str) -> list[Size]:
     """``--train-sizes``: positive whole numbers and ``all``, each once, at least two; ascending, all last."""
     sizes: list[Size] = []
     for part in (piece.strip() for piece in text.split(",")):
-        if part.lower() == ALL:
+        if part.lower() == ALL_SIZES:
             size: Size = None
         elif part.isascii() and part.isdigit() and int(part) > 0:
             size = int(part)
@@ -60,21 +60,12 @@ def size_order(size: Size) -> float:
     return math.inf if size is None else size
 
 
-def size_label(size: Size) -> str:
-    return ALL if size is None else str(size)
-
-
-def size_dir(size: Size) -> str:
-    """The comparison directory of one size, inside the sweep directory."""
-    return f"train-{size_label(size)}"
-
-
 def manifest_text(task: str, model: str, preset: str, sizes: list[Size], existing: dict[str, Any] | None) -> str:
     """``sweep.json``: the sizes of this command together with those an earlier command of the sweep ran."""
     known = manifest_sizes(existing) if existing else []
     merged = sorted(set(known) | set(sizes), key=size_order)
     return json.dumps({"schema_version": SWEEP_SCHEMA, "kind": SWEEP_KIND, "task": task, "model": model,
-                       "preset": preset, "sizes": [ALL if s is None else s for s in merged],
+                       "preset": preset, "sizes": [ALL_SIZES if s is None else s for s in merged],
                        "directories": [size_dir(s) for s in merged]}, indent=2) + "\n"
 
 
@@ -95,11 +86,11 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
 
 def manifest_sizes(data: dict[str, Any], path: Path | None = None) -> list[Size]:
     sizes = data.get("sizes")
-    valid = isinstance(sizes, list) and all(s == ALL or (isinstance(s, int) and not isinstance(s, bool) and s > 0)
+    valid = isinstance(sizes, list) and all(s == ALL_SIZES or (isinstance(s, int) and not isinstance(s, bool) and s > 0)
                                             for s in sizes)
     if not valid:
         raise UserError(f"{path or SWEEP_FILE}: sizes must be a list of positive whole numbers and 'all'")
-    return [None if s == ALL else s for s in sizes]
+    return [None if s == ALL_SIZES else s for s in sizes]
 
 
 def is_sweep(directory: Path | str) -> bool:
@@ -112,7 +103,7 @@ class SweepPoint:
     """One measured size: its comparison."""
 
     size: Size
-    results: Results
+    results: ComparisonRecord
 
     @property
     def label(self) -> str:
@@ -172,7 +163,7 @@ def load_sweep(directory: Path | str) -> Sweep:
     return Sweep(directory, points, pending)
 
 
-def check_split(sweep: Sweep, point: SweepPoint) -> Results:
+def check_split(sweep: Sweep, point: SweepPoint) -> ComparisonRecord:
     """A size's comparison, refused when it ranks on another split than the sweep (a size without held-out)."""
     if point.results.split != sweep.split:
         raise UserError(f"{point.results.directory}: ranked on {SPLIT_NAMES[point.results.split]}, the other sizes "

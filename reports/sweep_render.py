@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reports import tables
-from reports.load import SPLIT_NAMES
+from core.records import SPLIT_NAMES
 from reports.recommend import render as render_recommendation
-from reports.render import REPORT_DIR, bullets, figure_markdown, staged_directory, write_tables
+from core.layout import REPORT_DIR, size_dir, size_label
+from reports.render import bullets, figure_markdown, report_directory, write_tables
 from reports.stats import CONFIDENCE, t_critical
 from reports.style import STYLES, Style
 from reports.sweep import (Ahead, Crossing, Curve, Leader, Sweep, SweepPoint, crossings, curves, leaders, load_sweep,
-                           recommend_at, size_dir, size_label)
+                           recommend_at)
 from reports.units import format_count
 
 if TYPE_CHECKING:  # matplotlib: only when figures are drawn
@@ -40,7 +41,7 @@ def write_sweep_report(directory: Path | str, style: str = "paper", out: Path | 
     notes = sweep_notes(sweep)
     changes, leading = crossings(sweep), leaders(sweep)
     tables_by_size = [(point, tables.main_table(point.results)) for point in sweep.points]
-    with staged_directory(target) as stage:
+    with report_directory(target) as stage:
         write_tables(stage, "table", grid, sweep_csv(sweep, found), notes)
         (stage / "data-size.csv").write_text(curve_csv(found))
         (stage / "expected.csv").write_text(expected_csv(tables_by_size))
@@ -103,7 +104,7 @@ def sweep_notes(sweep: Sweep) -> list[str]:
     split = SPLIT_NAMES[sweep.split]
     note = (f"Each cell: {split} {sweep.metric}, mean ± sample standard deviation over seed re-runs of the "
             f"configuration tuned at that size. Bold: best at each size.")
-    splits = {(p.results.task.sizes.get("dev"), p.results.task.sizes.get("test"), p.results.task.heldout,
+    splits = {(p.results.task.sizes.get("dev"), p.results.task.sizes.get("test"), p.results.task.splits,
                p.results.settings.get("data_seed")) for p in sweep.points}
     if len(splits) == 1:
         return [note + f" The training sets are nested (each smaller one is part of every larger one); dev and "
@@ -244,7 +245,7 @@ def sizes_markdown(sweep: Sweep, target: Path) -> str:
         run = point.results
         status = "" if run.complete else " (running)"
         lines.append(f"| {point.label}{status} | {point.examples:,} | {run.task.sizes.get('dev', 0):,} | "
-                     f"{run.task.sizes.get('test', 0):,} | {run.seeds} | {run.budget:g} {run.budget_kind} | "
+                     f"{run.task.sizes.get('test', 0):,} | {run.seeds} | {run.budget.per_strategy:g} {run.budget.kind} | "
                      f"[{size_dir(point.size)}]({report_link(point, target)}) |")
     return "\n".join(lines) + "\n"
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from core.strategy import FAMILIES, StrategyInfo
 from reports.expected import WITHIN, ExpectedCurve, expected_curve
-from reports.load import SPLIT_NAMES, Inference, Results, StrategyResult
+from core.records import ComparisonRecord, InferenceCost, SPLIT_NAMES, StrategyRecord
 from reports.stats import ALPHA, CONFIDENCE, Difference, Summary, paired_t_test, summarize
 from reports.units import format_bytes, format_count, format_milliseconds, format_percent, significant
 
@@ -44,7 +44,7 @@ class StrategyRow:
     expected: ExpectedCurve | None = None  # expected best dev score against search budget (reports.expected)
     selected_dev: float | None = None  # dev score of the trial that chose this configuration (the study's best)
     optimism: float | None = None  # selected_dev − held-out mean over seeds; None without a held-out split
-    inference: Inference | None = None  # what its trained model costs to run (one seed run), when measured
+    inference: InferenceCost | None = None  # what its trained model costs to run (one seed run), when measured
 
     @property
     def optimism_exceeds_spread(self) -> bool:
@@ -100,16 +100,16 @@ class MainTable:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def inference(self) -> list[Inference]:
+    def inference(self) -> list[InferenceCost]:
         """The inference measurements of its strategies (none in a results.json from before peftbench made them)."""
         return [row.inference for row in self.rows if row.inference is not None]
 
 
-def strategy_row(results: Results, strategy: StrategyResult, reference: StrategyResult | None) -> StrategyRow:
+def strategy_row(results: ComparisonRecord, strategy: StrategyRecord, reference: StrategyRecord | None) -> StrategyRow:
     runs = strategy.seed_runs
     metric, split = results.task.metric, results.split
     curve = expected_curve(results, strategy)
-    selected = strategy.best.value if strategy.best is not None else None
+    selected = strategy.best.value if strategy.best is not None else None  # the chosen trial's dev score
     if not runs:
         return StrategyRow(strategy.name, strategy.info, strategy.status, 0, None, None, None, None, None, None, None,
                            None, None, curve, selected)
@@ -131,7 +131,7 @@ def strategy_row(results: Results, strategy: StrategyResult, reference: Strategy
     )
 
 
-def main_table(results: Results) -> MainTable:
+def main_table(results: ComparisonRecord) -> MainTable:
     """Every strategy's row, grouped by family (in ``FAMILIES`` order) and best first within a family;
     significance against the strategy that declares itself the reference (full fine-tuning), where it
     has seed runs."""
@@ -378,7 +378,7 @@ INFERENCE_CSV = ["latency_b1_ms", "throughput", "inference_batch_size", "inferen
                  "merged_predictions_equal", "merge_note"]
 
 
-def inference_values(inference: Inference | None) -> list[object]:
+def inference_values(inference: InferenceCost | None) -> list[object]:
     """The main CSV's inference columns (``INFERENCE_CSV``): as trained, then merged."""
     if inference is None:
         return [None] * len(INFERENCE_CSV)
@@ -404,7 +404,7 @@ def expected_csv(table: MainTable) -> str:
     return to_csv(header, rows)
 
 
-def main_notes(table: MainTable, results: Results) -> list[str]:
+def main_notes(table: MainTable, results: ComparisonRecord) -> list[str]:
     """What the reader needs to read the table right; printed under it (and as LaTeX comments)."""
     split = SPLIT_NAMES[table.split]
     notes = [f"{split.capitalize()} {table.metric}: mean ± sample standard deviation over seed re-runs of each "
@@ -466,7 +466,7 @@ def optimism_note(table: MainTable) -> str:
     return note
 
 
-def memory_kinds(results: Results) -> str:
+def memory_kinds(results: ComparisonRecord) -> str:
     kinds = {r.memory_kind for s in results.strategies.values() for r in s.seed_runs}
     described = {"cpu_peak_rss": "process peak RSS: model, data and Python included",
                  "cuda_max_allocated": "CUDA max allocated"}
@@ -491,7 +491,7 @@ class CombinedTable:
         return None if any(v is None for v in values) else statistics.fmean(v.mean for v in values)
 
 
-def run_labels(runs: list[Results]) -> list[str]:
+def run_labels(runs: list[ComparisonRecord]) -> list[str]:
     """Task names, with the model added where that is what tells comparisons apart."""
     tasks = [r.task.name for r in runs]
     if len(set(tasks)) == len(tasks):
@@ -502,7 +502,7 @@ def run_labels(runs: list[Results]) -> list[str]:
     return [f"{label} ({r.directory.name})" for label, r in zip(labels, runs)]
 
 
-def combined_table(runs: list[Results]) -> CombinedTable:
+def combined_table(runs: list[ComparisonRecord]) -> CombinedTable:
     families = {name: strategy.info.family for run in runs for name, strategy in run.strategies.items()}
     order = list(FAMILIES)
     strategies = sorted(families, key=lambda name: order.index(families[name]))

@@ -23,12 +23,10 @@ from typing import Sequence
 from core import cli
 from core.errors import UserError
 from core.exits import Exit
-from core.layout import check_directory_target
+from core.layout import RUNS_ROOT, ComparisonDir, check_directory_target, run_name, write_atomic
 from runners.common import add_run_arguments, strategy_listing
 from strategies import DEFAULT_GROUP, groups
 
-MANIFEST = "comparison.json"
-LOCK = ".lock"
 
 
 def build_parser() -> cli.ArgumentParser:
@@ -160,7 +158,7 @@ def check_out(out: Path, settings) -> None:
     check_directory_target(out)
     if is_sweep(out):
         raise UserError(f"{out} holds a data-size sweep; run it with --train-sizes, or use another --out")
-    path = out / MANIFEST
+    path = ComparisonDir(out).manifest
     if not path.exists():
         return
     try:
@@ -177,11 +175,9 @@ def check_out(out: Path, settings) -> None:
 def write_manifest(out: Path, settings) -> None:
     import json
 
-    from studies.results import write_atomic
-
-    if not (out / MANIFEST).exists():
+    if not ComparisonDir(out).manifest.exists():
         mine = {"task": settings.task, "model": settings.model, "preset": settings.preset.name}
-        write_atomic(out / MANIFEST, json.dumps(mine, indent=2) + "\n")
+        write_atomic(ComparisonDir(out).manifest, json.dumps(mine, indent=2) + "\n")
 
 
 def check_model(model: str) -> None:
@@ -211,7 +207,7 @@ def check_strategies_fit(settings, num_labels: int) -> None:
 
 def take_lock(out: Path):
     """One coordinating process per output directory; the lock dies with the process."""
-    handle = open(out / LOCK, "w")
+    handle = open(ComparisonDir(out).lock, "w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -228,7 +224,7 @@ def die_with_parent() -> None:
 
 
 def spawn_workers(argv: Sequence[str], count: int, out: Path) -> list[subprocess.Popen]:
-    log = open(out / "workers.log", "a")
+    log = open(ComparisonDir(out).workers_log, "a")
     return [subprocess.Popen([sys.executable, "-m", "runners.compare", *argv, "--worker-index", str(index), "--quiet",
                               "--no-report"], stdout=log, stderr=log, preexec_fn=die_with_parent)
             for index in range(1, count)]
@@ -280,9 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def default_out(settings) -> str:
-    from studies.compare import model_short_name, task_label
-
-    return f"runs/{task_label(settings.task)}-{model_short_name(settings.model)}-{settings.preset.name}"
+    return str(RUNS_ROOT / run_name(settings.task, settings.model, settings.preset.name))
 
 
 def compare(args, argv: Sequence[str], settings, out: Path, data=None, storage=None) -> int:
@@ -335,8 +329,8 @@ def run_sweep(args, argv: Sequence[str]) -> int:
     """``--train-sizes``: one ordinary comparison per size, smallest first, each in ``<out>/train-<size>/``
     (resumable and reportable on its own), then the sweep's report in ``<out>/report/``. Every size is checked
     before anything is written; sizes may share a --storage, under study names that end in their size."""
-    from reports.sweep import SWEEP_FILE, manifest_text, parse_train_sizes, size_dir, size_label
-    from studies.results import write_atomic
+    from core.layout import SweepDir, size_dir, size_label
+    from reports.sweep import manifest_text, parse_train_sizes
 
     if args.train_size is not None:
         raise UserError("give --train-size N (one comparison) or --train-sizes LIST (a sweep), not both")
@@ -366,7 +360,7 @@ def run_sweep(args, argv: Sequence[str]) -> int:
         storage = open_storage(choose_storage(args.storage, out, first.workers), args.heartbeat_interval,
                                args.grace_period)
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / SWEEP_FILE, manifest_text(first.task, first.model, first.preset.name,
+    write_atomic(SweepDir(out).manifest, manifest_text(first.task, first.model, first.preset.name,
                                                  [size for size, _ in plans], existing))
     partial = False
     for number, ((size, settings), data) in enumerate(zip(plans, loaded), start=1):
@@ -390,7 +384,7 @@ def sweep_settings(args: argparse.Namespace, size: int | None):
     """One size's comparison settings: the command's, with that training-set size (None: all of it)."""
     from dataclasses import replace
 
-    from reports.sweep import size_dir
+    from core.layout import size_dir
 
     settings = settings_from_args(args)
     settings.run = replace(settings.run, train_size=size)
@@ -402,10 +396,11 @@ def sweep_settings(args: argparse.Namespace, size: int | None):
 def check_sweep_out(out: Path, plans) -> dict | None:
     """Reading only: ``--out`` holds nothing, or this sweep (same task and model), and every size's directory
     can hold its comparison. Returns the sweep's manifest, if it has one."""
-    from reports.sweep import read_manifest, size_dir
+    from core.layout import size_dir
+    from reports.sweep import read_manifest
 
     check_directory_target(out)
-    if (out / MANIFEST).exists():
+    if ComparisonDir(out).manifest.exists():
         raise UserError(f"{out} holds a single comparison, not a data-size sweep; use another --out")
     existing = read_manifest(out)
     settings = plans[0][1]
@@ -437,6 +432,7 @@ def load_sweep_data(plans) -> list:
 
 def run_comparison(args, argv, settings, out: Path, choice, storage, data, locked: bool,
                    logger: logging.Logger) -> int:
+    from core.schema import save_results
     from studies import results
     from studies.compare import Comparison
     from studies.storage import redact
@@ -459,7 +455,7 @@ def run_comparison(args, argv, settings, out: Path, choice, storage, data, locke
         return 0
 
     created = results.previous_created(out)
-    write = lambda: results.save(results.build(comparison, redact(choice.url), created), out)  # noqa: E731
+    write = lambda: save_results(results.build(comparison, redact(choice.url), created), out)  # noqa: E731
     progress.say(f"comparing {', '.join(settings.names)} on {settings.task} "
                  f"({settings.preset.name} preset, budget {settings.budget:g} {settings.budget_kind} per strategy, "
                  f"{settings.seeds} seeds) → {out}")
@@ -486,23 +482,21 @@ def run_comparison(args, argv, settings, out: Path, choice, storage, data, locke
         report = write_report(out, style="paper")
         print(f"report: {report}")
     print(f"results: {path}")
-    if final["partial"]:
+    if final.partial:
         print(partial_line(final, out))
         return Exit.PARTIAL
     return Exit.OK
 
 
-def partial_line(results: dict, out: Path) -> str:
+def partial_line(results, out: Path) -> str:
     """The last line of a partial comparison: each strategy without every seed run, its error, the log to read."""
-    from core.layout import ComparisonDir
-
     parts = []
-    for name in results["partial"]:
-        record = results["strategies"][name]
-        error = record["error"] or {"message": "unknown", "log": ComparisonDir(out).log.name}
-        what = "no result" if not record["seed_runs"] else \
-            f"{len(record['seed_runs'])} of {results['settings']['seeds']} seed runs"
-        parts.append(f"{name} ({what}: {error['message'][:200]}; see {out / error['log']})")
+    for name in results.partial:
+        record = results.strategies[name]
+        what = "no result" if not record.seed_runs else \
+            f"{len(record.seed_runs)} of {results.settings['seeds']} seed runs"
+        error = f"{record.error.message[:200]}; see {out / record.error.log}" if record.error else "no error recorded"
+        parts.append(f"{name} ({what}: {error})")
     return "partial comparison: " + "; ".join(parts)
 
 
@@ -535,36 +529,34 @@ class Progress:
         self.bar.close()
 
 
-def ranking_table(results: dict) -> str:
+def ranking_table(results) -> str:
     """The short ranking printed at the end: by held-out mean over seeds. A score that is undefined (null,
     core.metrics) is left out; a strategy with none is listed last as n/a, never ranked by it."""
     import statistics
 
-    metric = results["task"]["metric"]
+    metric = results.task.metric
+    split = results.split
     rows = []
-    for name, record in results["strategies"].items():
-        runs = record["seed_runs"]
+    for name, record in results.strategies.items():
+        runs = record.seed_runs
         if not runs:
-            rows.append((float("-inf"), f"{name:9}  {record['status']}: no seed runs"))
+            rows.append((float("-inf"), f"{name:9}  {record.status}: no seed runs"))
             continue
-        held = [r["metrics"]["test"].get(metric) for r in runs if "test" in r["metrics"]]
-        held = [value for value in held if value is not None]
-        dev = [value for r in runs if (value := r["metrics"]["dev"].get(metric)) is not None]
-        if not (held or dev):
+        held = list(record.scores(split, metric).values())
+        dev = list(record.scores("dev", metric).values())
+        if not held:
             rows.append((float("-inf"), f"{name:9}  n/a: {metric} is undefined on every seed run"))
             continue
-        mean = statistics.mean(held or dev)
-        spread = statistics.stdev(held or dev) if len(held or dev) > 1 else 0.0
+        mean = statistics.mean(held)
+        spread = statistics.stdev(held) if len(held) > 1 else 0.0
         first = runs[0]
         dev_mean = f"{statistics.mean(dev):.4f}" if dev else "   n/a"
         rows.append((mean, f"{name:9}  {mean:.4f} ± {spread:.4f}  {dev_mean}  "
-                           f"{100 * first['trainable_params'] / first['total_params']:8.3f}%  "
-                           f"{statistics.mean(r['train_seconds'] for r in runs):7.1f}s  "
-                           f"{max(r['peak_memory_bytes'] for r in runs) / 2**20:7.0f} MiB"))
-    split = "held-out" if any("test" in r["metrics"] for s in results["strategies"].values() for r in s["seed_runs"]) \
-        else "dev"
-    header = (f"rank strategy   {split} {metric} (mean ± sd, {results['settings']['seeds']} seeds)  dev  "
-              f"trainable  train time  peak memory")
+                           f"{first.trainable_percent:8.3f}%  "
+                           f"{statistics.mean(r.train_seconds for r in runs):7.1f}s  "
+                           f"{max(r.peak_memory_bytes for r in runs) / 2**20:7.0f} MiB"))
+    header = (f"rank strategy   {'held-out' if split == 'test' else 'dev'} {metric} (mean ± sd, "
+              f"{results.settings['seeds']} seeds)  dev  trainable  train time  peak memory")
     lines = [header] + [f"{i:>4} {row}" for i, (_, row) in enumerate(sorted(rows, key=lambda r: -r[0]), start=1)]
     return "\n".join(lines)
 

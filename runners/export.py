@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 from core import cli
 from core.errors import UserError
-from core.layout import check_directory_target
+from core.layout import ComparisonDir, check_directory_target, staged_directory
+from core.records import ComparisonRecord, RunResult
+from core.schema import load_results
 
 PROBES = [
     "a great film", "boring and long , really", "i loved it so much that i saw it twice",
@@ -128,57 +129,39 @@ def build_parser() -> cli.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------- choosing the run
-def read_results(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "results.json"
-    if not path.is_file():
-        raise UserError(f"{run_dir} holds no results.json: give a comparison directory (python -m runners.compare --out)")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(results.get("strategies"), dict):
-            raise ValueError("no strategies")
-        return results
-    except (ValueError, AttributeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path} is not a peftbench comparison's results ({error})") from None
-
-
-def dev_score(run: dict[str, Any], metric: str) -> float:
-    value = run.get("metrics", {}).get("dev", {}).get(metric)
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else -math.inf
-
-
-def choose_run(results: dict[str, Any], run_dir: Path, strategy: str, seed: int | None) -> tuple[dict[str, Any], str]:
+def choose_run(results: ComparisonRecord, strategy: str, seed: int | None) -> tuple[RunResult, str]:
     """The seed run to export and why it was chosen."""
-    records = results["strategies"]
-    if strategy not in records:
-        raise UserError(f"{run_dir} has no strategy {strategy!r}; it compared {', '.join(records) or 'none'}")
-    runs = records[strategy].get("seed_runs") or []
+    run_dir = results.directory
+    if strategy not in results.strategies:
+        raise UserError(f"{run_dir} has no strategy {strategy!r}; it compared {', '.join(results.strategies) or 'none'}")
+    record = results.strategies[strategy]
+    runs = record.seed_runs
     if not runs:
-        raise UserError(f"strategy {strategy} has no finished seed run in {run_dir} (status: "
-                        f"{records[strategy].get('status')}); finish the comparison first")
-    seeds = sorted(run["seed"] for run in runs)
+        raise UserError(f"strategy {strategy} has no finished seed run in {run_dir} (status: {record.status}); "
+                        "finish the comparison first")
     if seed is not None:
-        chosen = next((run for run in runs if run["seed"] == seed), None)
+        chosen = next((run for run in runs if run.seed == seed), None)
         if chosen is None:
             raise UserError(f"seed {seed} of {strategy} was not run in {run_dir}; its seed runs are "
-                            f"{', '.join(map(str, seeds))}")
+                            f"{', '.join(str(run.seed) for run in sorted(runs, key=lambda run: run.seed))}")
         return chosen, "as asked"
-    metric = results.get("task", {}).get("metric", "")
-    chosen = max(runs, key=lambda run: (dev_score(run, metric), -run["seed"]))
-    score = dev_score(chosen, metric)
-    why = f"best dev {metric} {score:.4f}" if math.isfinite(score) else "no dev score: the lowest seed"
+    metric = results.task.metric
+    chosen = max(runs, key=lambda run: (run.score("dev") if run.score("dev") is not None else -math.inf, -run.seed))
+    score = chosen.score("dev")
+    why = f"best dev {metric} {score:.4f}" if score is not None else "no dev score: the lowest seed"
     return chosen, f"{why} of {len(runs)} seed run{'s' * (len(runs) > 1)}"
 
 
-def weights_folder(run_dir: Path, strategy: str, run: dict[str, Any]) -> Path:
-    """Where the seed run's trained weights are: RUN_DIR/models/<strategy>/seed-<n>, else its artifact_path."""
+def weights_folder(run_dir: Path, strategy: str, run: RunResult) -> Path:
+    """Where the seed run's trained weights are: its folder in the comparison (core.layout), else its artifact_path."""
     from core.artifacts import CONFIG_FILE, WEIGHTS_FILE
 
-    here = run_dir / "models" / strategy / f"seed-{run['seed']}"
-    candidates = [here] + ([Path(run["artifact_path"]).parent] if run.get("artifact_path") else [])
+    here = ComparisonDir(run_dir).seed_dir(strategy, run.seed)
+    candidates = [here] + ([Path(run.artifact_path).parent] if run.artifact_path else [])
     for folder in candidates:
         if (folder / WEIGHTS_FILE).is_file() and (folder / CONFIG_FILE).is_file():
             return folder
-    raise UserError(f"the trained weights of {strategy} seed {run['seed']} are not in {here} (a comparison from "
+    raise UserError(f"the trained weights of {strategy} seed {run.seed} are not in {here} (a comparison from "
                     f"before seed runs were saved, or run on another machine); train it with python -m runners.train")
 
 
@@ -348,8 +331,8 @@ def sequence_classification_logits(folder: Path, head: dict[str, Any]):
 
 def export(run_dir: Path, strategy: str, seed: int | None, out: Path, merge: bool) -> dict[str, Any]:
     """Write the export to ``out`` (through a staging folder, so a failure leaves nothing); return a summary."""
-    results = read_results(run_dir)
-    run, why = choose_run(results, run_dir, strategy, seed)
+    results = load_results(run_dir)
+    run, why = choose_run(results, strategy, seed)
     folder = weights_folder(run_dir, strategy, run)
     check_out(out)
 
@@ -358,8 +341,8 @@ def export(run_dir: Path, strategy: str, seed: int | None, out: Path, merge: boo
     from strategies import get_strategy
 
     saved = artifacts.read_saved_run(str(folder))
-    if saved.strategy != strategy or saved.config.seed != run["seed"]:
-        raise UserError(f"{folder} holds {saved.strategy} seed {saved.config.seed}, not {strategy} seed {run['seed']}")
+    if saved.strategy != strategy or saved.config.seed != run.seed:
+        raise UserError(f"{folder} holds {saved.strategy} seed {saved.config.seed}, not {strategy} seed {run.seed}")
     method = get_strategy(saved.strategy, saved.strategy_params)
     model, tokenizer = artifacts.rebuild(saved, method)
     tokenizer.padding_side = "right"  # as core.data pads; transformers' decoder heads assume it too
@@ -370,13 +353,9 @@ def export(run_dir: Path, strategy: str, seed: int | None, out: Path, merge: boo
     if merge:
         encoder = merged_encoder(model, saved)  # refusals happen here, before anything is written
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    summary: dict[str, Any] = {"strategy": strategy, "seed": run["seed"], "why": why, "out": out, "from": folder,
+    summary: dict[str, Any] = {"strategy": strategy, "seed": run.seed, "why": why, "out": out, "from": folder,
                                "files": [], "notes": [], "gaps": {}}
-    try:
+    with staged_directory(out) as staging:  # out (absent or empty: check_out) appears whole, or not at all
         artifacts.write_head_files(staging, head, weights)
         labels = f" ({', '.join(head['label_names'])})" if head["label_names"] else ""
         summary["files"].append(("head.safetensors, head.json", f"the head: {head['pooling']} pooling, "
@@ -390,11 +369,6 @@ def export(run_dir: Path, strategy: str, seed: int | None, out: Path, merge: boo
         else:
             write_trainable(staging, out, folder, model, tokenizer, summary)
         (staging / "README.md").write_text(readme(summary, head), encoding="utf-8")
-        if out.exists():
-            out.rmdir()  # empty (check_out)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return summary
 
 

@@ -26,7 +26,7 @@ from typing import Callable, Sequence, TypeVar
 
 from core import cli
 from core.errors import UserError
-from reports.load import load_results
+from core.schema import load_results
 from reports.recommend import DEFAULT_PREFERENCE, PREFERENCES, Constraints, recommend, render
 from reports.sweep import is_sweep, load_sweep, recommend_at, render_at
 from reports.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds

@@ -15,7 +15,8 @@ from typing import Sequence
 
 from core import cli
 from core.errors import UserError
-from reports.render import COMBINED_DIR, write_report, write_reports
+from core.layout import COMBINED_REPORT_DIR
+from reports.render import write_report, write_reports
 from reports.style import STYLES
 from reports.sweep import is_sweep
 from reports.sweep_render import write_sweep_report
@@ -30,7 +31,7 @@ def build_parser() -> cli.ArgumentParser:
                         help="paper: 3.3-inch single-column figures, fonts ≥ 7 pt; slides: large fonts "
                         "(default: paper)")
     parser.add_argument("--out", help=f"output directory (default: RUN_DIR/report; with several RUN_DIRs the "
-                        f"combined report, default {COMBINED_DIR}/)")
+                        f"combined report, default {COMBINED_REPORT_DIR}/)")
     return parser
 
 

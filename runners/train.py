@@ -15,6 +15,7 @@ from core import cli
 from core.config import TrainConfig
 from core.errors import UserError
 from core.layout import TrainRunDir, check_directory_target, write_atomic
+from core.schema import to_json
 from runners.common import add_run_arguments, strategy_listing
 from strategies import STRATEGIES, get_strategy
 
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = load_task(config.task_request())
     result = train(config, strategy, data=data)
     result.dropped_rows = data.dropped_rows
-    record = json.dumps(result.to_dict(), indent=2)
+    record = json.dumps(to_json(result), indent=2)
     write_atomic(run.result, record + "\n")
     print(record)
     dev = result.metrics["dev"][result.primary_metric]

@@ -23,14 +23,17 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from core.config import RunResult, TrainConfig
+from core.config import TrainConfig
 from core.costs import release_freed_memory
 from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
 from core.metrics import undefined_reason
 from core.pareto import COSTS, front_indices, spread
+from core.records import RunResult
+from core.schema import parse, to_json
 from core.strategy import Strategy
 from core.tasks import HELDOUT_FROM_TRAIN, TaskData, load_task
 from core.artifacts import WEIGHTS_FILE
+from core.layout import ComparisonDir, model_short_name, task_label
 from core.train import rescore, train
 from studies import queue, space
 from studies.presets import Preset
@@ -88,6 +91,12 @@ class ComparisonSettings:
     @property
     def names(self) -> list[str]:
         return [strategy.name for strategy in self.strategies]
+
+    @property
+    def startup_trials(self) -> int:
+        """TPE's random start-up trials per study (results.json records it: the expected-best curves use only
+        trials drawn before the model took over)."""
+        return min(4, max(1, int(self.budget) // 2))
 
     @property
     def costs(self) -> tuple[str, ...]:
@@ -153,14 +162,6 @@ class ComparisonSettings:
                             "(the default with --objectives)")
 
 
-def model_short_name(model: str) -> str:
-    return Path(model.rstrip("/")).name or model
-
-
-def task_label(task: str) -> str:
-    return Path(task).stem if ("/" in task or Path(task).suffix) else task
-
-
 def study_name(settings: ComparisonSettings, strategy: str) -> str:
     name = f"{task_label(settings.task)}-{model_short_name(settings.model)}-{strategy}-{settings.preset.name}"
     return name + settings.study_suffix
@@ -204,7 +205,7 @@ class Comparison:
         seed = self.settings.sampler_seed + 1000 * self.settings.worker_index + sum(map(ord, strategy))
         if self.settings.sampler == "random":
             return optuna.samplers.RandomSampler(seed=seed)
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(4, max(1, int(self.settings.budget) // 2)))
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.settings.startup_trials)
 
     def pruner(self) -> optuna.pruners.BasePruner:
         if self.settings.pruner == "halving":
@@ -330,15 +331,15 @@ class Comparison:
             seed=seed, output_dir=None,  # the template's output_dir is the comparison's; a trial saves nothing
         )
 
-    def seed_dir(self, strategy: str, seed: int, configuration: int | None = None) -> str | None:
-        """Where a seed run's trained weights go: ``<comparison>/models/<strategy>/seed-<n>/``, or for one of
-        several front configurations ``models/<strategy>/trial-<t>/seed-<n>/`` (none when the comparison has
-        no output directory, ``settings.run.output_dir``)."""
+    @property
+    def layout(self) -> ComparisonDir | None:
+        """The comparison's directory (core.layout), where seed runs keep their weights; None without one."""
         out = self.settings.run.output_dir
-        if not out:
-            return None
-        folder = Path(out) / "models" / strategy
-        return str((folder if configuration is None else folder / f"trial-{configuration}") / f"seed-{seed}")
+        return ComparisonDir(Path(out)) if out else None
+
+    def seed_dir(self, strategy: str, seed: int, configuration: int | None = None) -> str | None:
+        """Where a seed run's trained weights go (``ComparisonDir.seed_dir``); none without a directory."""
+        return str(self.layout.seed_dir(strategy, seed, configuration)) if self.layout else None
 
     def undefined_score(self, value: float | None) -> str | None:
         """Why a run's dev score is no number, or None when it is one. A trial needs a number (Optuna ranks
@@ -368,7 +369,7 @@ class Comparison:
 
         config = replace(config, output_dir=self.trial_dir(strategy.name, trial.number))
         result = train(config, strategy(values["strategy_params"]), callbacks=[report], data=self.tuning_data)
-        trial.set_user_attr(TRIAL_RESULT, result.to_dict())
+        trial.set_user_attr(TRIAL_RESULT, to_json(result))
         trial.set_user_attr("samples_seen", result.train_samples_seen)
         for measure in COSTS.values():  # what --objectives can minimise, kept for every trial
             trial.set_user_attr(measure, getattr(result, measure))
@@ -376,15 +377,11 @@ class Comparison:
         return result.score("dev")
 
     def trials_dir(self, strategy: str) -> Path | None:
-        """Where a strategy's tuning trials keep their trained weights until its seed runs are done:
-        ``<comparison>/trials/<strategy>/`` (none without an output directory)."""
-        out = self.settings.run.output_dir
-        return Path(out) / "trials" / strategy if out else None
+        """Where a strategy's tuning trials keep their trained weights until its seed runs are done."""
+        return self.layout.trials_dir(strategy) if self.layout else None
 
     def trial_dir(self, strategy: str, number: int) -> str | None:
-        """One tuning trial's folder in :meth:`trials_dir`: ``trial-<n>/``."""
-        folder = self.trials_dir(strategy)
-        return str(folder / f"trial-{number}") if folder else None
+        return str(self.layout.trial_dir(strategy, number)) if self.layout else None
 
     def take_repeated_trial(self, strategy: str, source: FrozenTrial | None, seed: int,
                             seed_dir: str | None) -> FrozenTrial | None:
@@ -416,12 +413,12 @@ class Comparison:
         repeated = self.take_repeated_trial(strategy.name, source, seed, config.output_dir)
         if repeated is not None:  # the tuning trial with this configuration and seed: rescored, not retrained
             result = rescore(config, strategy(values["strategy_params"]),
-                             RunResult.from_dict(repeated.user_attrs[TRIAL_RESULT]), self.data)
+                             parse(RunResult, repeated.user_attrs[TRIAL_RESULT], f"tuning trial {repeated.number}'s record"), self.data)
             trial.set_user_attr(REPEATED_TRIAL, repeated.number)
         else:
             result = train(config, strategy(values["strategy_params"]), data=self.data)
         result.dropped_rows = self.data.dropped_rows
-        trial.set_user_attr(SEED_RESULT, result.to_dict())
+        trial.set_user_attr(SEED_RESULT, to_json(result))
         trial.set_user_attr("samples_seen", result.train_samples_seen)
         return result.score("dev")
 
@@ -563,7 +560,7 @@ def seeded_configurations(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def seed_results(study: optuna.Study) -> list[RunResult]:
-    return [RunResult.from_dict(t.user_attrs[SEED_RESULT]) for t in queue.trials(study, TrialState.COMPLETE)
+    return [parse(RunResult, t.user_attrs[SEED_RESULT], f"{study.study_name} trial {t.number}") for t in queue.trials(study, TrialState.COMPLETE)
             if SEED_RESULT in t.user_attrs]
 
 

@@ -1,6 +1,5 @@
-"""``results.json``: one schema-versioned file per comparison, rebuilt from the Optuna storage and
-written atomically (temp file, then rename), so a killed process never leaves half a file behind.
-The format is documented in docs/results-schema.md."""
+"""A comparison's record (``core.records.ComparisonRecord``, written as ``results.json`` by ``core.schema``),
+rebuilt from the Optuna storage. The format is documented in docs/results-schema.md."""
 
 from __future__ import annotations
 
@@ -9,56 +8,43 @@ import os
 import platform
 import socket
 import warnings
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
 import optuna
 from optuna.trial import TrialState
 
 from core.costs import device_description, versions
-from core.layout import LOG_FILE
+from core.layout import LOG_FILE, ComparisonDir
+from core.records import (BestTrial, Budget, ComparisonRecord, Failure, FrontConfig, ModelRecord, RunResult,
+                          StrategyRecord, TaskRecord, TrialRecord)
+from core.schema import KIND, SCHEMA_VERSION
 from core.strategy import Strategy
 from core.train import resolve_device
 from studies import queue, space
 from studies.compare import (Comparison, front_trials, repeated_trials, seed_results, seeded_configurations,
                              seeds_study_name, study_name)
 
-SCHEMA_VERSION = 2  # 2: every strategy carries its declared StrategyInfo ("info")
-KIND = "peftbench-comparison"
-RESULTS_FILE = "results.json"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def trial_record(trial: optuna.trial.FrozenTrial, objectives: list[str]) -> dict[str, Any]:
+def trial_record(trial: optuna.trial.FrozenTrial, objectives: list[str]) -> TrialRecord:
     """``objectives``: the metric and costs of a multi-objective study, whose trials also carry ``values``."""
-    record = {
-        "number": trial.number,
-        "state": trial.state.name,
-        "params": trial.params,
-        "value": trial.values[0] if trial.values else None,  # the dev metric, also of a multi-objective trial
-        "duration_seconds": trial.duration.total_seconds() if trial.duration is not None else None,
-        "samples_seen": trial.user_attrs.get("samples_seen", 0),
-        "intermediate": intermediate(trial),
-        "reason": trial.user_attrs.get(queue.REASON),
-        "retry_of": trial.system_attrs.get("failed_trial"),
-    }
-    if len(objectives) > 1:
-        record["values"] = named_values(trial, objectives)
-    return record
+    return TrialRecord(
+        number=trial.number, state=trial.state.name, params=trial.params,
+        value=trial.values[0] if trial.values else None,  # the dev metric, also of a multi-objective trial
+        duration_seconds=trial.duration.total_seconds() if trial.duration is not None else None,
+        samples_seen=trial.user_attrs.get("samples_seen", 0), intermediate=intermediate(trial),
+        reason=trial.user_attrs.get(queue.REASON), retry_of=trial.system_attrs.get("failed_trial"),
+        values=named_values(trial, objectives) if len(objectives) > 1 else None,
+    )
 
 
-def intermediate(trial: optuna.trial.FrozenTrial) -> list[list[float]]:
-    """[samples seen, dev metric] at each evaluation: what the trial reported to Optuna, or for a
+def intermediate(trial: optuna.trial.FrozenTrial) -> list[tuple[float, float]]:
+    """(samples seen, dev metric) at each evaluation: what the trial reported to Optuna, or for a
     multi-objective trial (which cannot report) its learning curve."""
     if trial.intermediate_values:
-        return sorted([int(step), value] for step, value in trial.intermediate_values.items())
-    return [[point["samples"], point["value"]] for point in trial.user_attrs.get("learning_curve", [])
+        return sorted((int(step), value) for step, value in trial.intermediate_values.items())
+    return [(point["samples"], point["value"]) for point in trial.user_attrs.get("learning_curve", [])
             if point.get("value") is not None]
 
 
@@ -67,22 +53,21 @@ def named_values(trial: optuna.trial.FrozenTrial, objectives: list[str]) -> dict
 
 
 def front_record(comparison: Comparison, strategy: type[Strategy], trial: optuna.trial.FrozenTrial,
-                 objectives: list[str], seeded: bool) -> dict[str, Any]:
+                 objectives: list[str], seeded: bool) -> FrontConfig:
     """One configuration on a strategy's Pareto set, with its seed runs when it is one of those re-run."""
     name = seeds_study_name(comparison.settings, strategy.name, trial.number)
-    return {"trial": trial.number, "values": named_values(trial, objectives), "params": trial.params,
-            "strategy_params": space.from_params(trial.params, strategy)["strategy_params"],
-            "seed_runs": stored_seed_runs(comparison, name) if seeded else []}
+    return FrontConfig(trial=trial.number, values=named_values(trial, objectives), params=trial.params,
+                       strategy_params=space.from_params(trial.params, strategy)["strategy_params"],
+                       seed_runs=stored_seed_runs(comparison, name) if seeded else [])
 
 
-def stored_seed_runs(comparison: Comparison, name: str) -> list[dict[str, Any]]:
+def stored_seed_runs(comparison: Comparison, name: str) -> list[RunResult]:
     """The seed run records of the study ``name``, by seed; none while it does not exist."""
     seeds = load_or_none(comparison, name)
     if seeds is None:
         return []
     repeats = repeated_trials(seeds)
-    return [{**r.to_dict(), **({"repeats_trial": repeats[r.seed]} if r.seed in repeats else {})}
-            for r in sorted(seed_results(seeds), key=lambda r: r.seed)]
+    return [replace(r, repeats_trial=repeats.get(r.seed)) for r in sorted(seed_results(seeds), key=lambda r: r.seed)]
 
 
 def load_or_none(comparison: Comparison, name: str) -> optuna.Study | None:
@@ -109,15 +94,15 @@ def first_failure(comparison: Comparison, names: list[str]) -> str | None:
     return None
 
 
-def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[str, Any]:
+def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> StrategyRecord:
     settings = comparison.settings
     name = study_name(settings, strategy.name)
-    info = strategy.info().to_dict()
+    info = strategy.info()
     try:
         study = optuna.load_study(study_name=name, storage=comparison.storage)
     except KeyError:
-        return {"info": info, "status": "pending", "study_name": name, "trials": [], "spent": {}, "best": None,
-                "param_importance": None, "seed_runs": []}
+        return StrategyRecord(info=info, status="pending", study_name=name, trials=[], spent={}, best=None,
+                              param_importance=None, seed_runs=[])
     finished = [t for t in queue.trials(study) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
                 or (t.state == TrialState.FAIL and t.user_attrs.get(queue.COUNTED))]
     complete = [t for t in finished if t.state == TrialState.COMPLETE]
@@ -127,14 +112,14 @@ def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[st
     if complete and settings.multi_objective:  # the best-scoring configuration of the front stands for the strategy
         seeded = {t.number for t in seeded_configurations(study)}
         front = [front_record(comparison, strategy, t, objectives, t.number in seeded) for t in front_trials(study)]
-        best = {"trial": front[0]["trial"], "value": front[0]["values"][objectives[0]], "params": front[0]["params"]}
+        best = BestTrial(trial=front[0].trial, value=front[0].values[objectives[0]], params=front[0].params)
     elif complete:
         top = study.best_trial
-        best = {"trial": top.number, "value": top.value, "params": top.params}
-    runs = front[0]["seed_runs"] if front else stored_seed_runs(comparison, seeds_study_name(settings, strategy.name))
+        best = BestTrial(trial=top.number, value=top.value, params=top.params)
+    runs = front[0].seed_runs if front else stored_seed_runs(comparison, seeds_study_name(settings, strategy.name))
     budget_done = len(finished) >= settings.budget if settings.budget_kind == "trials" else \
         comparison.spent(study)[settings.budget_kind] >= settings.budget
-    configurations = [runs] + [f["seed_runs"] for f in front if f["trial"] in seeded]
+    configurations = [runs] + [f.seed_runs for f in front if f.trial in seeded]
     seed_studies = [seeds_study_name(settings, strategy.name, number) for number in sorted(seeded)] if front else \
         [seeds_study_name(settings, strategy.name)]
     status = strategy_status(budget_done, bool(complete), [len(r) for r in configurations],
@@ -142,19 +127,11 @@ def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> dict[st
     error = None
     if status in (FAILED, PARTIAL):
         message = first_failure(comparison, [name, *seed_studies]) or "no run failed with a recorded reason"
-        error = {"message": message, "log": LOG_FILE}
-    return {
-        "info": info,
-        "status": status,
-        "error": error,
-        "study_name": name,
-        "trials": [trial_record(t, objectives) for t in finished],
-        "spent": comparison.spent(study),
-        "best": best,
-        "param_importance": importance(study) if len(complete) >= 2 else None,
-        "seed_runs": runs,
-        **({"front": front} if settings.multi_objective else {}),
-    }
+        error = Failure(message=message, log=LOG_FILE)
+    return StrategyRecord(info=info, status=status, error=error, study_name=name,
+                          trials=[trial_record(t, objectives) for t in finished], spent=comparison.spent(study),
+                          best=best, param_importance=importance(study) if len(complete) >= 2 else None,
+                          seed_runs=runs, front=front)
 
 
 DONE, RUNNING, PARTIAL, FAILED = "done", "running", "partial", "failed"  # a strategy's status (besides "pending")
@@ -192,61 +169,47 @@ def importance(study: optuna.Study) -> dict[str, float] | None:
         return None
 
 
-def build(comparison: Comparison, storage_label: str, created: str | None = None) -> dict[str, Any]:
+def build(comparison: Comparison, storage_label: str, created: str | None = None) -> ComparisonRecord:
     settings = comparison.settings
     data = comparison.data
     strategies = {strategy.name: strategy_record(comparison, strategy) for strategy in settings.strategies}
-    total = next((r["total_params"] for s in strategies.values() for r in s["seed_runs"]), None)
+    total = next((r.total_params for s in strategies.values() for r in s.seed_runs), None)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": KIND,
-        "complete": all(s["status"] in (DONE, PARTIAL, FAILED) for s in strategies.values()),
+    return ComparisonRecord(
+        schema_version=SCHEMA_VERSION, kind=KIND,
+        complete=all(s.status in (DONE, PARTIAL, FAILED) for s in strategies.values()),
         # the requested strategies without every seed run: a comparison that ends with any is partial (exit 3)
-        "partial": [name for name, s in strategies.items() if s["status"] in (PARTIAL, FAILED)],
-        "created": created or now,
-        "updated": now,
-        "task": {
-            "name": data.spec.name,
-            "metric": data.spec.metric,
-            "num_labels": data.spec.num_labels,
-            "source": data.source,
-            "sizes": data.sizes(),
-            "full_train_size": data.full_train_size,
-            "protocol": data.protocol,
-            "heldout": next((n for n in data.notes if n.startswith("held-out")), "the task's own labelled test split"),
-            "notes": data.notes,
-        },
-        "model": {"name": settings.model, "total_params": total},
-        "preset": settings.preset.name,
-        "settings": {
+        partial=[name for name, s in strategies.items() if s.status in (PARTIAL, FAILED)],
+        created=created or now, updated=now,
+        task=TaskRecord(name=data.spec.name, metric=data.spec.metric, num_labels=data.spec.num_labels,
+                        source=data.source, sizes=data.sizes(), full_train_size=data.full_train_size,
+                        protocol=data.protocol, splits=data.splits, notes=list(data.notes)),
+        model=ModelRecord(name=settings.model, total_params=total),
+        preset=settings.preset.name,
+        settings={
             **settings.identity(), "seeds": settings.seeds, "sampler": settings.sampler, "pruner": settings.pruner,
             "sampler_seed": settings.sampler_seed, "trials_preset": settings.preset.trials,
+            "startup_trials": settings.startup_trials,
             "workers": settings.workers, "first_trial": "defaults",
             "gradient_checkpointing": settings.run.gradient_checkpointing, **settings.extra,
         },
-        "budget": {"kind": settings.budget_kind, "per_strategy": settings.budget},
-        "storage": storage_label,
-        "environment": {
+        budget=Budget(kind=settings.budget_kind, per_strategy=settings.budget),
+        storage=storage_label,
+        environment={
             "device": device_description(resolve_device(settings.run.device)),
             "hostname": socket.gethostname(),
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
             "versions": versions(),
         },
-        "parallel": settings.workers > 1 or settings.extra.get("shared_storage", False),
-        "strategies": strategies,
-    }
-
-
-def save(results: dict[str, Any], out: Path) -> Path:
-    path = out / RESULTS_FILE
-    write_atomic(path, json.dumps(results, indent=2, default=str) + "\n")
-    return path
+        parallel=settings.workers > 1 or settings.extra.get("shared_storage", False),
+        strategies=strategies,
+    )
 
 
 def previous_created(out: Path) -> str | None:
+    """When the comparison in ``out`` was first written, if it was."""
     try:
-        return json.loads((out / RESULTS_FILE).read_text()).get("created")
+        return json.loads(ComparisonDir(out).results.read_text()).get("created")
     except (OSError, ValueError, AttributeError):
         return None

@@ -12,10 +12,9 @@ from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrial
 from optuna.storages.journal import JournalFileBackend
 
 from core.errors import UserError
+from core.layout import ComparisonDir
 
 JOURNAL_SUFFIXES = (".journal", ".log")
-LOCAL_SQLITE = "optuna.db"
-LOCAL_JOURNAL = "optuna.journal"
 ATTEMPTS = 3
 
 
@@ -50,10 +49,11 @@ def choose_storage(url: str | None, out: Path, workers: int) -> StorageChoice:
     is for one process). An existing local file wins, so a resumed run finds its studies."""
     if url:
         return StorageChoice(url, local=False)
-    for name in (LOCAL_SQLITE, LOCAL_JOURNAL):
-        if (out / name).exists():
-            return StorageChoice(_local_url(out / name), local=True)
-    return StorageChoice(_local_url(out / (LOCAL_SQLITE if workers == 1 else LOCAL_JOURNAL)), local=True)
+    layout = ComparisonDir(out)
+    for path in (layout.sqlite, layout.journal):
+        if path.exists():
+            return StorageChoice(_local_url(path), local=True)
+    return StorageChoice(_local_url(layout.sqlite if workers == 1 else layout.journal), local=True)
 
 
 def _local_url(path: Path) -> str:

@@ -29,12 +29,13 @@ from typing import Any, Iterator, Protocol
 import optuna
 from optuna.trial import FrozenTrial
 
-from core.config import RunResult
+from core.layout import ComparisonDir, run_name
+from core.records import RunResult
+from core.schema import parse
 from core.errors import UserError
 from core.strategy import Strategy
 from studies import queue
-from studies.compare import (SEED_RESULT, ComparisonSettings, model_short_name, seeds_study_name, study_name,
-                             task_label)
+from studies.compare import SEED_RESULT, ComparisonSettings, seeds_study_name, study_name
 
 log = logging.getLogger("peftbench.trackers")
 TRACKERS = ("tensorboard", "mlflow")
@@ -122,11 +123,11 @@ def quiet_mlflow() -> None:
 def default_mlflow_uri(out: Path) -> str:
     """A SQLite store in ``<out>/mlruns/``: MLflow 3's local default is a database, its ``mlruns/`` file store
     being in maintenance mode (refused unless ``MLFLOW_ALLOW_FILE_STORE`` is set)."""
-    return f"sqlite:///{(out / 'mlruns' / 'mlflow.db').resolve()}"
+    return f"sqlite:///{(ComparisonDir(out).mlruns / 'mlflow.db').resolve()}"
 
 
 def experiment_name(settings: ComparisonSettings) -> str:
-    return f"{task_label(settings.task)}-{model_short_name(settings.model)}-{settings.preset.name}"
+    return run_name(settings.task, settings.model, settings.preset.name)
 
 
 class Tracking:
@@ -145,14 +146,15 @@ class Tracking:
         MLflow runs at ``mlflow_uri`` (default: :func:`default_mlflow_uri`) in the experiment
         ``<task>-<model>-<preset>``, which comparisons of the same thing share on a server."""
         trackers: list[Tracker] = []
+        layout = ComparisonDir(out)
         if "tensorboard" in names:
-            trackers.append(TensorBoardTracker(out / "tensorboard"))
+            trackers.append(TensorBoardTracker(layout.tensorboard))
         if "mlflow" in names:
             local = mlflow_uri is None
             if local:
-                (out / "mlruns").mkdir(parents=True, exist_ok=True)
+                layout.mlruns.mkdir(parents=True, exist_ok=True)
             trackers.append(MlflowTracker(mlflow_uri or default_mlflow_uri(out), experiment_name(settings),
-                                          (out / "mlruns" / "artifacts").resolve().as_uri() if local else None))
+                                          (layout.mlruns / "artifacts").resolve().as_uri() if local else None))
         return cls(trackers, settings, metric)
 
     def working(self) -> list[Tracker]:
@@ -207,7 +209,8 @@ class Tracking:
 
     def describe(self, name: str, trial: FrozenTrial) -> TrackedRun:
         strategy, kind, folder = self.strategy_of(name)
-        record = RunResult.from_dict(trial.user_attrs[SEED_RESULT]) if SEED_RESULT in trial.user_attrs else None
+        record = parse(RunResult, trial.user_attrs[SEED_RESULT], f"seed run {trial.number}") \
+            if SEED_RESULT in trial.user_attrs else None
         seed = trial.params.get("seed") if kind == SEED_RUN else self.settings.data_seed
         tags = {"strategy": strategy.name, "family": strategy.info().family, "kind": kind, "seed": str(seed),
                 "task": self.settings.task, "model": self.settings.model, "preset": self.settings.preset.name,

@@ -11,6 +11,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from core.schema import SCHEMA_VERSION, to_json
 from runners.compare import main
 from tests.conftest import sentiment_rows, sst2_dir
 from tests.test_cli_train import assert_one_line_error, run_cli
@@ -41,11 +42,11 @@ def finished(tiny_model, data_dir, tmp_path_factory):
 
 def test_every_strategy_gets_the_same_budget_and_its_seed_runs(finished):
     results = json.loads((finished / "results.json").read_text())
-    assert results["schema_version"] == 2 and results["complete"]
+    assert results["schema_version"] == SCHEMA_VERSION and results["complete"] and results["partial"] == []
     assert results["budget"] == {"kind": "trials", "per_strategy": 3}
     for name in STRATEGIES.split(","):
         record = results["strategies"][name]
-        assert record["info"] == STRATEGY_CLASSES[name].info().to_dict()
+        assert record["info"] == to_json(STRATEGY_CLASSES[name].info())
         assert all(r["strategy_info"] == record["info"] for r in record["seed_runs"])
         assert record["status"] == "done"
         assert len(record["trials"]) == 3 and record["spent"]["trials"] == 3
@@ -79,7 +80,7 @@ def test_the_seed_run_repeating_the_best_trial_is_that_trial_rescored(finished):
     for name in STRATEGIES.split(","):
         record = results["strategies"][name]
         runs = {run["seed"]: run for run in record["seed_runs"]}
-        assert runs[0]["repeats_trial"] == record["best"]["trial"] and "repeats_trial" not in runs[1]
+        assert runs[0]["repeats_trial"] == record["best"]["trial"] and runs[1]["repeats_trial"] is None
         assert runs[0]["metrics"]["dev"]["accuracy"] == record["best"]["value"]
         best = next(t for t in record["trials"] if t["number"] == record["best"]["trial"])
         assert [[point["samples"], point["value"]] for point in runs[0]["learning_curve"]] == best["intermediate"]
@@ -127,7 +128,7 @@ def test_custom_csv_task(tiny_model, tmp_path):
                  "--no-report"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["task"]["name"] == "reviews" and results["task"]["sizes"]["test"] == 32
-    assert "dev is a seeded, stratified 10%" in " ".join(results["task"]["notes"])
+    assert results["task"]["splits"] == {"dev": "carved from train", "heldout": "carved from train", "seed": 0}
 
 
 def test_sigkill_during_a_trial_then_rerun_finishes_without_repeats(tiny_model, tmp_path):

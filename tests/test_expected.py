@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from reports.expected import (WITHIN, draws, expected_max, expected_max_curve, max_weights, startup_trials,
                               trials_to_within)
-from reports.load import load_results
+from core.schema import load_results
 from tests.fixtures.make_results import make_results, write_run
 from tests.test_cli_train import run_cli
 
@@ -156,15 +156,19 @@ def test_without_a_defaults_trial_the_first_trial_counts(tmp_path):
 
 
 @pytest.mark.parametrize("budget", [1, 2, 3, 4, 7, 8, 9, 20, 1000, 2_000_000])
-def test_startup_trials_mirror_the_comparison_sampler(budget):
-    """results.json does not record n_startup_trials; reports.expected re-derives it the way
-    studies.compare builds its TPESampler. This catches the two drifting apart."""
-    from studies.compare import Comparison
+def test_the_recorded_startup_trials_are_the_samplers(budget):
+    """results.json records TPE's n_startup_trials (settings.startup_trials, which reports.expected reads) from
+    the same property the comparison's TPESampler is built with."""
+    from core.config import TrainConfig
+    from strategies.lora import Lora
+    from studies.compare import Comparison, ComparisonSettings
+    from studies.presets import PRESETS
 
-    fake = SimpleNamespace(settings=SimpleNamespace(sampler="tpe", sampler_seed=0, worker_index=0, budget=budget))
-    sampler = Comparison.sampler(fake, "lora")
-    results = SimpleNamespace(budget=float(budget))
-    assert startup_trials(results) == sampler._n_startup_trials
+    settings = ComparisonSettings(run=TrainConfig(), preset=PRESETS["quick"], strategies=[Lora], budget=budget)
+    sampler = Comparison.sampler(SimpleNamespace(settings=settings), "lora")
+    assert sampler._n_startup_trials == settings.startup_trials
+    assert startup_trials(SimpleNamespace(settings={"startup_trials": settings.startup_trials})) == \
+        settings.startup_trials
 
 
 # ----------------------------------------------------------------------------- in the report

@@ -247,7 +247,7 @@ def test_a_decoder_exports_as_adapter_merged_and_sequence_classification(gpt2_ru
 # ----------------------------------------------------------------------------- 3. refusals: one line, exit 2
 def test_a_run_dir_without_results_is_refused_by_the_command_in_one_line(tmp_path):
     process = run_cli("runners.export", str(tmp_path), "--strategy", "lora", "--out", str(tmp_path / "out"))
-    assert_one_line_error(process, f"{tmp_path} holds no results.json")
+    assert_one_line_error(process, f"{tmp_path} has no results.json")
     assert not (tmp_path / "out").exists()
 
 
@@ -256,7 +256,7 @@ def test_a_run_dir_without_results_is_refused_by_the_command_in_one_line(tmp_pat
      "(strategies.adapters.Bottleneck, strategies.adapters.WithAdapter) that a plain transformers BertModel does not have"),
     (["{run}", "--strategy", "bitfit"], "has no strategy 'bitfit'; it compared lora, full, adapters"),
     (["{run}", "--strategy", "lora", "--seed", "7"], "seed 7 of lora was not run in {run}; its seed runs are 0, 1"),
-    (["{tmp}", "--strategy", "lora"], "{tmp} holds no results.json"),
+    (["{tmp}", "--strategy", "lora"], "{tmp} has no results.json"),
     (["{run}", "--strategy", "lora", "--out", "{run}"], "already exists and is not an empty directory"),
     (["{run}", "--strategy", "lora", "--seed", "-1"], "argument --seed: must be 0 or a positive integer"),
 ], ids=["merge-bottleneck-adapters", "unknown-strategy", "seed-not-run", "no-results", "out-not-empty", "negative-seed"])

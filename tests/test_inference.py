@@ -6,11 +6,15 @@ round trip through ``results.json``'s dict form."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from core.build import build_model
-from core.config import RunResult, TrainConfig
+from core.config import TrainConfig
+from core.records import RunResult
+from core.schema import parse, to_json
 from core.data import encode_split
 from core.inference import BATCH_SIZE, PASSES, SAMPLE_SIZE, TOLERANCE, inference_sample, measure_inference
 from core.models import load_tokenizer
@@ -127,4 +131,4 @@ def test_a_frozen_run_asked_to_measure_records_its_inference_cost(tiny_model, da
     assert cost is not None and cost.merged is None and cost.merge_note.startswith("nothing to merge")
     assert cost.examples == 32 and cost.as_trained.latency_ms > 0
     assert cost.seconds > 0
-    assert RunResult.from_dict(result.to_dict()) == result
+    assert parse(RunResult, json.loads(json.dumps(to_json(result))), "a run record") == result

@@ -14,7 +14,7 @@ import pytest
 
 from core.errors import UserError
 from core.pareto import spread
-from reports.load import load_results
+from core.schema import load_results
 from reports.pareto_sets import front_points
 from reports.recommend import Constraints, recommend, render
 from reports.render import write_report

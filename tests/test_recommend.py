@@ -7,8 +7,8 @@ import pytest
 from scipy import stats as scipy_stats
 
 from core.errors import UserError
-from reports.load import load_results
-from reports.load import Results
+from core.schema import load_results
+from core.records import ComparisonRecord
 from reports.recommend import Constraints, recommend, render
 from reports.tables import main_table
 from reports.stats import paired_t_test
@@ -223,7 +223,7 @@ def test_cli_bad_results(tmp_path):
 
 
 # ----------------------------------------------------------------------------- ties: the cheaper one
-def two_leaders(tmp_path, adapters: list[float], lora: list[float], **costs) -> Results:
+def two_leaders(tmp_path, adapters: list[float], lora: list[float], **costs) -> ComparisonRecord:
     """adapters and lora with the given held-out scores per seed; 523k vs 250k trainable parameters (the
     issue's case) unless ``costs`` say otherwise, e.g. ``memory={"adapters": 1200, "lora": 1300}`` (MiB)."""
     data = make_results(strategies=("adapters", "lora"))

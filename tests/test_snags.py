@@ -308,7 +308,8 @@ def test_a_trial_whose_dev_score_is_undefined_fails_with_the_reason(tiny_model, 
     from optuna.trial import TrialState
 
     import studies.compare
-    from core.config import RunResult, TrainConfig
+    from core.config import TrainConfig
+    from core.records import RunResult
     from studies import queue
     from studies.compare import Comparison, ComparisonSettings
     from studies.presets import resolve_preset
@@ -344,7 +345,7 @@ def test_a_trial_whose_dev_score_is_undefined_fails_with_the_reason(tiny_model, 
 
 def test_null_metrics_in_results_are_left_out_of_scores_and_rankings(tmp_path):
     """A results.json whose seed runs hold null (undefined) metrics loads, renders and ranks without them."""
-    from reports.load import load_results
+    from core.schema import load_results
     from reports.render import write_report
     from runners.compare import ranking_table
     from tests.fixtures.make_results import FIXTURES
@@ -357,10 +358,10 @@ def test_null_metrics_in_results_are_left_out_of_scores_and_rankings(tmp_path):
         run["metrics"]["test"][metric] = None  # undefined on held-out for this strategy: dev ranks instead
     (tmp_path / "results.json").write_text(json.dumps(results))
     loaded = load_results(tmp_path)
-    assert "mcc" not in loaded.strategies[name].seed_runs[0].metrics["dev"]
+    assert loaded.strategies[name].seed_runs[0].metrics["dev"]["mcc"] is None  # undefined: kept as null
     assert loaded.strategies[name].scores("test", metric) == {} and loaded.split == "dev"
     assert write_report(tmp_path).is_file()
-    table = ranking_table(results)
+    table = ranking_table(loaded)
     assert "Traceback" not in table and name in table
 
 

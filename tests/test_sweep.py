@@ -58,7 +58,7 @@ def test_every_size_is_an_ordinary_comparison_on_the_same_splits(sweep):
         results = json.loads((sweep / f"train-{label}" / "results.json").read_text())
         assert results["complete"] and results["settings"]["train_size"] == (None if label == "all" else examples)
         assert results["task"]["sizes"] == {"train": examples, "dev": 32, "test": 32}
-        held_out.add(results["task"]["heldout"])
+        held_out.add(json.dumps(results["task"]["splits"]))
         for name in STRATEGIES:
             record = results["strategies"][name]
             assert record["study_name"] == f"sst2-tiny-bert0-{name}-smoke-train-{label}"

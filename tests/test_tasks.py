@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import UserError
+from core.records import CARVED, DEV_FILE, SplitSources
 from core.tasks import GLUE_TASKS, TaskRequest, load_task, stratified_indices
 from tests.conftest import write_tsv
 
@@ -74,7 +75,7 @@ def test_by_default_dev_is_carved_from_train_and_the_dev_file_is_held_out(data_d
     assert data.test["sentence"] == official.dev["sentence"] and data.test["label"] == official.dev["label"]
     # the carved dev rows and the remaining train rows together are the train file, each row once
     assert Counter(data.dev["sentence"]) + Counter(data.train["sentence"]) == Counter(official.train["sentence"])
-    assert any(note.startswith("held-out split: the dev file") for note in data.notes)
+    assert data.splits == SplitSources(dev=CARVED, heldout=DEV_FILE, seed=0) and data.notes == []
 
 
 def test_heldout_from_train_carves_the_heldout_split_and_keeps_the_dev_file(data_dir):
@@ -83,7 +84,7 @@ def test_heldout_from_train_carves_the_heldout_split_and_keeps_the_dev_file(data
     assert data.protocol == "heldout-from-train" and data.sizes() == {"train": 80, "dev": 32, "test": 16}
     assert data.dev["sentence"] == official.dev["sentence"]
     assert Counter(data.test["sentence"]) + Counter(data.train["sentence"]) == Counter(official.train["sentence"])
-    assert any("carved from train" in note for note in data.notes)
+    assert data.splits == SplitSources(dev=DEV_FILE, heldout=CARVED, seed=0) and data.notes == []
 
 
 def test_a_task_with_its_own_test_file_ignores_the_protocol(tmp_path, data_dir):

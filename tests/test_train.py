@@ -3,13 +3,16 @@ cached frozen features, length-grouped batches, saved artifacts and the callback
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from core.config import RunResult, TrainConfig
+from core.config import TrainConfig
+from core.records import RunResult
+from core.schema import parse, to_json
 from core.data import collate, encode_split, length_grouped_batches
 from core.errors import TrainingDiverged, UserError
 from core.classifier import FeatureHead
@@ -48,7 +51,7 @@ def test_every_strategy_trains_and_reports_every_field(strategy, tiny_model, dat
     assert result.artifact_bytes > 4 * result.trainable_params * 0.99
     assert result.hyperparameters["lr"] == get_strategy(strategy).learning_rate.default
     assert set(result.versions) >= {"torch", "transformers", "peft", "bitsandbytes"}
-    assert RunResult.from_dict(result.to_dict()) == result
+    assert parse(RunResult, json.loads(json.dumps(to_json(result))), "a run record") == result
 
 
 def test_pair_task_trains(tiny_model, data_dir):
