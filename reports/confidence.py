@@ -29,9 +29,10 @@ from core.metrics import undefined_reason
 
 ALPHA = 0.05
 # The default equivalence margins, in each metric's units (0.05 = 5 accuracy points): the smallest round margin at
-# which the default budget (7 strategies, 3 seeds, 872 held-out rows) calls truly equal strategies equivalent
-# about half the time (docs/statistics.md, "The default margin"); below it, "undetermined" is the common answer.
-# Correlations (MCC, Pearson) on [-1, 1] vary about twice as much as shares of rows.
+# which the default budget (7 strategies, 3 seeds, 872 held-out rows) calls truly equal strategies equivalent with
+# a fair chance: 39% of the pairs (16% at 0.04, 2% at 0.03; docs/statistics.md, "The default margin"). Below it,
+# "undetermined" is the common answer. MCC varies about twice as much as accuracy (standard error 2.9 against 1.3
+# points at 872 rows), and so, on the same [-1, 1] scale, is taken to vary Pearson's r.
 DEFAULT_MARGINS = {"accuracy": 0.05, "recall": 0.05, "precision": 0.05, "macro_f1": 0.05, "f1": 0.05,
                    "mcc": 0.10, "pearson": 0.10}
 POWER = 0.8  # the chance that more data decides an undetermined pair, for needed_seeds / needed_examples
@@ -323,7 +324,7 @@ class _Sources:
         variance, df = satterthwaite(own, dfs)
         # From 3 seeds a strategy's seed variance (2 df) is often far too small by chance, and Satterthwaite's
         # formula then grants many degrees of freedom exactly when the standard error is too small (1.7 times the
-        # nominal error rate at alpha/21, 4.7 times at alpha/300; docs/statistics.md). So the degrees of freedom
+        # nominal error rate at alpha/21, 4.9 times at alpha/300; docs/statistics.md). So the degrees of freedom
         # are also computed as if each seed variance were at least the pooled one, and the fewer are used.
         floored = np.where(self.seeds > 1, np.maximum(self.seed_variance, self.pooled_seed_variance), 0.0)
         _, pooled_df = satterthwaite(np.stack([floored[first] / r1, floored[second] / r2, *row_terms], -1), dfs)
