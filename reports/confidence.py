@@ -57,7 +57,8 @@ class RowValues:
     def __post_init__(self):
         if len(self.ids) != len(self.values):
             raise ValueError(f"{len(self.ids)} row ids but {len(self.values)} values")
-        if len(np.unique(self.ids)) != len(self.ids):
+        ordered = np.sort(self.ids)
+        if (ordered[1:] == ordered[:-1]).any():
             raise ValueError("row ids repeat: each row can be predicted once per seed run")
 
 

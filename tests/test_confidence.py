@@ -415,3 +415,19 @@ def test_bad_inputs_are_refused():
 def test_the_split_to_rank_is_held_out_only_when_every_seed_run_has_it():
     assert split_to_rank([{"dev", "test"}, {"dev", "test"}]) == "test"
     assert split_to_rank([{"dev", "test"}, {"dev"}]) == "dev"
+
+
+def test_pearson_for_regression_scores():
+    """Scores that track the labels learned; a constant prediction (the mean label) did not, and scores 0."""
+    rng = np.random.default_rng(22)
+    ids = np.arange(200)
+    labels = rng.normal(size=200)
+    tracking = [RowValues(ids, labels + rng.normal(size=200)) for _ in range(SEEDS)]
+    constant = [RowValues(ids, np.full(200, labels.mean()))] * SEEDS
+    analysis = analyse({"tracking": tracking, "constant": constant}, RowValues(ids, labels), "pearson")
+    assert analysis.scores["tracking"].estimate == pytest.approx(
+        np.mean([regression_metrics(run.values, labels)["pearson"] for run in tracking]))
+    assert analysis.learned == {"tracking": True, "constant": False}
+    assert analysis.scores["constant"].estimate == 0 and analysis.baseline.majority == 0
+    assert analysis.pair("tracking", "constant").winner == "tracking"
+    assert analysis.margin == DEFAULT_MARGINS["pearson"]
