@@ -9,9 +9,11 @@ per-row pseudo-values whose mean is the metric (the row's correctness for accura
 for macro-F1, MCC, macro recall, Pearson). Crossing seeds with rows, a two-way analysis of variance splits
 the variance of any contrast of strategies (one strategy's score, or the difference of two) into a seed term,
 a row term paired across strategies (models tend to get the same rows right) and an interaction, unbiasedly
-at any number of seeds. Intervals are Student t with Welch–Satterthwaite degrees of freedom, so with 3 seeds,
-where the seed term has 2 degrees of freedom, they widen as they must. docs/statistics.md gives the method and
-the simulations that check it (coverage, family-wise error, power, equivalence).
+from 2 seeds on. Intervals are Student t with Welch–Satterthwaite degrees of freedom (the fewer of those
+and of the same with each seed variance raised to the pooled one), so with 3 seeds, where the seed term has 2
+degrees of freedom, they widen as they must. Differences are corrected by Bonferroni over all pairs.
+docs/statistics.md gives the method and the simulations that check it (coverage, family-wise error, power,
+equivalence).
 
 numpy and scipy only: reports/ never imports torch.
 """

@@ -431,3 +431,12 @@ def test_pearson_for_regression_scores():
     assert analysis.scores["constant"].estimate == 0 and analysis.baseline.majority == 0
     assert analysis.pair("tracking", "constant").winner == "tracking"
     assert analysis.margin == DEFAULT_MARGINS["pearson"]
+
+
+def test_the_engine_never_imports_torch():
+    """reports/ reads results without the training stack: importing the engine must not bring torch in."""
+    import subprocess
+    import sys
+
+    check = "import sys, reports.confidence; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout == "False\n"
