@@ -5,7 +5,7 @@
 
 It needs torch, transformers, peft and accelerate, which the GPU machine has, and the folder that
 ``benchmarks.pack_gpu_assets`` writes (MiniLM as fp16, SST-2). It needs neither the datasets library nor
-Optuna nor bitsandbytes: the data are read as plain columns (``benchmarks.run --plain-columns``) and only
+Optuna nor bitsandbytes: a local task is read without the datasets library (``core.columns``) and only
 full fine-tuning and LoRA run.
 
 On a GPU it runs these steps, most important first, each a ``benchmarks.run`` subprocess (core, Trainer
@@ -155,8 +155,9 @@ def random_encoder(overrides: dict, tokenizer_dir: Path, folder: Path) -> Path:
 
 def cpu_sample(assets: Path, folder: Path) -> Path:
     """A stratified SST-2 sample in GLUE layout (``CPU_SAMPLE`` rows per file) for the CPU fallback."""
-    from benchmarks.tsv_task import read_split
-    from core.tasks import GLUE_TASKS, LABEL_COLUMN, stratified_subset
+    from core.splits import stratified_subset
+    from core.task_files import read_split
+    from core.task_types import GLUE_TASKS, LABEL_COLUMN
 
     spec = GLUE_TASKS[TASK]
     (folder / TASK).mkdir(parents=True)
@@ -189,8 +190,8 @@ def run_step(step: Step, common: list[str], scratch: Path, out: Path, log_file, 
 
 
 def majority_share(assets_or_sample: Path) -> float:
-    from benchmarks.tsv_task import read_split
-    from core.tasks import GLUE_TASKS, LABEL_COLUMN
+    from core.task_files import read_split
+    from core.task_types import GLUE_TASKS, LABEL_COLUMN
 
     labels = read_split(GLUE_TASKS[TASK], assets_or_sample / TASK / "dev.tsv")[LABEL_COLUMN]
     return max(labels.count(value) for value in set(labels)) / len(labels)
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{step.name}: {outcomes[-1].status}")
                 continue
             model = minilm if step.encoder == MINILM else random_encoder(step.encoder, minilm, scratch / "models")
-            common = ["--task", TASK, "--data-dir", str(data_dir), "--plain-columns", "--model", str(model),
+            common = ["--task", TASK, "--data-dir", str(data_dir), "--model", str(model),
                       "--device", "cuda" if use_cuda else "cpu"]
             log(f"{step.name}: {step.what} (at most {min(step.cap_s, left):.0f} s)")
             outcome = run_step(step, common, scratch, args.out, log_file, min(step.cap_s, left))

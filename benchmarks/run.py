@@ -31,7 +31,6 @@ from benchmarks.measure import (CORE, CORE_COLD, CORE_NO_CACHE, RunMeasurement, 
                                 non_embedding_parameters)
 from benchmarks.summary import (BenchmarkReport, summarise_flops, summarise_frozen_cache,
                                 summarise_strategy, write)
-from benchmarks.tsv_task import load_glue_columns
 from core.cli import quiet_libraries
 from core.config import TrainConfig
 from core.costs import device_description, release_freed_memory, versions
@@ -39,7 +38,8 @@ from core.errors import UserError
 from core.features import CACHE_ENV
 from core.classifier import SequenceClassifier
 from core.models import DEFAULT_MODEL, load_encoder
-from core.tasks import TaskData, TaskRequest, load_task
+from core.task_types import TaskData
+from core.tasks import TaskRequest, load_task
 from core.train import resolve_device, resolve_precision, train
 from strategies import DEFAULT_GROUP, get_strategy, select_strategies
 
@@ -54,10 +54,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="sst2")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--plain-columns", action="store_true",
-                        help="read the GLUE task's train.tsv/dev.tsv into plain columns (benchmarks.tsv_task) instead "
-                             "of datasets.Dataset objects, for a machine without the datasets library (the GPU "
-                             "check); the same rows either way")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--strategies", default=DEFAULT_GROUP,
                         help=f"comma-separated strategies and groups (default: {DEFAULT_GROUP}, the seven classic ones)")
@@ -155,10 +151,7 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision, device)
-    if args.plain_columns:
-        data = load_glue_columns(args.task, args.data_dir, args.train_size or None, args.seed)
-    else:
-        data = load_task(TaskRequest(args.task, args.data_dir, train_size=args.train_size or None, seed=args.seed))
+    data = load_task(TaskRequest(args.task, args.data_dir, train_size=args.train_size or None, seed=args.seed))
     base = TrainConfig(task=args.task, model=args.model, data_dir=args.data_dir, train_size=args.train_size or None,
                        batch_size=args.batch_size, epochs=args.epochs, max_length=args.max_length, seed=args.seed,
                        device=str(device), precision=precision, progress=False)

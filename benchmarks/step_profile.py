@@ -25,7 +25,7 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.gpu_check import DEFAULT_ASSETS, MINILM, TASK, check_assets, random_encoder, unpack_minilm
-from benchmarks.tsv_task import load_glue_columns
+from core.tasks import TaskRequest, load_task
 from core.config import TrainConfig
 from core.train import resolve_device, resolve_precision, train
 from strategies import get_strategy
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> list[StepProfile]:
     precision = resolve_precision(args.precision, device)
     scratch = Path(tempfile.mkdtemp(prefix="step-profile-"))
     minilm = unpack_minilm(args.assets, scratch)
-    data = load_glue_columns(TASK, str(args.assets), args.warmup, 0)
+    data = load_task(TaskRequest(TASK, str(args.assets), train_size=args.warmup, seed=0))
     data = replace(data, dev=data.dev.select(range(32)), test=None)  # the steps are measured, not the score
     profiles = []
     for encoder in encoders:

@@ -93,7 +93,7 @@ def quantization_of(encoder) -> dict[str, Any] | None:
 def head_record(model, config: TrainConfig, strategy: str, num_labels: int,
                 label_names: list[str] | None = None) -> dict[str, Any]:
     """``head.json``: everything that turns the encoder's ``last_hidden_state`` into our predictions."""
-    from core.tasks import GLUE_TASKS
+    from core.task_types import GLUE_TASKS
 
     spec = GLUE_TASKS.get(config.task)
     if label_names is None and spec is not None and spec.label_names:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
-from core.tasks import LABEL_COLUMN, TaskSpec
+from core.columns import Columns
+from core.task_types import LABEL_COLUMN, TaskSpec
 
-if TYPE_CHECKING:  # only named in annotations: the GPU check runs the core without the datasets library
-    import datasets
 
 BUCKET_BATCHES = 50
 
@@ -43,9 +41,9 @@ class EncodedSplit:
 _ENCODED: dict[tuple, EncodedSplit] = {}
 
 
-def encode_split(dataset: datasets.Dataset, spec: TaskSpec, tokenizer, max_length: int) -> EncodedSplit:
+def encode_split(dataset: Columns, spec: TaskSpec, tokenizer, max_length: int) -> EncodedSplit:
     """Tokenise a split without padding; cached in memory for the life of the process."""
-    key = (tokenizer.name_or_path, len(tokenizer), dataset._fingerprint, spec.text_columns, max_length)
+    key = (tokenizer.name_or_path, len(tokenizer), dataset.fingerprint, spec.text_columns, max_length)
     if key not in _ENCODED:
         texts = [list(dataset[column]) for column in spec.text_columns]
         encoded = tokenizer(*texts, truncation=True, max_length=max_length, padding=False)

@@ -38,7 +38,8 @@ from core.classifier import FeatureHead, count_parameters
 from core.models import load_tokenizer
 from core.records import Evaluation, RunResult
 from core.strategy import Strategy
-from core.tasks import TaskData, load_task
+from core.task_types import TaskData
+from core.tasks import load_task
 
 Callback = Callable[[Evaluation], None]
 CHECK_EVERY = 20  # steps between the (synchronising) checks for a finite loss and the memory cap

@@ -6,7 +6,8 @@ from core import cli
 from core.config import PRECISIONS, TrainConfig
 from core.models import DEFAULT_MODEL, POOLINGS
 from core.strategy import FAMILIES
-from core.tasks import DATA_DIR_ENV, task_names
+from core.task_files import DATA_DIR_ENV
+from core.task_types import task_names
 from strategies import STRATEGIES
 
 

@@ -174,7 +174,8 @@ def check_out(out: Path) -> None:
 # ---------------------------------------------------------------------------- exporting
 def label_names(saved) -> list[str] | None:
     """The task's label names (GLUE's are known; a custom task's are read from its files when they are here)."""
-    from core.tasks import GLUE_TASKS, load_task
+    from core.task_types import GLUE_TASKS
+    from core.tasks import load_task
 
     if saved.config.task in GLUE_TASKS:
         return list(GLUE_TASKS[saved.config.task].label_names) or None

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -23,6 +27,8 @@ from core.tasks import TaskRequest, load_task
 from core.build import build_model
 from core.train import Batches, evaluate, train
 from strategies import get_strategy, load_trained
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def measurement(path: str, strategy: str, repetition: int, seconds: float, score: float | None = 0.8,
@@ -162,26 +168,33 @@ def test_benchmark_smoke_run_on_the_tiny_model(tiny_model, data_dir, tmp_path):
     assert (tmp_path / "smoke.json").is_file() and "| full |" in (tmp_path / "smoke.md").read_text()
 
 
-def test_plain_columns_hold_the_rows_load_task_gives_and_tokenise_alike(tiny_model, data_dir):
-    """The GPU check reads TSVs into plain columns (no datasets library there): the same training subset as
-    load_task, the same token ids in the core, and the Trainer path's rows padded only when asked."""
-    from benchmarks.tsv_task import load_glue_columns
+def test_a_local_task_loads_and_tokenises_without_the_datasets_library(tiny_model, data_dir):
+    """The GPU machine has no datasets library: a local task's files become core.columns.Columns, which the
+    core tokenises and the Trainer path pads only when asked; only a hub task needs the library."""
+    script = f"""
+import sys
+sys.modules["datasets"] = None  # importing it now fails, as on a machine without it
+from core.data import encode_split
+from core.models import load_tokenizer
+from core.tasks import TaskRequest, load_task
+data = load_task(TaskRequest("sst2", {data_dir!r}, train_size=40, seed=3, carve_size=16))
+tokenizer = load_tokenizer({tiny_model!r})
+assert len(encode_split(data.train, data.spec, tokenizer, 64)) == 40 and len(data.test) == 32
+print("ok", type(data.train).__name__)
+"""
+    process = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert process.returncode == 0 and process.stdout.split() == ["ok", "Columns"], process.stderr
     from core.models import load_tokenizer
 
-    plain = load_glue_columns("sst2", data_dir, train_size=40, seed=3)
-    loaded = load_task(TaskRequest("sst2", data_dir, train_size=40, seed=3))
-    assert plain.train["sentence"] == list(loaded.train["sentence"]) and len(plain.train) == 40
-    assert plain.train["label"] == list(loaded.train["label"]) and plain.dev["label"] == list(loaded.dev["label"])
-    assert plain.dev[0] == loaded.dev[0] and plain.full_train_size == 96
+    data = load_task(TaskRequest("sst2", data_dir, train_size=40, seed=3))
     tokenizer = load_tokenizer(tiny_model)
-    assert (encode_split(plain.train, plain.spec, tokenizer, 64).input_ids
-            == encode_split(loaded.train, loaded.spec, tokenizer, 64).input_ids)
-    padded = tokenized_rows(plain.train, ("sentence",), tokenizer, 16, pad=True)
-    dynamic = tokenized_rows(plain.train, ("sentence",), tokenizer, 16, pad=False)
+    padded = tokenized_rows(data.train, ("sentence",), tokenizer, 16, pad=True)
+    dynamic = tokenized_rows(data.train, ("sentence",), tokenizer, 16, pad=False)
     assert {len(row["input_ids"]) for row in padded} == {16}
     assert [sum(row["attention_mask"]) for row in padded] == [len(row["input_ids"]) for row in dynamic]
     assert min(len(row["input_ids"]) for row in dynamic) < 16
-    assert [row["label"] for row in padded] == [row["label"] for row in dynamic] == plain.train["label"]
+    assert [row["label"] for row in padded] == [row["label"] for row in dynamic] == data.train["label"]
 
 
 def test_ablation_pads_each_variant_as_it_says_and_writes_its_table(tiny_model, data_dir, tmp_path):
@@ -207,7 +220,7 @@ def test_ablation_pads_each_variant_as_it_says_and_writes_its_table(tiny_model, 
 
 def test_gpu_check_cpu_fallback_runs_from_packed_assets(tmp_path, data_dir):
     """The GPU check's path without a GPU: assets packed (MiniLM as fp16, SST-2) and checked against their
-    manifest, MiniLM unpacked to fp32 within fp16 rounding, one step run as a ``benchmarks.run --plain-columns``
+    manifest, MiniLM unpacked to fp32 within fp16 rounding, one step run as a ``benchmarks.run``
     subprocess, its verdict and tables written. Missing or altered assets refuse it with exit code 2."""
     from safetensors.torch import load_file
 
@@ -237,7 +250,7 @@ def test_gpu_check_cpu_fallback_runs_from_packed_assets(tmp_path, data_dir):
     dev.write_text(packed_dev, encoding="utf-8")
     assert main([*arguments, "--assets", str(assets)]) == 0
     report = json.loads((out / f"{step}.json").read_text())
-    assert report["settings"]["plain_columns"] and report["settings"]["device"] == "cpu"
+    assert report["settings"]["device"] == "cpu"
     assert (report["settings"]["train_size"], report["settings"]["dev_size"]) == (48, 32)
     assert sorted({r["path"] for r in report["runs"]}) == [CORE, TRAINER, TRAINER_BEST]
     assert all(r["samples"] > 0 and r["dev_score"] is not None for r in report["runs"])

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from core.errors import UserError
 from core.datafiles import MAX_CELL_CHARS, SUFFIXES, read_table
+from core.records import DEV_FILE
 from core.tasks import TaskRequest, load_task
 
 HANG_SECONDS = 10  # no single read may take this long; a hang fails the example instead of the whole run
@@ -328,7 +329,8 @@ def assert_well_formed_task(data, request: TaskRequest, dev_labels: list[str] | 
         # a dev label is one of train's classes by name; only where no class name is an integer may an
         # integer label index the classes (GLUE style)
         names = spec.label_names
-        for raw, label in zip(dev_labels, data.dev["label"]):
+        dev_file = data.test if data.splits.heldout == DEV_FILE else data.dev  # dev-from-train: it is held-out
+        for raw, label in zip(dev_labels, dev_file["label"]):
             if raw.strip() in names:
                 assert names[label] == raw.strip(), f"dev label {raw!r} became class {names[label]!r}"
             else:

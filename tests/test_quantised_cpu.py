@@ -19,7 +19,7 @@ from bitsandbytes.functional import has_avx512bf16  # noqa: E402
 
 from core.build import build_model  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
-from core.tasks import TaskRequest, load_task  # noqa: E402
+from core.tasks import load_task  # noqa: E402
 from core.train import train  # noqa: E402
 from strategies import get_strategy  # noqa: E402
 

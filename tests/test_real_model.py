@@ -9,7 +9,9 @@ import pytest
 
 from core.config import TrainConfig
 from core.models import DEFAULT_MODEL, resolve_model
-from core.tasks import DEFAULT_DATA_DIRS, TaskData, load_task
+from core.task_files import DEFAULT_DATA_DIRS
+from core.task_types import TaskData
+from core.tasks import load_task
 from core.train import train
 from strategies import STRATEGIES, get_strategy
 from tests.conftest import sentiment_rows, write_tsv

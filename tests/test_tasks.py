@@ -10,7 +10,9 @@ import pytest
 
 from core.errors import UserError
 from core.records import CARVED, DEV_FILE, SplitSources
-from core.tasks import GLUE_TASKS, TaskRequest, load_task, stratified_indices
+from core.splits import stratified_indices
+from core.task_types import GLUE_TASKS
+from core.tasks import TaskRequest, load_task
 from tests.conftest import write_tsv
 
 
@@ -33,7 +35,7 @@ def test_environment_variable_points_at_data(data_dir, monkeypatch):
 
 
 def test_default_search_finds_the_shared_data_beside_the_checkout(monkeypatch):
-    from core.tasks import DEFAULT_DATA_DIRS
+    from core.task_files import DEFAULT_DATA_DIRS
 
     if not (DEFAULT_DATA_DIRS[1] / "sst2" / "train.tsv").exists():
         pytest.skip("no shared data beside this checkout")
