@@ -252,6 +252,7 @@ class ComparisonRecord:
     parallel: bool  # trials ran on several workers: not reproducible
     strategies: dict[str, StrategyRecord]
     partial: list[str] = field(default_factory=list)  # requested strategies without every seed run, once complete
+    skipped: dict[str, str] = field(default_factory=dict)  # requested, but not run: they cannot run here (why)
     directory: Path | None = field(default=None, metadata=NOT_STORED)  # where it was read from
 
     @property

@@ -116,6 +116,7 @@ class Strategy:
     learning_rate: ClassVar[Hyperparameter] = Hyperparameter("lr", 1e-4, 1e-5, 3e-4, log=True, help="peak learning rate")
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()
     encoder_frozen: ClassVar[bool] = False  # True: the encoder never changes, so its features can be cached
+    requires: ClassVar[tuple[str, ...]] = ()  # Python packages it needs beyond the core's (e.g. bitsandbytes)
 
     def __init__(self, params: dict[str, Any] | None = None):
         self.params = self.resolve_params(params)
@@ -127,6 +128,19 @@ class Strategy:
             encoder_frozen=cls.encoder_frozen, step_hook=cls.after_optimizer_step is not Strategy.after_optimizer_step,
             own_optimizer=cls.make_optimizer is not Strategy.make_optimizer, reference=cls.reference,
         )
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this strategy cannot run here (a package it ``requires`` does not import), or None."""
+        import importlib
+
+        for package in cls.requires:
+            try:
+                importlib.import_module(package)
+            except Exception as error:  # noqa: BLE001 — ImportError, or a RuntimeError from a missing native library
+                detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                return f"needs {package}, which cannot load here ({detail}); pip install {package}"
+        return None
 
     def quantization(self):
         """A transformers quantization config for loading the encoder, or None for full precision."""

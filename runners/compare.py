@@ -10,22 +10,18 @@ prints a ranking. Re-running the same command resumes: finished trials and seed 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import fcntl
 import logging
-import os
-import signal
-import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 from core import cli
 from core.errors import UserError
 from core.exits import Exit
-from core.layout import RUNS_ROOT, ComparisonDir, check_directory_target, run_name, write_atomic
+from core.layout import RUNS_ROOT, run_name
 from runners.common import add_run_arguments, strategy_listing
-from strategies import DEFAULT_GROUP, groups
+from strategies import DEFAULT_GROUP, STRATEGIES, groups
 
 
 
@@ -148,242 +144,85 @@ def settings_from_args(args: argparse.Namespace):
     )
 
 
-def check_out(out: Path, settings) -> None:
-    """Reading only: ``--out`` can hold this comparison (a directory, or nothing yet), and a directory holds
-    one comparison, so refuse to mix in a different task or model."""
-    import json
-
-    from reports.sweep import is_sweep
-
-    check_directory_target(out)
-    if is_sweep(out):
-        raise UserError(f"{out} holds a data-size sweep; run it with --train-sizes, or use another --out")
-    path = ComparisonDir(out).manifest
-    if not path.exists():
-        return
-    try:
-        theirs = json.loads(path.read_text())
-    except (OSError, ValueError):
-        theirs = None
-    if not isinstance(theirs, dict):
-        raise UserError(f"{path} is not a peftbench comparison manifest; use another --out")
-    for key, mine in (("task", settings.task), ("model", settings.model)):
-        if theirs.get(key) != mine:
-            raise UserError(f"{out} holds a comparison of {key} {theirs.get(key)!r}, not {mine!r}; use another --out")
-
-
-def write_manifest(out: Path, settings) -> None:
-    import json
-
-    if not ComparisonDir(out).manifest.exists():
-        mine = {"task": settings.task, "model": settings.model, "preset": settings.preset.name}
-        write_atomic(ComparisonDir(out).manifest, json.dumps(mine, indent=2) + "\n")
-
-
-def check_model(model: str) -> None:
-    """Refuse a model that cannot be loaded before anything is written: its tokenizer is the cheap part to
-    load (the same load, and the same one-line error, as every run's)."""
-    from core.models import load_tokenizer
-
-    load_tokenizer(model)
-
-
-def check_strategies_fit(settings, num_labels: int) -> None:
-    """Refuse a strategy that cannot work on the model (BitFit on a model without biases, LLRD on shared
-    layers, prefix tuning on an encoder without a key/value cache) before anything is written: each
-    strategy's model is built once with its defaults, as its first trial will build it."""
-    from core.build import build_model
-    from core.costs import release_freed_memory
-
-    for strategy in settings.strategies:
-        cli.FAILURE.subject = f"strategy {strategy.name}"  # a library failing here is named with its strategy
-        try:
-            build_model(settings.run, strategy(), num_labels, total_steps=100)
-        except UserError as error:
-            raise UserError(f"{error}; leave {strategy.name} out of --strategies") from None
-    cli.FAILURE.subject = None
-    release_freed_memory()
-
-
-def take_lock(out: Path):
-    """One coordinating process per output directory; the lock dies with the process."""
-    handle = open(ComparisonDir(out).lock, "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise UserError(f"another runners.compare is already running in {out}; wait for it or use --workers") from None
-    return handle
-
-
-def die_with_parent() -> None:
-    """Linux: a worker process is killed when its coordinator dies, so none outlives a kill."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def spawn_workers(argv: Sequence[str], count: int, out: Path) -> list[subprocess.Popen]:
-    log = open(ComparisonDir(out).workers_log, "a")
-    return [subprocess.Popen([sys.executable, "-m", "runners.compare", *argv, "--worker-index", str(index), "--quiet",
-                              "--no-report"], stdout=log, stderr=log, preexec_fn=die_with_parent)
-            for index in range(1, count)]
-
-
-def setup_logging(out: Path) -> logging.Logger:
-    """Everything that happens goes to ``compare.log`` in the comparison directory, and so does the traceback
-    of a failure that ends the command (core.cli)."""
-    from core.layout import ComparisonDir
-
-    path = ComparisonDir(out).log
-    cli.FAILURE.log = path
-    logger = logging.getLogger("peftbench")
-    logger.setLevel(logging.INFO)
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
-    for name in ("peftbench", "optuna"):
-        for old in [h for h in logging.getLogger(name).handlers if isinstance(h, logging.FileHandler)]:
-            logging.getLogger(name).removeHandler(old)
-            old.close()
-        logging.getLogger(name).addHandler(handler)
-    quiet_optuna()
-    return logger
-
-
-def quiet_optuna() -> None:
-    """Optuna logs to the comparison's log only, and its experimental-feature warnings (heartbeats on a
-    shared storage) are not printed: stderr stays the progress, or the one line of a refusal."""
-    import warnings
-
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    optuna.logging.disable_default_handler()
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.list_strategies:
         print(strategy_listing())
-        return 0
+        return Exit.OK
+    from studies import orchestrate
+
+    options = orchestrate.Options(
+        out=Path(args.out or "."), storage=args.storage, heartbeat_interval=args.heartbeat_interval,
+        grace_period=args.grace_period, log_to=args.log_to, mlflow_uri=args.mlflow_uri,
+        named=frozenset(name.strip() for name in args.strategies.split(",") if name.strip() in STRATEGIES),
+        worker_command=(sys.executable, "-m", "runners.compare", *argv))
+    progress = progress_for(args.quiet)
     if args.train_sizes is not None:
-        return run_sweep(args, argv)
+        return run_sweep(args, options, progress)
     settings = settings_from_args(args)
     settings.validate()
-    return compare(args, argv, settings, Path(args.out or default_out(settings)))
+    out = Path(args.out or default_out(settings))
+    return finish(orchestrate.compare(settings, replace(options, out=out), progress), args.no_report)
 
 
 def default_out(settings) -> str:
     return str(RUNS_ROOT / run_name(settings.task, settings.model, settings.preset.name))
 
 
-def compare(args, argv: Sequence[str], settings, out: Path, data=None, storage=None) -> int:
-    """One comparison: the whole command, or one size of a sweep, for which ``run_sweep`` has already made
-    every check (``data`` given) and opened a shared ``storage``."""
-    settings.run.output_dir = str(out)  # seed runs save their trained weights under out/models/ (studies.compare)
-    checked = data is not None
-    coordinator = settings.worker_index == 0
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.workers))
-    from studies.compare import load_data
-    from studies.storage import choose_storage, open_storage
-
-    # Everything that can refuse the command is checked before anything is written: a refused comparison
-    # leaves no --out behind (or leaves an existing one as it was), so the corrected command can run.
-    if coordinator and not checked:
-        check_out(out, settings)
-        from studies.trackers import check as check_trackers
-
-        check_trackers(args.log_to, args.mlflow_uri)
-    elif not coordinator and not out.is_dir():
-        raise UserError(f"worker started for {out}, which does not exist")
-    if data is None:
-        data = load_data(settings)  # the task and its files; the comparison uses this copy, it is not loaded again
-    settings.check_metric(data.spec.metric)
-    if coordinator and not checked:
-        check_model(settings.model)
-        check_strategies_fit(settings, data.spec.num_labels)
-    choice = choose_storage(args.storage, out, settings.workers)
-    quiet_optuna()
-    # a shared storage is opened (and its server reached) now; the default one is a file inside --out
-    if storage is None and not choice.local:
-        storage = open_storage(choice, args.heartbeat_interval, args.grace_period)
-    if coordinator:
-        out.mkdir(parents=True, exist_ok=True)
-        write_manifest(out, settings)
-    logger = setup_logging(out)
-    lock = take_lock(out) if coordinator and choice.local else None
-    try:
-        if storage is None:
-            storage = open_storage(choice, args.heartbeat_interval, args.grace_period)
-        return run_comparison(args, argv, settings, out, choice, storage, data, lock is not None, logger)
-    finally:
-        if lock is not None:
-            lock.close()
+def progress_for(quiet: bool):
+    """The progress a comparison's processes show: the coordinator's bar and lines, unless --quiet."""
+    return lambda settings, coordinator, logger: Progress(settings, quiet or not coordinator, logger)
 
 
-def run_sweep(args, argv: Sequence[str]) -> int:
-    """``--train-sizes``: one ordinary comparison per size, smallest first, each in ``<out>/train-<size>/``
-    (resumable and reportable on its own), then the sweep's report in ``<out>/report/``. Every size is checked
-    before anything is written; sizes may share a --storage, under study names that end in their size."""
-    from core.layout import SweepDir, size_dir, size_label
-    from reports.sweep import manifest_text, parse_train_sizes
+def finish(outcome, no_report: bool) -> int:
+    """Print what a comparison ended with (a worker process prints nothing) and return its exit status."""
+    record = outcome.record
+    if record is None:
+        return Exit.OK
+    for note in outcome.notes:
+        print(note, file=sys.stderr)
+    print(ranking_table(record))
+    if not no_report:
+        from runners.report import write_report
+
+        print(f"report: {write_report(outcome.out, style='paper')}")
+    print(f"results: {outcome.out / 'results.json'}")
+    if record.partial:
+        print(partial_line(record, outcome.out))
+        return Exit.PARTIAL
+    return Exit.OK
+
+
+def run_sweep(args: argparse.Namespace, options, progress) -> int:
+    """``--train-sizes``: one comparison per size (studies.orchestrate.sweep), the sweep's report after each."""
+    from studies import orchestrate
+    from core.sweep_manifest import parse_train_sizes
 
     if args.train_size is not None:
         raise UserError("give --train-size N (one comparison) or --train-sizes LIST (a sweep), not both")
     plans = [(size, sweep_settings(args, size)) for size in parse_train_sizes(args.train_sizes)]
-    out = Path(args.out or default_out(plans[0][1]) + "-sweep")
-    if args.sweep_size is not None:  # a worker process of one size, spawned by that size's comparison
-        settings = next((settings for size, settings in plans if size_label(size) == args.sweep_size), None)
-        if settings is None:
-            raise UserError(f"worker started for size {args.sweep_size}, which is not in --train-sizes")
-        settings.validate()
-        return compare(args, argv, settings, out / size_dir(settings.run.train_size))
-    for _, settings in plans:
-        settings.validate()
-    existing = check_sweep_out(out, plans)
-    loaded = load_sweep_data(plans)
-    from studies.trackers import check as check_trackers
+    options = replace(options, out=Path(args.out or default_out(plans[0][1]) + "-sweep"))
+    if args.sweep_size is not None:  # a worker process of one size, started by that size's comparison
+        return finish(orchestrate.sweep_worker(plans, args.sweep_size, options, progress), no_report=True)
 
-    check_trackers(args.log_to, args.mlflow_uri)
-    first = plans[0][1]
-    check_model(first.model)
-    check_strategies_fit(first, loaded[0].spec.num_labels)
-    storage = None
-    if args.storage:  # a shared storage is opened (and its server reached) before anything is written
-        from studies.storage import choose_storage, open_storage
+    codes, reports = [], []
 
-        quiet_optuna()
-        storage = open_storage(choose_storage(args.storage, out, first.workers), args.heartbeat_interval,
-                               args.grace_period)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(SweepDir(out).manifest, manifest_text(first.task, first.model, first.preset.name,
-                                                 [size for size, _ in plans], existing))
-    partial = False
-    for number, ((size, settings), data) in enumerate(zip(plans, loaded), start=1):
-        if not args.quiet:
-            print(f"sweep: size {number} of {len(plans)}, {len(data.train):,} training examples", file=sys.stderr)
-        code = compare(args, [*argv, "--sweep-size", size_label(size)], settings, out / size_dir(size), data,
-                       storage)
-        if code not in (Exit.OK, Exit.PARTIAL):
-            return code
-        partial = partial or code == Exit.PARTIAL  # a size without every strategy: the sweep goes on, and says so
-        if not args.no_report:  # after every size, so a sweep stopped half-way has a report of what it measured
+    def after_size(outcome) -> None:  # each size is printed as it ends, and the sweep's report then includes it
+        codes.append(finish(outcome, args.no_report))
+        if not args.no_report:
             from reports.sweep_render import write_sweep_report
 
-            report = write_sweep_report(out)
-    if not args.no_report:
-        print(f"sweep report: {report}")
-    return Exit.PARTIAL if partial else Exit.OK
+            reports.append(write_sweep_report(options.out))
+
+    orchestrate.sweep(plans, options, progress, after_size)
+    if reports:
+        print(f"sweep report: {reports[-1]}")
+    return Exit.PARTIAL if Exit.PARTIAL in codes else Exit.OK
 
 
 def sweep_settings(args: argparse.Namespace, size: int | None):
     """One size's comparison settings: the command's, with that training-set size (None: all of it)."""
-    from dataclasses import replace
-
     from core.layout import size_dir
 
     settings = settings_from_args(args)
@@ -391,101 +230,6 @@ def sweep_settings(args: argparse.Namespace, size: int | None):
     settings.preset = replace(settings.preset, train_size=size)
     settings.study_suffix = f"-{size_dir(size)}"
     return settings
-
-
-def check_sweep_out(out: Path, plans) -> dict | None:
-    """Reading only: ``--out`` holds nothing, or this sweep (same task and model), and every size's directory
-    can hold its comparison. Returns the sweep's manifest, if it has one."""
-    from core.layout import size_dir
-    from reports.sweep import read_manifest
-
-    check_directory_target(out)
-    if ComparisonDir(out).manifest.exists():
-        raise UserError(f"{out} holds a single comparison, not a data-size sweep; use another --out")
-    existing = read_manifest(out)
-    settings = plans[0][1]
-    for key, mine in (("task", settings.task), ("model", settings.model)):
-        if existing and existing.get(key) != mine:
-            raise UserError(f"{out} holds a sweep of {key} {existing.get(key)!r}, not {mine!r}; use another --out")
-    for size, settings in plans:
-        check_out(out / size_dir(size), settings)
-    return existing
-
-
-def load_sweep_data(plans) -> list:
-    """Every size's data (the task read once per size, as a comparison reads it); a size larger than the
-    training set is refused rather than silently trained on all of it, twice."""
-    from studies.compare import load_data
-
-    loaded = []
-    for size, settings in plans:
-        data = load_data(settings)
-        settings.check_metric(data.spec.metric)
-        whole = f"the {data.full_train_size:,} training examples {settings.task} has (after any split carved from it)"
-        if size is not None and size > data.full_train_size:
-            raise UserError(f"--train-sizes: {size:,} is more than {whole}; use all instead")
-        if size == data.full_train_size and plans[-1][0] is None:
-            raise UserError(f"--train-sizes: {size:,} is all of {whole}, the same as all; leave one of them out")
-        loaded.append(data)
-    return loaded
-
-
-def run_comparison(args, argv, settings, out: Path, choice, storage, data, locked: bool,
-                   logger: logging.Logger) -> int:
-    from core.schema import save_results
-    from studies import results
-    from studies.compare import Comparison
-    from studies.storage import redact
-    from studies.trackers import Tracking
-
-    coordinator = settings.worker_index == 0
-    settings.extra = {"shared_storage": not choice.local, "heartbeat_interval": args.heartbeat_interval,
-                      "grace_period": args.grace_period}
-    progress = Progress(settings, quiet=args.quiet or not coordinator, logger=logger)
-    tracking = Tracking.open(args.log_to, out, args.mlflow_uri, settings, data.spec.metric)
-    comparison = Comparison(settings, storage, on_run_finished=progress.finished, data=data,
-                            on_trial_stored=tracking.log_trial)
-    progress.bar.update(comparison.finished_runs())
-    if locked:
-        requeued = comparison.requeue_all_running()
-        if requeued:
-            progress.say(f"resuming: {requeued} trial(s) interrupted by an earlier kill will run again")
-    if not coordinator:
-        comparison.run()
-        return 0
-
-    created = results.previous_created(out)
-    write = lambda: save_results(results.build(comparison, redact(choice.url), created), out)  # noqa: E731
-    progress.say(f"comparing {', '.join(settings.names)} on {settings.task} "
-                 f"({settings.preset.name} preset, budget {settings.budget:g} {settings.budget_kind} per strategy, "
-                 f"{settings.seeds} seeds) → {out}")
-    workers = spawn_workers(argv, settings.workers, out)
-    try:
-        comparison.run(after_strategy=write)
-    finally:
-        for worker in workers:
-            worker.wait()
-    if locked:  # runs finished before --log-to was given, or whose logging a kill cut short
-        backfilled = tracking.sync(comparison.existing_studies())
-        if backfilled:
-            progress.say(f"trackers: logged {backfilled} finished run(s) they did not have yet")
-    if tracking.failed:
-        progress.say(f"trackers: {', '.join(tracking.failed)} stopped logging after an error (compare.log says why); "
-                     f"run the same command again to log what they missed")
-    progress.close()
-    path = write()
-    final = results.build(comparison, redact(choice.url), created)
-    print(ranking_table(final))
-    if not args.no_report:
-        from runners.report import write_report
-
-        report = write_report(out, style="paper")
-        print(f"report: {report}")
-    print(f"results: {path}")
-    if final.partial:
-        print(partial_line(final, out))
-        return Exit.PARTIAL
-    return Exit.OK
 
 
 def partial_line(results, out: Path) -> str:
@@ -519,6 +263,9 @@ class Progress:
         self.bar.update()
         if not self.quiet:
             self.bar.write(line, file=sys.stderr)
+
+    def advance(self, runs: int) -> None:
+        self.bar.update(runs)
 
     def say(self, line: str) -> None:
         self.logger.info(line)

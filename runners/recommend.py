@@ -28,7 +28,8 @@ from core import cli
 from core.errors import UserError
 from core.schema import load_results
 from reports.recommend import DEFAULT_PREFERENCE, PREFERENCES, Constraints, recommend, render
-from reports.sweep import is_sweep, load_sweep, recommend_at, render_at
+from core.sweep_manifest import is_sweep
+from reports.sweep import load_sweep, recommend_at, render_at
 from reports.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
 
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from core.errors import UserError
 from core.layout import COMBINED_REPORT_DIR
 from reports.render import write_report, write_reports
 from reports.style import STYLES
-from reports.sweep import is_sweep
+from core.sweep_manifest import is_sweep
 from reports.sweep_render import write_sweep_report
 
 __all__ = ["main", "write_report"]  # write_report: what runners.compare calls after a comparison

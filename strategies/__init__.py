@@ -93,6 +93,9 @@ def get_strategy(name: str, params: dict[str, Any] | None = None) -> Strategy:
     """The strategy ``name`` with its hyperparameters resolved (defaults, then ``params``, validated)."""
     if name not in STRATEGIES:
         raise UserError(f"unknown strategy {name!r}: choose from {', '.join(STRATEGIES)}")
+    missing = STRATEGIES[name].unavailable()
+    if missing:
+        raise UserError(f"strategy {name} {missing}")
     return STRATEGIES[name](params)
 
 

@@ -1,6 +1,7 @@
 """QLoRA (Dettmers et al., 2023): the encoder is loaded in 4-bit NF4 by bitsandbytes, then LoRA trains.
 
-bitsandbytes is imported only here, so a platform without it fails this strategy alone, in one line.
+bitsandbytes is imported only here (``requires``), so a platform without it loses this strategy alone: a
+comparison skips it with one line, and asking for it by name is refused in one line.
 The pooler and classifier stay unquantised: bitsandbytes' CPU path asserts on them otherwise.
 
 **Never repack.** On a CPU with AVX512-BF16, bitsandbytes (0.50) repacks a ``Linear4bit`` weight into a bf16
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import torch
 
-from core.errors import UserError
 from core.strategy import Hyperparameter
 from strategies.lora import Lora
 
@@ -27,16 +27,12 @@ class QLora(Lora):
     groups = ("classic", "lora-family")
     family = "quantised"
     summary = "LoRA on a 4-bit NF4-quantised encoder (bitsandbytes)"
+    requires = ("bitsandbytes",)  # imported only here: a platform without it loses these strategies alone
     hyperparameters = Lora.hyperparameters + (
         Hyperparameter("double_quant", True, choices=(True, False), help="quantise the quantisation constants too"),
     )
 
     def quantization(self):
-        try:
-            import bitsandbytes  # noqa: F401  (only to fail early with a clear message)
-        except Exception as error:  # ImportError, or a RuntimeError from a missing native library
-            raise UserError(f"strategy {self.name} needs bitsandbytes, which cannot load here ({type(error).__name__}: "
-                            f"{str(error).splitlines()[0] if str(error) else ''}); pip install bitsandbytes>=0.47") from None
         from transformers import BitsAndBytesConfig
 
         compute = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32

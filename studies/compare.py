@@ -31,7 +31,8 @@ from core.pareto import COSTS, front_indices, spread
 from core.records import RunResult
 from core.schema import parse, to_json
 from core.strategy import Strategy
-from core.tasks import HELDOUT_FROM_TRAIN, TaskData, load_task
+from core.task_types import TaskData
+from core.tasks import HELDOUT_FROM_TRAIN, load_task
 from core.artifacts import WEIGHTS_FILE
 from core.layout import ComparisonDir, model_short_name, task_label
 from core.train import rescore, train
@@ -79,6 +80,7 @@ class ComparisonSettings:
     extra: dict[str, Any] = field(default_factory=dict)
     objectives: tuple[str, ...] = ()  # --objectives: the task's metric, then costs (COSTS); () = the metric alone
     study_suffix: str = ""  # ends every study name; a sweep's sizes (--train-sizes) use theirs to share a storage
+    skipped: dict[str, str] = field(default_factory=dict)  # requested, but cannot run here: name → why (preflight)
 
     @property
     def task(self) -> str:
@@ -468,36 +470,45 @@ class Comparison:
 
     # ------------------------------------------------------------------ the whole comparison
     def run(self, after_strategy: Callable[[], None] = lambda: None) -> None:
-        """Tune every strategy, then re-run each best configuration with every seed."""
-        tuning = [(strategy, self.tuning_study(strategy)) for strategy in self.settings.strategies]
-        for strategy, study in tuning:
-            self.tune(strategy, study)
-        for strategy, study in tuning:
-            self.run_seeds(strategy, study)
-            after_strategy()
+        """Tune every strategy, then re-run each best configuration with every seed: one stage per strategy's
+        tuning, then one per strategy's seed runs, each opening once its tuning is over (``queue.work``).
+        ``after_strategy`` is called as each strategy's seed runs finish."""
+        tuning = [(strategy, self.tuning_queue(strategy)) for strategy in self.settings.strategies]
+        stages = [queue.Stage(lambda q=q: [q]) for _, q in tuning]
+        stages += [queue.Stage(lambda strategy=strategy, q=q: self.seed_queues(strategy, q),
+                               finished=lambda strategy=strategy: self.seeds_finished(strategy, after_strategy))
+                   for strategy, q in tuning]
+        queue.work(stages, self.storage)
 
-    def tune(self, strategy: type[Strategy], study: optuna.Study) -> None:
+    def tuning_queue(self, strategy: type[Strategy]) -> queue.Queue:
+        study = self.tuning_study(strategy)
+
         def run(trial: optuna.Trial) -> None:
             self.execute(study, trial, lambda t: self.run_tuning_trial(strategy, t), f"{strategy.name} trial")
 
-        queue.drain(study, self.storage, run, refill=self.refill(study, strategy))
+        return queue.Queue(study, run, refill=self.refill(study, strategy))
 
-    def run_seeds(self, strategy: type[Strategy], tuning: optuna.Study) -> None:
-        if not queue.trials(tuning, TrialState.COMPLETE):
+    def seed_queues(self, strategy: type[Strategy], tuning: queue.Queue) -> list[queue.Queue] | None:
+        """The seed runs of a strategy's chosen configuration (or, multi-objective, of several on its front),
+        once its tuning is over; none when no tuning trial completed."""
+        if not tuning.finished():
+            return None
+        if not queue.trials(tuning.study, TrialState.COMPLETE):
             log.warning("strategy %s: no tuning trial completed, so no seed runs", strategy.name)
-            return
+            return []
         if not self.settings.multi_objective:
-            self.run_configuration_seeds(strategy, tuning.best_trial)
-        else:
-            for trial in seeded_configurations(tuning):
-                self.run_configuration_seeds(strategy, trial, trial.number)
+            return [self.configuration_seeds(strategy, tuning.study.best_trial)]
+        return [self.configuration_seeds(strategy, trial, trial.number) for trial in seeded_configurations(tuning.study)]
+
+    def seeds_finished(self, strategy: type[Strategy], after_strategy: Callable[[], None]) -> None:
         trials = self.trials_dir(strategy.name)
         if trials:  # tuning trials' weights were kept only for the seed runs that repeat them
             shutil.rmtree(trials, ignore_errors=True)
+        after_strategy()
 
-    def run_configuration_seeds(self, strategy: type[Strategy], source: FrozenTrial,
-                                configuration: int | None = None) -> None:
-        """Every seed run of one configuration, that of tuning trial ``source`` (``configuration``: its number,
+    def configuration_seeds(self, strategy: type[Strategy], source: FrozenTrial,
+                            configuration: int | None = None) -> queue.Queue:
+        """The seed runs of one configuration, that of tuning trial ``source`` (``configuration``: its number,
         when several configurations are re-run). A worker that joins later re-runs the configuration the
         study's creator chose, and reuses a tuning trial only if it is that configuration."""
         seeds = self.seeds_study(strategy, dict(source.params), configuration)
@@ -508,7 +519,7 @@ class Comparison:
             self.execute(seeds, trial, lambda t: self.run_seed(strategy, t, chosen, configuration, repeatable),
                          f"{strategy.name} seed run")
 
-        queue.drain(seeds, self.storage, run)
+        return queue.Queue(seeds, run)
 
     def existing_studies(self) -> list[optuna.Study]:
         """This comparison's studies already in the storage (tuning and seeds)."""

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import optuna
@@ -91,21 +92,77 @@ def heartbeat(storage: optuna.storages.BaseStorage, trial: optuna.Trial) -> Iter
         thread.join()
 
 
-def drain(study: optuna.Study, storage: optuna.storages.BaseStorage, run: Callable[[optuna.Trial], None],
-          refill: Callable[[], bool] = lambda: False, poll_seconds: float = 2.0) -> None:
-    """Run queued trials until the queue is empty, nothing can be added, and no other worker is
-    still running one (their trials may fail and come back to the queue)."""
+@dataclass
+class Queue:
+    """One study's slots and how to run one; ``refill`` adds a slot while a compute budget lasts."""
+
+    study: optuna.Study
+    run: Callable[[optuna.Trial], None]
+    refill: Callable[[], bool] = lambda: False
+
+    def claim(self, storage: optuna.storages.BaseStorage) -> optuna.Trial | None:
+        """A queued trial, or one added by ``refill``; None when there is neither."""
+        trial = claim(self.study, storage)
+        if trial is None and self.refill():
+            trial = claim(self.study, storage)
+        return trial
+
+    def finished(self) -> bool:
+        """No slot is queued or running (a running trial may fail and come back), and none can be added."""
+        return not trials(self.study, TrialState.WAITING, TrialState.RUNNING) and not self.refill()
+
+
+@dataclass
+class Stage:
+    """Queues that open when they can: ``open()`` returns them, or None while they must wait (a strategy's seed
+    runs wait for its tuning to finish). ``finished`` is called once, in this process, when all of them are."""
+
+    open: Callable[[], list[Queue] | None]
+    finished: Callable[[], None] = lambda: None
+    queues: list[Queue] | None = field(default=None, init=False)
+    done: bool = field(default=False, init=False)
+
+    def ready(self) -> list[Queue]:
+        if self.queues is None:
+            self.queues = self.open()
+        return self.queues or []
+
+
+def work(stages: list[Stage], storage: optuna.storages.BaseStorage, poll_seconds: float = 2.0) -> None:
+    """Run queued trials, always from the first stage (in the given order) with one to claim, until every stage is
+    finished. One worker therefore runs the stages strictly in order; several workers spread over every stage
+    that has work instead of waiting on one another's running trials, and a stage that must wait (seed runs before
+    their tuning is over) is passed over until it can open. When nothing can be claimed, trials of dead workers are
+    failed and re-queued (RDB heartbeats, or a local process that no longer exists) before waiting again."""
     while True:
-        trial = claim(study, storage)
+        trial, source = None, None
+        for stage in stages:
+            for candidate in stage.ready():
+                trial = candidate.claim(storage)
+                if trial is not None:
+                    source = candidate
+                    break
+            if trial is not None:
+                break
         if trial is not None:
-            run(trial)
+            source.run(trial)
             continue
-        if refill():
-            continue
-        if not trials(study, TrialState.RUNNING):
+        waiting = False
+        for stage in stages:
+            if stage.done:
+                continue
+            queues = stage.ready() if stage.queues is None else stage.queues
+            if stage.queues is None or not all(q.finished() for q in queues):
+                waiting = True
+                continue
+            stage.done = True
+            stage.finished()
+        if not waiting:
             return
-        fail_stale_trials(study)  # RDB heartbeats: a dead worker's trial comes back to the queue here
-        requeue_running(study, storage, only=claimed_by_dead_local_process)
+        for stage in stages:
+            for candidate in stage.queues or []:
+                fail_stale_trials(candidate.study)  # RDB heartbeats: a dead worker's trial comes back to the queue
+                requeue_running(candidate.study, storage, only=claimed_by_dead_local_process)
         time.sleep(poll_seconds)
 
 

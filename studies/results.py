@@ -203,7 +203,7 @@ def build(comparison: Comparison, storage_label: str, created: str | None = None
             "versions": versions(),
         },
         parallel=settings.workers > 1 or settings.extra.get("shared_storage", False),
-        strategies=strategies,
+        strategies=strategies, skipped=dict(settings.skipped),
     )
 
 

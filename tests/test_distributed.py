@@ -158,6 +158,71 @@ def test_stale_heartbeat_from_another_host_is_failed_and_requeued(tmp_path):
         ran.append(claimed.suggest_int("x", 0, 5))
         study.tell(claimed, 1.0)
 
-    queue.drain(study, storage, run, poll_seconds=0.1)
+    queue.work([queue.Stage(lambda: [queue.Queue(study, run)])], storage, poll_seconds=0.1)
     states = Counter(t.state for t in study.trials)
     assert states == {TrialState.FAIL: 1, TrialState.COMPLETE: 1} and ran == [1]
+
+
+# ----------------------------------------------------------------------------- the work loop (queue.work)
+def slots(storage, name: str, count: int) -> optuna.Study:
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    for number in range(count):
+        study.enqueue_trial({"x": number})
+    return study
+
+
+def recorder(study: optuna.Study, ran: list[str]):
+    def run(trial: optuna.Trial) -> None:
+        ran.append(f"{study.study_name}{trial.suggest_int('x', 0, 9)}")
+        study.tell(trial, 1.0)
+
+    return run
+
+
+def test_one_worker_runs_the_stages_in_order_and_a_waiting_stage_opens_when_it_can():
+    """With one process, queue.work runs A's slots, then B's, then the stage that waited for A (as seed runs
+    wait for their strategy's tuning): the order a sequential, seeded comparison depends on."""
+    storage = optuna.storages.InMemoryStorage()
+    a, b = slots(storage, "a", 2), slots(storage, "b", 1)
+    ran: list[str] = []
+    tune_a = queue.Queue(a, recorder(a, ran))
+
+    def after_a() -> list[queue.Queue] | None:
+        if not tune_a.finished():
+            return None
+        seeds = slots(storage, "s", 2)
+        return [queue.Queue(seeds, recorder(seeds, ran))]
+
+    finished: list[str] = []
+    queue.work([queue.Stage(lambda: [tune_a]), queue.Stage(lambda: [queue.Queue(b, recorder(b, ran))]),
+                queue.Stage(after_a, finished=lambda: finished.append("s"))], storage, poll_seconds=0.01)
+    assert ran == ["a0", "a1", "b0", "s0", "s1"] and finished == ["s"]
+
+
+def test_a_worker_moves_on_instead_of_waiting_for_a_trial_running_elsewhere():
+    """A's only slot is running in another (live) process: this worker runs B's slots meanwhile, then waits for
+    A's trial to end before the stage that needs A opens."""
+    import threading
+
+    storage = optuna.storages.InMemoryStorage()
+    a, b = slots(storage, "a", 1), slots(storage, "b", 2)
+    elsewhere = queue.claim(a, storage)  # claimed by this (live) process: not a dead worker's trial
+    ran: list[str] = []
+    tune_a = queue.Queue(a, recorder(a, ran))
+
+    def after_a() -> list[queue.Queue] | None:
+        return [] if tune_a.finished() else None
+
+    def finish_elsewhere() -> None:
+        while len(ran) < 2:
+            time.sleep(0.01)
+        ran.append("a (elsewhere)")
+        a.tell(elsewhere, 1.0)
+
+    other = threading.Thread(target=finish_elsewhere)
+    other.start()
+    queue.work([queue.Stage(lambda: [tune_a]), queue.Stage(lambda: [queue.Queue(b, recorder(b, ran))]),
+                queue.Stage(after_a)], storage, poll_seconds=0.01)
+    other.join()
+    assert ran == ["b0", "b1", "a (elsewhere)"]
+    assert Counter(t.state for t in a.trials) == {TrialState.COMPLETE: 1}

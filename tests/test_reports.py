@@ -411,3 +411,29 @@ def test_the_report_states_the_split_protocol(sst2, tmp_path):
     assert "held-out: the dev file (1,000 examples); dev: 872 examples carved from train (seed 0, stratified)" in text
     assert "small-budget papers" in text
     assert "its scores are optimistic" not in text
+
+
+# ----------------------------------------------------------------------------- the schema version policy
+COMMITTED_RUNS = sorted({path.parent for path in (Path(__file__).resolve().parents[1] / "docs").rglob("results.json")})
+
+
+@pytest.mark.parametrize("run", COMMITTED_RUNS, ids=lambda path: str(path.relative_to(path.parents[2])))
+def test_every_committed_example_loads_and_renders_whatever_its_schema_version(run, tmp_path):
+    """Files of earlier versions (the committed examples were written by version 2) are migrated on reading and
+    reported without what their version lacks; the migrated record is this version's."""
+    from core.schema import SCHEMA_VERSION
+
+    copy = write_run(tmp_path / "run", json.loads((run / "results.json").read_text()))
+    results = load_results(copy)
+    assert results.schema_version == SCHEMA_VERSION and results.strategies
+    assert results.task.splits.heldout is not None and not any(n.startswith("held-out split") for n in results.task.notes)
+    assert render.write_report(copy).is_file()
+
+
+def test_a_version_older_than_the_oldest_migration_is_refused_in_one_line(tmp_path):
+    from core.schema import MIGRATIONS
+
+    oldest = min(MIGRATIONS)
+    run = write_run(tmp_path / "old", variant(make_results(seeds=1), schema_version=oldest - 1))
+    assert_one_line_error(run_cli("runners.report", str(run)), f"has schema version {oldest - 1}, older than the "
+                          f"oldest this peftbench reads ({oldest}); re-run the comparison")

@@ -1,0 +1,91 @@
+"""The processes of one comparison on one machine: the coordinator holds the output directory's lock and starts
+``--workers N - 1`` more processes that share the storage; each process gets its share of the CPU threads and,
+on a GPU, of the device's memory; everything they log goes to ``compare.log``.
+
+Several processes on one GPU fill it from outside the training step: the step of a small encoder is bound by the
+host launching kernels, not by the GPU (benchmarks/NOTES.md, "A whole comparison on one GPU").
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import IO, Sequence
+
+from core import cli
+from core.errors import UserError
+from core.layout import ComparisonDir
+
+GPU_MEMORY_SHARE = 0.9  # of the device's memory, divided among the workers on it (the rest: the driver, others)
+
+
+def share_resources(workers: int, device: str) -> None:
+    """This process's share of the machine: cores ÷ workers CPU threads, and on a CUDA device a bound on the
+    memory its caching allocator may take, so one worker cannot starve the others of device memory."""
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    if workers > 1 and device != "cpu" and torch.cuda.is_available():
+        torch.cuda.set_per_process_memory_fraction(GPU_MEMORY_SHARE / workers)
+
+
+def take_lock(out: Path) -> IO:
+    """One coordinating process per output directory; the lock dies with the process."""
+    handle = open(ComparisonDir(out).lock, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(f"another comparison is already running in {out}; wait for it or use --workers") from None
+    return handle
+
+
+def die_with_parent() -> None:
+    """Linux: a worker process is killed when its coordinator dies, so none outlives a kill."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def spawn_workers(command: Sequence[str], count: int, out: Path) -> list[subprocess.Popen]:
+    """``count - 1`` more processes running ``command`` (the coordinator's own command line) as workers 1…."""
+    log = open(ComparisonDir(out).workers_log, "a")
+    return [subprocess.Popen([*command, "--worker-index", str(index), "--quiet", "--no-report"], stdout=log,
+                             stderr=log, preexec_fn=die_with_parent)
+            for index in range(1, count)]
+
+
+def setup_logging(out: Path) -> logging.Logger:
+    """Everything that happens goes to ``compare.log`` in the comparison directory, and so does the traceback
+    of a failure that ends the command (core.cli)."""
+    path = ComparisonDir(out).log
+    cli.FAILURE.log = path
+    logger = logging.getLogger("peftbench")
+    logger.setLevel(logging.INFO)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+    for name in ("peftbench", "optuna"):
+        for old in [h for h in logging.getLogger(name).handlers if isinstance(h, logging.FileHandler)]:
+            logging.getLogger(name).removeHandler(old)
+            old.close()
+        logging.getLogger(name).addHandler(handler)
+    quiet_optuna()
+    return logger
+
+
+def quiet_optuna() -> None:
+    """Optuna logs to the comparison's log only, and its experimental-feature warnings (heartbeats on a
+    shared storage) are not printed: stderr stays the progress, or the one line of a refusal."""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.disable_default_handler()
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
