@@ -52,14 +52,14 @@ class Plan:
     cap_s: int  # the most seconds one comparison may take
 
 
-def gpu_plans(measure_size: int) -> list[Plan]:
-    quick = ("--preset", "quick", "--strategies", "classic")
+def gpu_plans(strategies: str, measure_size: int) -> list[Plan]:
+    quick = ("--preset", "quick", "--strategies", strategies)
     return [Plan("sweep", (1, 2, 4, 8, 16), (*quick, "--train-size", "1000", "--trials", "2", "--seeds", "2"), 150),
             Plan("measure", (1,), (*quick, "--train-size", str(measure_size)), 330)]
 
 
-def cpu_plans() -> list[Plan]:
-    tiny = ("--preset", "smoke", "--strategies", "frozen,lora,qlora", "--trials", "1", "--seeds", "1")
+def cpu_plans(strategies: str) -> list[Plan]:
+    tiny = ("--preset", "smoke", "--strategies", strategies, "--trials", "1", "--seeds", "1")
     return [Plan("sweep", (1, 2), tiny, 240), Plan("measure", (1,), tiny, 240)]
 
 
@@ -77,25 +77,53 @@ class GpuSamples:
 
 
 class Sampler:
-    """NVML's utilisation and memory of GPU 0 every SAMPLE_SECONDS, on a thread, while a comparison runs."""
+    """GPU 0's utilisation and memory every SAMPLE_SECONDS while a comparison runs: read through NVML
+    (nvidia-ml-py) where it initialises, else from ``nvidia-smi``'s own sampling loop, else not at all (the
+    numbers are then None, and the runs are still timed)."""
 
     def __init__(self, enabled: bool):
         self.samples = GpuSamples()
         self.stop = threading.Event()
-        self.handle = None
-        if enabled:
-            import pynvml  # nvidia-ml-py, on the GPU machine
+        self.read = self.nvml_reader() if enabled else None
+        self.smi: subprocess.Popen | None = None
+        if enabled and self.read is None:
+            try:
+                self.smi = subprocess.Popen(["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
+                                             "--format=csv,noheader,nounits", f"-lms={int(SAMPLE_SECONDS * 1000)}"],
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            except OSError:
+                self.smi = None
+        self.thread = threading.Thread(target=self.loop if self.smi is None else self.follow, daemon=True)
+
+    @staticmethod
+    def nvml_reader():
+        try:
+            import pynvml
 
             pynvml.nvmlInit()
-            self.nvml = pynvml
-            self.handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-        self.thread = threading.Thread(target=self.loop, daemon=True)
+            handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+        except Exception:  # noqa: BLE001 — no NVML here: nvidia-smi is tried instead
+            return None
+        return lambda: (float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu),
+                        pynvml.nvmlDeviceGetMemoryInfo(handle).used / 2**20)
 
     def loop(self) -> None:
         while not self.stop.wait(SAMPLE_SECONDS):
-            if self.handle is not None:
-                self.samples.busy.append(float(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu))
-                self.samples.memory_mib.append(self.nvml.nvmlDeviceGetMemoryInfo(self.handle).used / 2**20)
+            if self.read is not None:
+                busy, memory = self.read()
+                self.samples.busy.append(busy)
+                self.samples.memory_mib.append(memory)
+
+    def follow(self) -> None:
+        for line in self.smi.stdout:
+            if self.stop.is_set():
+                return
+            busy, _, memory = line.partition(",")
+            try:
+                self.samples.busy.append(float(busy))
+                self.samples.memory_mib.append(float(memory))
+            except ValueError:
+                continue
 
     def __enter__(self) -> "Sampler":
         self.thread.start()
@@ -103,7 +131,9 @@ class Sampler:
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
-        self.thread.join()
+        if self.smi is not None:
+            self.smi.terminate()
+        self.thread.join(timeout=5)
 
 
 @dataclass
@@ -188,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=540.0, help="seconds for both phases together")
     parser.add_argument("--measure-size", type=int, default=5000, help="training examples of the measure phase")
     parser.add_argument("--phases", default="sweep,measure")
+    parser.add_argument("--strategies", default="classic",
+                        help="what every comparison compares (default: classic; QLoRA is skipped where bitsandbytes "
+                             "cannot load)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
@@ -199,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if use_cuda and not torch.cuda.is_available():
         refuse(f"no CUDA GPU visible to torch {torch.__version__}")
     manifest = check_assets(args.assets)
-    plans = [plan for plan in (gpu_plans(args.measure_size) if use_cuda else cpu_plans())
+    plans = [plan for plan in (gpu_plans(args.strategies, args.measure_size) if use_cuda else cpu_plans(args.strategies))
              if plan.phase in args.phases.split(",")]
     from core.costs import versions
 

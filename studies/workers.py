@@ -56,8 +56,11 @@ def die_with_parent() -> None:
 def spawn_workers(command: Sequence[str], count: int, out: Path) -> list[subprocess.Popen]:
     """``count - 1`` more processes running ``command`` (the coordinator's own command line) as workers 1…."""
     log = open(ComparisonDir(out).workers_log, "a")
+    # idle OpenMP threads sleep instead of spinning: processes that share cores otherwise slow each other down
+    # many times over (benchmarks/NOTES.md, "OpenMP wait policy")
+    environment = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     return [subprocess.Popen([*command, "--worker-index", str(index), "--quiet", "--no-report"], stdout=log,
-                             stderr=log, preexec_fn=die_with_parent)
+                             stderr=log, env=environment, preexec_fn=die_with_parent)
             for index in range(1, count)]
 
 

@@ -270,3 +270,25 @@ def test_gpu_check_cpu_fallback_runs_from_packed_assets(tmp_path, data_dir):
     with pytest.raises(SystemExit) as refused:  # an unknown encoder is refused, not profiled as a random bert-base
         profile_steps(["--device", "cpu", "--assets", str(assets), "--encoders", "minilm,bert-large"])
     assert refused.value.code == 2
+
+
+def test_the_gpu_comparison_cpu_fallback_runs_from_the_packed_assets(data_dir, tmp_path):
+    """benchmarks.gpu_compare, the comparison the lent GPU runs, on its CPU fallback from the carried pack: a
+    real runners.compare subprocess per worker count, its results read back and archived, exit 0."""
+    import tarfile
+
+    from benchmarks.gpu_compare import main
+    from benchmarks.pack_gpu_assets import pack
+
+    assets, out = tmp_path / "assets", tmp_path / "out"
+    pack(assets, data_dir)
+    assert main(["--device", "cpu", "--assets", str(assets), "--out", str(out), "--phases", "measure",
+                 "--strategies", "frozen,bitfit"]) == 0
+    record = json.loads((out / "gpu_compare.json").read_text())
+    [run] = record["runs"]
+    assert (run["phase"], run["workers"], run["status"]) == ("measure", 1, "complete")
+    assert set(run["strategies"]) == {"frozen", "bitfit"}
+    assert all(s["seed_runs"] == 1 and s["heldout_mean"] is not None for s in run["strategies"].values())
+    assert "| 1 | complete |" in (out / "gpu_compare.md").read_text()
+    with tarfile.open(out / "runs.tar.gz") as archive:
+        assert "measure-1/results.json" in archive.getnames()
