@@ -81,7 +81,8 @@ class Batches:
     def get(self, split: str, indices: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         if self.features is not None:
             rows = torch.tensor(indices)  # index_select on a tensor: several times faster than a list index
-            inputs = {"features": self.features[split].index_select(0, rows)}
+            features = self.features[split]  # on the run's device; the labels are on the CPU
+            inputs = {"features": features.index_select(0, rows.to(features.device, non_blocking=True))}
             labels = self.splits[split].labels.index_select(0, rows)
         else:
             inputs, labels = collate(self.splits[split], indices, self.pad_id)
