@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=540.0, help="seconds for both phases together")
     parser.add_argument("--measure-size", type=int, default=5000, help="training examples of the measure phase")
     parser.add_argument("--phases", default="sweep,measure")
+    parser.add_argument("--measure-workers", type=lambda text: tuple(int(n) for n in text.split(",")),
+                        help="worker counts of the measure phase, in order (default: the sweep's best, then 1)")
     parser.add_argument("--strategies", default="classic",
                         help="what every comparison compares (default: classic; QLoRA is skipped where bitsandbytes "
                              "cannot load)")
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         common = ["--task", TASK, "--data-dir", str(data_dir), "--model", str(minilm),
                   "--device", "cuda" if use_cuda else "cpu"]
         for plan in plans:
-            counts = plan.workers if plan.phase != "measure" else \
+            counts = plan.workers if plan.phase != "measure" else args.measure_workers or \
                 tuple(dict.fromkeys((best_workers([r for r in runs if r.phase == "sweep"]), *plan.workers)))
             for workers in counts:
                 left = args.budget_s - (time.monotonic() - started)
