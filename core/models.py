@@ -5,6 +5,7 @@ name the default model; the head every strategy shares is ``core.classifier``.
 
 from __future__ import annotations
 
+import math
 import os
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,21 @@ def resolve_model(name: str) -> str:
             return name  # not installed: fall back to the hub
         return str(path)
     return name
+
+
+def stored_parameters(model: str) -> int | None:
+    """How many parameters a local model's safetensors files hold, read from their headers (nothing is
+    loaded); None for a model that is not a local folder of safetensors (a hub id not downloaded yet)."""
+    import json
+    import struct
+
+    files = sorted(Path(resolve_model(model)).glob("*.safetensors")) if Path(resolve_model(model)).is_dir() else []
+    total = 0
+    for path in files:
+        with path.open("rb") as handle:
+            header = json.loads(handle.read(struct.unpack("<Q", handle.read(8))[0]))
+        total += sum(math.prod(entry["shape"]) for name, entry in header.items() if name != "__metadata__")
+    return total or None
 
 
 def load_tokenizer(model: str):

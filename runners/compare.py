@@ -77,8 +77,10 @@ def build_parser() -> cli.ArgumentParser:
     where.add_argument("--out", help="comparison directory (default: runs/<task>-<model>-<preset>)")
     where.add_argument("--storage", help="Optuna storage: a database URL (sqlite:///…, postgresql://user:pw@host/db) "
                        "or a journal file (*.journal); default: a SQLite file in --out")
-    where.add_argument("--workers", type=cli.positive_int, default=1,
-                       help="worker processes on this machine sharing the storage (default: 1)")
+    where.add_argument("--workers", type=cli.positive_int,
+                       help="worker processes on this machine sharing the storage (default: 1 on a CPU; on a GPU as "
+                            "many as fit, at most 8, the count measured fastest on an H200); several workers make "
+                            "the search unreproducible, and the report says so")
     where.add_argument("--heartbeat-interval", type=cli.positive_int, default=20,
                        help="seconds between a worker's heartbeats on a shared RDB storage (default: 20)")
     where.add_argument("--grace-period", type=cli.positive_int, default=60,
@@ -110,6 +112,7 @@ def settings_from_args(args: argparse.Namespace):
     from strategies import select_strategies
     from studies.compare import DEFAULT_PRUNER, ComparisonSettings
     from studies.presets import default_preset_name, resolve_preset
+    from studies.workers import default_workers
 
     preset = resolve_preset(args.preset or default_preset_name(), {
         "model": args.model, "train_size": args.train_size, "carve_size": args.carve_size,
@@ -140,7 +143,8 @@ def settings_from_args(args: argparse.Namespace):
     return ComparisonSettings(
         run=run, preset=preset, strategies=strategies, budget_kind=budget_kind, budget=budget,
         seeds=args.seeds or preset.seeds, sampler=args.sampler, pruner=pruner, sampler_seed=args.sampler_seed,
-        data_seed=args.data_seed, workers=args.workers, worker_index=args.worker_index, objectives=objectives,
+        data_seed=args.data_seed, workers=args.workers or default_workers(args.device, preset.model),
+        worker_index=args.worker_index, objectives=objectives,
     )
 
 

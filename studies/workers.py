@@ -22,6 +22,29 @@ from core.errors import UserError
 from core.layout import ComparisonDir
 
 GPU_MEMORY_SHARE = 0.9  # of the device's memory, divided among the workers on it (the rest: the driver, others)
+# Measured on an H200 (benchmarks/NOTES.md, "A whole comparison on one GPU"): the quick comparison of 6 strategies
+# on MiniLM took 145 s with 1 worker, 63 s with 4 and 51 s with 8, each worker holding 1.4 GiB of device memory.
+GPU_WORKERS = 8
+BYTES_PER_PARAMETER = 16  # fp32 weights, gradients and AdamW's two moments: what a full fine-tuning worker holds
+WORKER_OVERHEAD_BYTES = 2**30  # CUDA context, activations and allocator slack per worker (measured ≈ 1 GiB)
+ASSUMED_PARAMETERS = 110_000_000  # a model whose size cannot be read before loading it: bert-base's
+
+
+def default_workers(device: str, model: str) -> int:
+    """``--workers`` when it is not given. On a CPU 1: the comparison stays reproducible, and a few cores have no
+    room for more. On a GPU, GPU_WORKERS (the count measured fastest), fewer where the machine has fewer cores or
+    the device's memory cannot hold that many trainings of this model: each worker is charged
+    BYTES_PER_PARAMETER per parameter plus WORKER_OVERHEAD_BYTES (1.4 GiB for MiniLM, as measured)."""
+    import torch
+
+    if device == "cpu" or not torch.cuda.is_available() or (device != "auto" and not device.startswith("cuda")):
+        return 1
+    from core.models import stored_parameters
+
+    index = int(device.split(":")[1]) if ":" in device else 0
+    memory = torch.cuda.get_device_properties(index).total_memory * GPU_MEMORY_SHARE
+    per_worker = BYTES_PER_PARAMETER * (stored_parameters(model) or ASSUMED_PARAMETERS) + WORKER_OVERHEAD_BYTES
+    return max(1, min(GPU_WORKERS, os.cpu_count() or 1, int(memory // per_worker)))
 
 
 def share_resources(workers: int, device: str) -> None:
