@@ -118,6 +118,10 @@ class RunResult:
     dropped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # --drop-invalid-rows: file → reason → n
     inference: InferenceCost | None = None  # TrainConfig.measure_inference: the trained model's inference cost
     repeats_trial: int | None = None  # a comparison's seed run that is its tuning trial rescored, not retrained
+    # split → each row's prediction in the split's row order: the class (classification) or the score
+    # (regression), with the weights scored in ``metrics``. What the reports' statistics resample (rows as well
+    # as seeds); None in records written before they were kept.
+    predictions: dict[str, list[int] | list[float]] | None = None
 
     @property
     def trainable_percent(self) -> float:
@@ -140,6 +144,8 @@ class TaskRecord:
     protocol: str  # dev-from-train | heldout-from-train | test-file | "" (core.tasks.PROTOCOLS)
     splits: SplitSources
     notes: list[str]  # everything else worth saying about the data (dropped rows, a train size capped, ...)
+    # split → its gold labels in row order (the row ids of every run's ``predictions``); None before they were kept
+    labels: dict[str, list[int] | list[float]] | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -127,8 +127,17 @@ def loss_function(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return nn.functional.cross_entropy(outputs.float(), labels)
 
 
+@dataclass
+class Scored:
+    """One split scored: its metrics, and each row's prediction (the class, or the score for regression), in the
+    split's row order: what the reports' statistics resample (``RunResult.predictions``)."""
+
+    metrics: dict[str, float | None]
+    predictions: list[int] | list[float]
+
+
 @torch.inference_mode()
-def evaluate(batches: Batches, split: str, batch_size: int, num_labels: int, autocast) -> dict[str, float]:
+def evaluate(batches: Batches, split: str, batch_size: int, num_labels: int, autocast) -> Scored:
     was_training = batches.module.training
     batches.module.eval()
     encoded = batches.splits[split]
@@ -138,7 +147,8 @@ def evaluate(batches: Batches, split: str, batch_size: int, num_labels: int, aut
         with autocast():
             outputs[indices] = batches.module(**inputs).float().cpu()
     batches.module.train(was_training)
-    return compute_metrics(outputs.numpy(), encoded.labels.numpy(), num_labels)
+    predicted = outputs[:, 0].tolist() if num_labels == 1 else outputs.argmax(-1).tolist()
+    return Scored(compute_metrics(outputs.numpy(), encoded.labels.numpy(), num_labels), predicted)
 
 
 def total_steps(config: TrainConfig, train_rows: int) -> int:
@@ -179,7 +189,7 @@ def train(config: TrainConfig, strategy: Strategy, callbacks: Iterable[Callback]
 
     step = samples = tokens = 0
     best_value, best_state, stale = -math.inf, None, 0
-    best_dev, best_step = None, -1
+    best_dev, best_step = None, -1  # the best dev evaluation (Scored) and its step
     curve: list[dict[str, float]] = []
     eval_seconds = 0.0
     stopped_early = False
@@ -219,15 +229,15 @@ def train(config: TrainConfig, strategy: Strategy, callbacks: Iterable[Callback]
                 eval_started = time.perf_counter()
                 dev = evaluate(batches, "dev", config.batch_size, spec.num_labels, autocast)
                 eval_seconds += time.perf_counter() - eval_started
-                value = dev[spec.metric]
+                value = dev.metrics[spec.metric]
                 curve.append({"step": step, "samples": samples, "epoch": epoch, "value": value})
                 if value > best_value:
-                    best_value, best_dev, best_step, stale = value, dict(dev), step, 0
+                    best_value, best_dev, best_step, stale = value, dev, step, 0
                     best_state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
                 else:
                     stale += 1
                 for callback in callbacks:
-                    callback(Evaluation(step, samples, epoch, dev, value, last=last_step))
+                    callback(Evaluation(step, samples, epoch, dev.metrics, value, last=last_step))
                 if config.patience and stale >= config.patience:
                     stopped_early = True
             if last_step or stopped_early:
@@ -250,9 +260,9 @@ def train(config: TrainConfig, strategy: Strategy, callbacks: Iterable[Callback]
                 if name in best_state:
                     parameter.copy_(best_state[name])
     eval_started = time.perf_counter()
-    metrics = {name: best_dev if name == "dev" and best_dev is not None else
-               evaluate(batches, name, config.batch_size, spec.num_labels, autocast)
-               for name in splits if name != "train"}
+    scored = {name: best_dev if name == "dev" and best_dev is not None else
+              evaluate(batches, name, config.batch_size, spec.num_labels, autocast)
+              for name in splits if name != "train"}
     eval_seconds += time.perf_counter() - eval_started
     hyperparameters = {"lr": lr, "batch_size": config.batch_size, "epochs": config.epochs,
                        "max_steps": config.max_steps, "warmup_ratio": config.warmup_ratio,
@@ -264,7 +274,9 @@ def train(config: TrainConfig, strategy: Strategy, callbacks: Iterable[Callback]
         if config.measure_inference else None
     result = RunResult(
         task=spec.name, model=config.model, strategy=strategy.name, seed=config.seed,
-        hyperparameters=hyperparameters, primary_metric=spec.metric, metrics=metrics,
+        hyperparameters=hyperparameters, primary_metric=spec.metric,
+        metrics={name: split.metrics for name, split in scored.items()},
+        predictions={name: split.predictions for name, split in scored.items()},
         trainable_params=trainable, total_params=total, peak_memory_bytes=peak, memory_kind=memory.kind,
         train_seconds=train_seconds, eval_seconds=eval_seconds,
         train_samples_per_second=samples / max(train_seconds, 1e-9), train_samples_seen=samples,
@@ -290,12 +302,14 @@ def rescore(config: TrainConfig, strategy: Strategy, record: RunResult, data: Ta
     splits = {name: encode_split(ds, data.spec, tokenizer, config.max_length) for name, ds in named.items()}
     batches, feature_seconds = batches_for(model, strategy, config, splits, tokenizer.pad_token_id, device, autocast)
     started = time.perf_counter()
-    metrics = {**record.metrics, **{name: evaluate(batches, name, config.batch_size, data.spec.num_labels, autocast)
-                                    for name in splits if name not in record.metrics}}
+    scored = {name: evaluate(batches, name, config.batch_size, data.spec.num_labels, autocast)
+              for name in splits if name not in record.metrics}
+    metrics = {**record.metrics, **{name: split.metrics for name, split in scored.items()}}
+    predictions = {**(record.predictions or {}), **{name: split.predictions for name, split in scored.items()}}
     eval_seconds = time.perf_counter() - started + sum(feature_seconds[name] for name in splits if name not in record.metrics)
     inference = measure_inference(model, splits["dev"], tokenizer.pad_token_id, device, autocast) \
         if config.measure_inference else None
-    rescored = replace(record, metrics=metrics, eval_seconds=record.eval_seconds + eval_seconds, seed=config.seed,
+    rescored = replace(record, metrics=metrics, predictions=predictions, eval_seconds=record.eval_seconds + eval_seconds, seed=config.seed,
                        data_sizes=data.sizes(), data_notes=list(data.notes), inference=inference,
                        artifact_path=str(Path(config.output_dir) / artifacts.WEIGHTS_FILE))
     del model, batches

@@ -141,7 +141,8 @@ def test_kept_dev_score_equals_a_fresh_evaluation_of_the_saved_weights(tiny_mode
     data = load_task(TaskRequest("sst2", data_dir))
     batches = Batches(model, {"dev": encode_split(data.dev, data.spec, tokenizer, 128)}, None, tokenizer.pad_token_id,
                       torch.device("cpu"))
-    assert evaluate(batches, "dev", 16, 2, contextlib.nullcontext) == result.metrics["dev"]
+    scored = evaluate(batches, "dev", 16, 2, contextlib.nullcontext)
+    assert scored.metrics == result.metrics["dev"] and scored.predictions == result.predictions["dev"]
     assert max(point["value"] for point in result.learning_curve) == result.score("dev")
 
 

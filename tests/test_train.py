@@ -78,6 +78,18 @@ def test_full_training_learns_the_toy_task(tiny_model, data_dir):
     assert result.score("dev") >= 0.9
 
 
+def test_every_scored_row_keeps_its_prediction_and_they_give_the_metrics(tiny_model, data_dir):
+    """RunResult.predictions: each dev and held-out row's predicted class, in row order, from the weights the
+    metrics were computed with (dev: the best evaluation's), so the reports can resample rows."""
+    data = load_task(TaskRequest("sst2", data_dir, carve_size=16, seed=0))
+    result = train(config(tiny_model, data_dir, strategy="lora", max_steps=6, eval_every=2), data=data)
+    for split, rows in (("dev", data.dev), ("test", data.test)):
+        predicted = result.predictions[split]
+        assert len(predicted) == len(rows) and set(predicted) <= {0, 1}
+        accuracy = sum(p == label for p, label in zip(predicted, rows["label"])) / len(rows)
+        assert accuracy == pytest.approx(result.metrics[split]["accuracy"])
+
+
 def test_heldout_split_is_evaluated(tiny_model, data_dir):
     result = train(config(tiny_model, data_dir, strategy="frozen", carve_size=16))  # dev carved, the dev file held out
     assert set(result.metrics) == {"dev", "test"} and result.data_sizes["dev"] == 16 and result.data_sizes["test"] == 32
