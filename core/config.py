@@ -28,6 +28,7 @@ class TrainConfig:
     carve_size: int | None = None  # rows carved from train when the task has no labelled test split
     protocol: str = DEV_FROM_TRAIN  # whether those rows become dev (the dev file then held-out) or held-out
     drop_invalid_rows: bool = False  # leave out rows with an empty text or a bad label (counted) instead of refusing
+    metric: str | None = None  # the primary metric instead of the task's own (a custom task's default: core.task_files)
     max_length: int = 128
     pooling: str = "auto"  # last real token for causal decoders, mean over tokens otherwise
     lr: float | None = None
@@ -51,7 +52,8 @@ class TrainConfig:
 
     def task_request(self) -> TaskRequest:
         return TaskRequest(self.task, self.data_dir, tuple(self.text_columns), self.label_column,
-                           self.train_size, self.carve_size, self.protocol, self.seed, self.drop_invalid_rows)
+                           self.train_size, self.carve_size, self.protocol, self.seed, self.drop_invalid_rows,
+                           self.metric)
 
     def validate(self) -> None:
         """Reject impossible values with a message that says what would be right."""

@@ -144,6 +144,7 @@ class TaskRecord:
     protocol: str  # dev-from-train | heldout-from-train | test-file | "" (core.tasks.PROTOCOLS)
     splits: SplitSources
     notes: list[str]  # everything else worth saying about the data (dropped rows, a train size capped, ...)
+    metric_reason: str = ""  # why runs were selected and ranked on ``metric`` (a custom task's default, or --metric)
     # split → its gold labels in row order (the row ids of every run's ``predictions``); None before they were kept
     labels: dict[str, list[int] | list[float]] | None = None
 

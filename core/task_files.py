@@ -29,6 +29,9 @@ DATA_DIR_ENV = "PEFTBENCH_DATA_DIR"
 DEFAULT_DATA_DIRS = (PROJECT_ROOT / "data", PROJECT_ROOT.parent / "shared" / "data")
 DROP_HINT = "pass --drop-invalid-rows to drop such rows"
 MISSING_LABELS = ("", "nan", "none", "null", "na")  # a label cell holding one of these (any case) has no label
+# A two-class task whose larger class is at least this share of the training rows is scored by MCC, not accuracy:
+# always answering that class would already score its share in accuracy, and 0 in MCC.
+IMBALANCED = 0.6
 
 
 class RowProblems:
@@ -255,8 +258,21 @@ def infer_spec(path: Path, columns: dict[str, list[str]], text_columns: tuple[st
         classes = sorted(set(values))
     if len(classes) < 2:
         raise UserError(f"{path}: the label column has only one value ({classes[0]!r}); a classifier needs two or more")
-    metric = "accuracy" if len(classes) == 2 else "macro_f1"
-    return TaskSpec(name, text_columns, len(classes), metric, tuple(classes))
+    metric, why = default_metric(values)
+    return TaskSpec(name, text_columns, len(classes), metric, tuple(classes), metric_reason=why)
+
+
+def default_metric(labels: list[str]) -> tuple[str, str]:
+    """A custom classification task's metric, one a constant predictor cannot win, and why: macro F1 for three
+    or more classes, MCC for two imbalanced ones (IMBALANCED), accuracy for two balanced ones."""
+    counts = sorted((labels.count(value) for value in set(labels)), reverse=True)
+    if len(counts) > 2:
+        return "macro_f1", f"macro F1 over its {len(counts)} classes: no constant answer scores well on every class"
+    share = counts[0] / len(labels)
+    if share >= IMBALANCED:
+        return "mcc", (f"MCC: the larger class is {share:.0%} of the training file, and always answering it would "
+                       f"score {share:.0%} in accuracy but 0 in MCC")
+    return "accuracy", f"accuracy: its two classes are balanced (the larger is {share:.0%} of the training file)"
 
 
 def _guess_text_columns(path: Path, columns: dict[str, list[str]], label_column: str) -> tuple[str, ...]:

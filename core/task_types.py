@@ -22,6 +22,7 @@ class TaskSpec:
     metric: str  # the primary metric, used for model selection
     label_names: tuple[str, ...] = ()
     hub_dev_split: str = "validation"
+    metric_reason: str = "the task's own metric"  # why runs are selected and ranked on ``metric``
 
     @property
     def is_regression(self) -> bool:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from core.datafiles import SUFFIXES
 from core.errors import UserError
-from core.metrics import undefined_reason
+from core.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, undefined_reason
 from core.records import CARVED, DEV_FILE, SplitSources
 from core.splits import split_off, stratified_subset
 from core.task_files import RowProblems, load_custom, load_glue, looks_like_path
-from core.task_types import GLUE_TASKS, LABEL_COLUMN, TaskData, task_names
+from core.task_types import GLUE_TASKS, LABEL_COLUMN, TaskData, TaskSpec, task_names
 
 # How a task without a labelled test split gets a held-out split (``TaskRequest.carve_size`` rows carved from train):
 # - dev-from-train: the protocol of small-budget papers (UniPELT, Mao et al. 2022; Chen et al. 2022): dev is carved
@@ -49,6 +49,7 @@ class TaskRequest:
     protocol: str = DEV_FROM_TRAIN  # which split the carved rows become (PROTOCOLS)
     seed: int = 0
     drop_invalid_rows: bool = False  # leave out (and count) rows with an empty text or a bad label instead of refusing
+    metric: str | None = None  # the primary metric instead of the task's own (--metric)
 
 
 def load_task(request: TaskRequest) -> TaskData:
@@ -66,6 +67,8 @@ def load_task(request: TaskRequest) -> TaskData:
         )
     if request.train_size is not None and request.train_size < 1:
         raise UserError(f"train size must be at least 1, got {request.train_size}")
+    if request.metric is not None:
+        data.spec = replace(data.spec, metric=checked_metric(request.metric, data.spec), metric_reason="--metric")
     data.dropped_rows = problems.counts
     data.notes += problems.notes()
     if request.protocol not in PROTOCOLS:
@@ -85,6 +88,15 @@ def load_task(request: TaskRequest) -> TaskData:
             data.train = stratified_subset(data.train, request.train_size, request.seed)
     check_measurable(data, test_carved, subsampled=request.train_size is not None)
     return data
+
+
+def checked_metric(metric: str, spec: TaskSpec) -> str:
+    """``--metric``: one of the metrics a task of this kind can be selected on (higher is better)."""
+    allowed = [m for m in (REGRESSION_METRICS if spec.is_regression else CLASSIFICATION_METRICS) if m != "mse"]
+    if metric not in allowed:
+        kind = "regression" if spec.is_regression else "classification"
+        raise UserError(f"--metric {metric}: a {kind} task is selected on one of {', '.join(allowed)}")
+    return metric
 
 
 def check_measurable(data: TaskData, test_carved: bool = False, subsampled: bool = False) -> None:

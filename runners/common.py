@@ -25,6 +25,9 @@ def add_run_arguments(parser: cli.ArgumentParser, model_default: str | None, max
                       help="leave out rows with an empty text cell or a missing or invalid label, counted by reason "
                            "in the record, instead of refusing the file (default: refuse; a malformed file is "
                            "always refused)")
+    data.add_argument("--metric", help="the metric runs are selected and ranked on, instead of the task's own (GLUE's; "
+                      "a custom task: accuracy for two balanced classes, MCC for two imbalanced ones, macro F1 for "
+                      "more); the report shows the others beside it")
     data.add_argument("--max-length", type=cli.positive_int, default=max_length_default,
                       help=f"truncate inputs to this many tokens (default: {max_length_default or 'the preset'})")
     model = parser.add_argument_group("model")

@@ -132,7 +132,7 @@ def settings_from_args(args: argparse.Namespace):
         raise UserError(f"a trial budget must be a whole number, got {budget:g}")
     run = TrainConfig(
         task=args.task, model=preset.model, data_dir=args.data_dir, text_columns=tuple(args.text_columns or ()),
-        label_column=args.label_column, train_size=preset.train_size, carve_size=preset.carve_size,
+        label_column=args.label_column, train_size=preset.train_size, carve_size=preset.carve_size, metric=args.metric,
         protocol=args.protocol,
         drop_invalid_rows=args.drop_invalid_rows, max_length=preset.max_length, pooling=args.pooling,
         device=args.device, precision=args.precision,

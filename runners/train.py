@@ -79,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = TrainConfig(
         task=args.task, model=args.model, data_dir=args.data_dir,
         text_columns=args.text_columns or (), label_column=args.label_column, train_size=args.train_size,
+        metric=args.metric,
         drop_invalid_rows=args.drop_invalid_rows,
         max_length=args.max_length, pooling=args.pooling, lr=args.lr, batch_size=args.batch_size,
         epochs=args.epochs, max_steps=args.max_steps, warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,

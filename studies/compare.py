@@ -55,7 +55,7 @@ MAX_TRIALS = 100_000  # a queue of enqueued trials; more than this is a typo, no
 READY = "queue_ready"  # study user attribute: the creator has enqueued every slot
 FRONT_SEED_CONFIGS = 3  # multi-objective: seed runs for at most this many of a strategy's front (core.pareto.spread)
 # Settings that change what a study measures; a stored study run with other values is not resumed.
-IDENTITY = ("task", "model", "train_size", "carve_size", "protocol", "epochs", "max_length", "pooling", "data_seed",
+IDENTITY = ("task", "model", "metric", "train_size", "carve_size", "protocol", "epochs", "max_length", "pooling", "data_seed",
             "batch_sizes", "evals_per_epoch", "min_steps", "data_dir", "text_columns", "label_column", "drop_invalid_rows",
             "cost_objectives")
 
@@ -117,7 +117,7 @@ class ComparisonSettings:
 
     def identity(self) -> dict[str, Any]:
         run = self.run
-        values = {"task": run.task, "model": run.model, "train_size": run.train_size,
+        values = {"task": run.task, "model": run.model, "metric": run.metric, "train_size": run.train_size,
                   "carve_size": run.carve_size, "protocol": run.protocol, "epochs": self.preset.epochs, "max_length": run.max_length,
                   "pooling": run.pooling, "data_seed": self.data_seed, "batch_sizes": list(self.preset.batch_sizes),
                   "evals_per_epoch": self.preset.evals_per_epoch,
@@ -241,7 +241,7 @@ class Comparison:
                                       pruner=self.pruner())
         stored = study.user_attrs.get("settings", {})
         if stored:  # settings a study stored before they existed had these values
-            stored = {"protocol": HELDOUT_FROM_TRAIN, "min_steps": 0, **stored}
+            stored = {"protocol": HELDOUT_FROM_TRAIN, "min_steps": 0, "metric": None, **stored}
         for key, value in self.settings.identity().items():
             if key in stored and stored[key] != value:
                 raise UserError(f"study {name} in this storage was run with {key}={stored[key]!r}, not {value!r}; "

@@ -184,6 +184,7 @@ def build(comparison: Comparison, storage_label: str, created: str | None = None
         task=TaskRecord(name=data.spec.name, metric=data.spec.metric, num_labels=data.spec.num_labels,
                         source=data.source, sizes=data.sizes(), full_train_size=data.full_train_size,
                         protocol=data.protocol, splits=data.splits, notes=list(data.notes),
+                        metric_reason=data.spec.metric_reason,
                         labels={name: list(split["label"]) for name, split in
                                 (("dev", data.dev), ("test", data.test)) if split is not None}),
         model=ModelRecord(name=settings.model, total_params=total),

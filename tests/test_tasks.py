@@ -190,3 +190,30 @@ def test_every_glue_task_has_a_metric_that_grows():
     for spec in GLUE_TASKS.values():
         assert spec.metric in CLASSIFICATION_METRICS + REGRESSION_METRICS and spec.metric != "mse"
         assert spec.is_regression or len(spec.label_names) == spec.num_labels
+
+
+# ----------------------------------------------------------------------------- the metric a task is selected on
+def labelled_file(path, labels: list[str]):
+    path.write_text("text\tlabel\n" + "".join(f"row {i} of the file\t{label}\n" for i, label in enumerate(labels)),
+                    encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("labels,metric,why", [
+    (["a", "b"] * 20, "accuracy", "its two classes are balanced (the larger is 50% of the training file)"),
+    (["yes"] * 28 + ["no"] * 12, "mcc", "the larger class is 70% of the training file, and always answering it "
+                                        "would score 70% in accuracy but 0 in MCC"),
+    (["x", "y", "z"] * 14, "macro_f1", "macro F1 over its 3 classes"),
+])
+def test_a_custom_task_is_scored_by_a_metric_a_constant_predictor_cannot_win(tmp_path, labels, metric, why):
+    data = load_task(TaskRequest(labelled_file(tmp_path / "task.tsv", labels)))
+    assert data.spec.metric == metric and why in data.spec.metric_reason
+
+
+def test_metric_chooses_another_and_a_wrong_one_is_refused_in_one_line(tmp_path, data_dir):
+    path = labelled_file(tmp_path / "task.tsv", ["yes"] * 28 + ["no"] * 12)
+    chosen = load_task(TaskRequest(path, metric="macro_f1")).spec
+    assert (chosen.metric, chosen.metric_reason) == ("macro_f1", "--metric")
+    assert load_task(TaskRequest("sst2", data_dir, metric="mcc")).spec.metric == "mcc"
+    with pytest.raises(UserError, match="--metric pearson: a classification task is selected on one of accuracy"):
+        load_task(TaskRequest(path, metric="pearson"))
