@@ -241,6 +241,44 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class RaceLook:
+    """One strategy at one look of a race (``runners.choose``): what it had cost and scored, and where it stood."""
+
+    look: int  # 1, 2, ...: the looks after each round
+    seconds: float  # since the race started
+    strategy: str
+    configuration: int  # the tuning trial whose configuration its seed runs re-ran
+    seed_runs: int
+    samples: int  # training samples its runs had seen so far, tuning trials and seed runs
+    run_seconds: float  # what its runs had taken so far
+    estimate: float | None  # its score on the racing split (None: fewer than 2 seed runs)
+    low: float | None
+    high: float | None
+    status: str  # racing | dropped | excluded | finished
+    reason: str | None = None  # why it was dropped or excluded
+
+
+@dataclass(frozen=True)
+class RaceRecord:
+    """How a race went and what it answered: which strategy (or that it could not tell), and its trace."""
+
+    margin: float  # equivalence margin, in the metric's units
+    alpha: float  # the family-wise error of every drop together (each look tests at alpha / looks)
+    looks: int  # the most looks the race may take
+    split: str  # the split the race compared on (the held-out split, where there is one)
+    budget_kind: str  # seconds | runs
+    budget: float
+    prefer: str  # the cost that chooses among strategies left equivalent
+    stopped: str | None  # "one left" | "all equivalent" | "budget" | "seeds"; None while it runs
+    answer: str | None  # the strategy to use; None: undetermined
+    top_group: list[str]  # the strategies still in at the end (the answer alone, or those left)
+    unmeasured: list[str]  # strategies the budget ran out before they had 2 seed runs
+    failed: list[str]  # strategies whose runs failed (their records say why): no result
+    reproducible: bool  # a run budget, one worker, a seeded sampler
+    trace: list[RaceLook]
+
+
+@dataclass(frozen=True)
 class ComparisonRecord:
     """One comparison: a task, a model, and every strategy's trials and seed runs (``results.json``)."""
 
@@ -260,6 +298,7 @@ class ComparisonRecord:
     strategies: dict[str, StrategyRecord]
     partial: list[str] = field(default_factory=list)  # requested strategies without every seed run, once complete
     skipped: dict[str, str] = field(default_factory=dict)  # requested, but not run: they cannot run here (why)
+    race: RaceRecord | None = None  # a race's answer and trace (runners.choose); None for a comparison
     directory: Path | None = field(default=None, metadata=NOT_STORED)  # where it was read from
 
     @property

@@ -20,7 +20,7 @@ from core.strategy import FAMILIES, StrategyInfo
 from core.records import SPLIT_NAMES, BestTrial, ComparisonRecord, FrontConfig
 from reports.stats import Summary, summarize
 from reports.tables import NONE, Cell, Column, Grid, fixed, mean_cell, tex_escape, to_csv
-from reports.units import format_bytes, format_count, format_seconds, significant
+from core.units import format_bytes, format_count, format_seconds, significant
 
 
 @dataclass(frozen=True)

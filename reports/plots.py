@@ -26,7 +26,7 @@ from core.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
 from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
 from reports.style import Palette, Style  # noqa: E402
 from reports.tables import CombinedTable, MainTable, StrategyRow  # noqa: E402
-from reports.units import format_count  # noqa: E402
+from core.units import format_count  # noqa: E402
 
 FORMATS = ("pdf", "png")
 

@@ -25,7 +25,7 @@ from core.records import ComparisonRecord, SPLIT_NAMES
 from reports.pareto_sets import configurations
 from reports.stats import ALPHA, CONFIDENCE, Difference, compare_means
 from reports.tables import StrategyRow, main_table, signed
-from reports.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
+from core.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 
 SMALL_PRESETS = ("smoke", "quick")
 

@@ -24,7 +24,7 @@ from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes
 from reports.recommend import recommend, render as render_recommendation
 from reports.stats import t_critical
 from reports.style import STYLES, Style
-from reports.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
+from core.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 
 OWNER_MARK = ".peftbench-report"  # marks a directory this module may replace
 LITTLE_SAVING = 0.75  # PEFT using ≥ 75% of full's memory or time "saves little"

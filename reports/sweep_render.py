@@ -21,7 +21,7 @@ from reports.stats import CONFIDENCE, t_critical
 from reports.style import STYLES, Style
 from reports.sweep import (Ahead, Crossing, Curve, Leader, Sweep, SweepPoint, crossings, curves, leaders, load_sweep,
                            recommend_at)
-from reports.units import format_count
+from core.units import format_count
 
 if TYPE_CHECKING:  # matplotlib: only when figures are drawn
     from matplotlib.figure import Figure

@@ -18,7 +18,7 @@ from core.strategy import FAMILIES, StrategyInfo
 from reports.expected import WITHIN, ExpectedCurve, expected_curve
 from core.records import ComparisonRecord, InferenceCost, SPLIT_NAMES, StrategyRecord
 from reports.stats import ALPHA, CONFIDENCE, Difference, Summary, paired_t_test, summarize
-from reports.units import format_bytes, format_count, format_milliseconds, format_percent, significant
+from core.units import format_bytes, format_count, format_milliseconds, format_percent, significant
 
 METRIC_DECIMALS = 3
 NONE = "—"

@@ -30,7 +30,7 @@ from core.schema import load_results
 from reports.recommend import DEFAULT_PREFERENCE, PREFERENCES, Constraints, recommend, render
 from core.sweep_manifest import is_sweep
 from reports.sweep import load_sweep, recommend_at, render_at
-from reports.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
+from core.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
 
 T = TypeVar("T")
 

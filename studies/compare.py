@@ -60,6 +60,19 @@ IDENTITY = ("task", "model", "metric", "train_size", "carve_size", "protocol", "
             "cost_objectives")
 
 
+@dataclass(frozen=True)
+class Round:
+    """What one pass of ``Comparison.run`` does: the strategies it runs, up to how many tuning trials and seed
+    runs each (None: the comparison's budget and seeds), whether each configuration's seed runs get a study of
+    their own (a race's best configuration can change between rounds), and when to stop starting runs."""
+
+    strategies: list[type[Strategy]]
+    trials: int | None = None
+    seeds: int | None = None
+    by_configuration: bool = False
+    should_stop: Callable[[], bool] = lambda: False
+
+
 @dataclass
 class ComparisonSettings:
     """Everything that decides a comparison: what every run shares (``run``, a ``TrainConfig`` template:
@@ -279,16 +292,19 @@ class Comparison:
         preset = self.settings.preset
         return space.defaults(strategy, preset.batch_sizes, preset.epochs)
 
-    def tuning_study(self, strategy: type[Strategy]) -> optuna.Study:
-        slots = int(self.settings.budget) if self.settings.budget_kind == "trials" else 0
+    def tuning_study(self, strategy: type[Strategy], trials: int | None = None) -> optuna.Study:
+        """The strategy's tuning study with ``trials`` slots (default: the budget's), the first its defaults."""
+        slots = trials or (int(self.settings.budget) if self.settings.budget_kind == "trials" else 0)
         wanted = [self.first_trial(strategy)] + [{}] * (slots - 1) if slots else []
         return self.queued_study(study_name(self.settings, strategy.name), strategy.name, wanted,
                                  directions=self.directions())
 
     def seeds_study(self, strategy: type[Strategy], best_params: dict[str, Any],
-                    configuration: int | None = None) -> optuna.Study:
+                    configuration: int | None = None, seeds: int | None = None) -> optuna.Study:
+        """The seed runs of one configuration, ``seeds`` slots (default: the comparison's seeds)."""
         return self.queued_study(seeds_study_name(self.settings, strategy.name, configuration), strategy.name,
-                                 [{"seed": seed} for seed in range(self.settings.seeds)], {"params": best_params})
+                                 [{"seed": seed} for seed in range(seeds or self.settings.seeds)],
+                                 {"params": best_params})
 
     def spent(self, study: optuna.Study) -> dict[str, float]:
         counted = queue.counted_trials(study)
@@ -407,7 +423,7 @@ class Comparison:
 
     def run_seed(self, strategy: type[Strategy], trial: optuna.Trial, best_params: dict[str, Any],
                  configuration: int | None = None, source: FrozenTrial | None = None) -> float | None:
-        seed = trial.suggest_int("seed", 0, max(self.settings.seeds - 1, 0))
+        seed = trial.suggest_int("seed", 0, MAX_TRIALS)  # a fixed slot of the study's queue; a race adds more
         values = space.from_params(best_params, strategy)
         config = replace(self.base_config(values, seed=seed),
                          output_dir=self.seed_dir(strategy.name, seed, configuration),
@@ -469,26 +485,28 @@ class Comparison:
         self.on_run_finished(f"trial {trial.number} of {study.study_name} {state.name.lower()}: {reason[:200]}")
 
     # ------------------------------------------------------------------ the whole comparison
-    def run(self, after_strategy: Callable[[], None] = lambda: None) -> None:
+    def run(self, after_strategy: Callable[[], None] = lambda: None, plan: Round | None = None) -> None:
         """Tune every strategy, then re-run each best configuration with every seed: one stage per strategy's
         tuning, then one per strategy's seed runs, each opening once its tuning is over (``queue.work``).
-        ``after_strategy`` is called as each strategy's seed runs finish."""
-        tuning = [(strategy, self.tuning_queue(strategy)) for strategy in self.settings.strategies]
+        ``after_strategy`` is called as each strategy's seed runs finish. A race runs it once per ``round``:
+        on the strategies still in it, up to that round's trials and seeds (``plan``)."""
+        plan = plan or Round(self.settings.strategies)
+        tuning = [(strategy, self.tuning_queue(strategy, plan.trials)) for strategy in plan.strategies]
         stages = [queue.Stage(lambda q=q: [q]) for _, q in tuning]
-        stages += [queue.Stage(lambda strategy=strategy, q=q: self.seed_queues(strategy, q),
+        stages += [queue.Stage(lambda strategy=strategy, q=q: self.seed_queues(strategy, q, plan),
                                finished=lambda strategy=strategy: self.seeds_finished(strategy, after_strategy))
                    for strategy, q in tuning]
-        queue.work(stages, self.storage)
+        queue.work(stages, self.storage, should_stop=plan.should_stop)
 
-    def tuning_queue(self, strategy: type[Strategy]) -> queue.Queue:
-        study = self.tuning_study(strategy)
+    def tuning_queue(self, strategy: type[Strategy], trials: int | None = None) -> queue.Queue:
+        study = self.tuning_study(strategy, trials)
 
         def run(trial: optuna.Trial) -> None:
             self.execute(study, trial, lambda t: self.run_tuning_trial(strategy, t), f"{strategy.name} trial")
 
         return queue.Queue(study, run, refill=self.refill(study, strategy))
 
-    def seed_queues(self, strategy: type[Strategy], tuning: queue.Queue) -> list[queue.Queue] | None:
+    def seed_queues(self, strategy: type[Strategy], tuning: queue.Queue, plan: Round) -> list[queue.Queue] | None:
         """The seed runs of a strategy's chosen configuration (or, multi-objective, of several on its front),
         once its tuning is over; none when no tuning trial completed."""
         if not tuning.finished():
@@ -497,7 +515,9 @@ class Comparison:
             log.warning("strategy %s: no tuning trial completed, so no seed runs", strategy.name)
             return []
         if not self.settings.multi_objective:
-            return [self.configuration_seeds(strategy, tuning.study.best_trial)]
+            best = tuning.study.best_trial
+            return [self.configuration_seeds(strategy, best, best.number if plan.by_configuration else None,
+                                             plan.seeds)]
         return [self.configuration_seeds(strategy, trial, trial.number) for trial in seeded_configurations(tuning.study)]
 
     def seeds_finished(self, strategy: type[Strategy], after_strategy: Callable[[], None]) -> None:
@@ -507,11 +527,11 @@ class Comparison:
         after_strategy()
 
     def configuration_seeds(self, strategy: type[Strategy], source: FrozenTrial,
-                            configuration: int | None = None) -> queue.Queue:
+                            configuration: int | None = None, seeds: int | None = None) -> queue.Queue:
         """The seed runs of one configuration, that of tuning trial ``source`` (``configuration``: its number,
         when several configurations are re-run). A worker that joins later re-runs the configuration the
         study's creator chose, and reuses a tuning trial only if it is that configuration."""
-        seeds = self.seeds_study(strategy, dict(source.params), configuration)
+        seeds = self.seeds_study(strategy, dict(source.params), configuration, seeds)
         chosen = seeds.user_attrs["params"]
         repeatable = source if dict(source.params) == chosen else None
 
@@ -521,15 +541,25 @@ class Comparison:
 
         return queue.Queue(seeds, run)
 
+    def study_names(self, strategy: str) -> list[str]:
+        """The names of a strategy's studies already in the storage: its tuning study, then its seed runs'."""
+        stored = sorted(optuna.get_all_study_names(storage=self.storage))
+        tuning, seeds = study_name(self.settings, strategy), seeds_study_name(self.settings, strategy)
+        return [tuning] * (tuning in stored) + [name for name in stored
+                                                 if name == seeds or name.startswith(seeds + "-trial-")]
+
     def existing_studies(self) -> list[optuna.Study]:
         """This comparison's studies already in the storage (tuning and seeds)."""
-        stored = sorted(optuna.get_all_study_names(storage=self.storage))
-        found = []
-        for name in self.settings.names:
-            tuning, seeds = study_name(self.settings, name), seeds_study_name(self.settings, name)
-            found += [optuna.load_study(study_name=stored_name, storage=self.storage) for stored_name in stored
-                      if stored_name in (tuning, seeds) or stored_name.startswith(seeds + "-trial-")]
-        return found
+        return [optuna.load_study(study_name=name, storage=self.storage)
+                for strategy in self.settings.names for name in self.study_names(strategy)]
+
+    def spent_by(self, strategy: str) -> dict[str, float]:
+        """What every run of a strategy took so far (``spent``), its tuning trials and all its seed runs."""
+        totals = {"trials": 0.0, "samples": 0.0, "seconds": 0.0}
+        for name in self.study_names(strategy):
+            for key, value in self.spent(optuna.load_study(study_name=name, storage=self.storage)).items():
+                totals[key] += value
+        return totals
 
     def finished_runs(self) -> int:
         return sum(len(queue.counted_trials(study)) for study in self.existing_studies())

@@ -20,6 +20,7 @@ from core.sweep_manifest import manifest_text
 from core.task_types import TaskData
 from studies import preflight, results, workers
 from studies.compare import Comparison, ComparisonSettings, load_data
+from studies.race import Race, RaceSettings
 from studies.storage import choose_storage, open_storage, redact
 from studies.trackers import Tracking
 from studies.trackers import check as check_trackers
@@ -64,9 +65,10 @@ class Outcome:
 
 
 def compare(settings: ComparisonSettings, options: Options, progress: ProgressFactory, data: TaskData | None = None,
-            storage=None) -> Outcome:
+            storage=None, race: RaceSettings | None = None) -> Outcome:
     """One comparison: the whole command, or one size of a sweep, for which :func:`sweep` has already made every
-    check (``data`` given) and opened a shared ``storage``."""
+    check (``data`` given) and opened a shared ``storage``; or, with ``race``, a race (``studies.race``)."""
+    kind = preflight.COMPARISON if race is None else preflight.RACE
     out = options.out
     settings.run = replace(settings.run, output_dir=str(out))  # seed runs save their weights under out/models/
     checked = data is not None
@@ -75,7 +77,7 @@ def compare(settings: ComparisonSettings, options: Options, progress: ProgressFa
     if not checked:
         preflight.drop_unrunnable(settings, options.named)
     if coordinator and not checked:
-        preflight.check_out(out, settings)
+        preflight.check_out(out, settings, kind)
         check_trackers(options.log_to, options.mlflow_uri)
     elif not coordinator and not out.is_dir():
         raise UserError(f"worker started for {out}, which does not exist")
@@ -91,7 +93,7 @@ def compare(settings: ComparisonSettings, options: Options, progress: ProgressFa
         storage = open_storage(choice, options.heartbeat_interval, options.grace_period)
     if coordinator:
         out.mkdir(parents=True, exist_ok=True)
-        preflight.write_manifest(out, settings)
+        preflight.write_manifest(out, settings, kind)
     logger = workers.setup_logging(out)
     lock = workers.take_lock(out) if coordinator and choice.local else None
     with lock if lock is not None else nullcontext():
@@ -100,12 +102,13 @@ def compare(settings: ComparisonSettings, options: Options, progress: ProgressFa
         settings.extra.update({"shared_storage": not choice.local, "heartbeat_interval": options.heartbeat_interval,
                                "grace_period": options.grace_period})
         return run(settings, options, progress(settings, coordinator, logger), storage, data,
-                   redact(choice.url), locked=lock is not None)
+                   redact(choice.url), locked=lock is not None, race=race)
 
 
 def run(settings: ComparisonSettings, options: Options, progress: Progress, storage, data: TaskData,
-        storage_label: str, locked: bool) -> Outcome:
-    """The comparison in this process (and, for the coordinator, in the workers it starts), then its record."""
+        storage_label: str, locked: bool, race: RaceSettings | None = None) -> Outcome:
+    """The comparison (or race) in this process (and, for the coordinator, in the workers it starts), then its
+    record."""
     out = options.out
     tracking = Tracking.open(options.log_to, out, options.mlflow_uri, settings, data.spec.metric)
     comparison = Comparison(settings, storage, on_run_finished=progress.finished, data=data,
@@ -115,24 +118,27 @@ def run(settings: ComparisonSettings, options: Options, progress: Progress, stor
         requeued = comparison.requeue_all_running()
         if requeued:
             progress.say(f"resuming: {requeued} trial(s) interrupted by an earlier kill will run again")
+    racer = Race(comparison, race, progress.say) if race is not None else None
     if settings.worker_index:
-        comparison.run()
+        racer.work() if racer is not None else comparison.run()
         return Outcome(out)
     created = results.previous_created(out)
 
     def write() -> ComparisonRecord:
-        record = results.build(comparison, storage_label, created)
+        record = results.build(comparison, storage_label, created, racer.record() if racer is not None else None)
         save_results(record, out)
         return record
 
     for name, reason in settings.skipped.items():
         progress.say(f"skipping {name}: it {reason}")
-    progress.say(f"comparing {', '.join(settings.names)} on {settings.task} "
-                 f"({settings.preset.name} preset, budget {settings.budget:g} {settings.budget_kind} per strategy, "
-                 f"{settings.seeds} seeds, {settings.workers} worker{'s' * (settings.workers > 1)}) → {out}")
+    what = (f"budget {settings.budget:g} {settings.budget_kind} per strategy, {settings.seeds} seeds" if racer is None
+            else f"racing for {race.budget:g} {race.budget_kind}, margin ±{racer.margin():g}, up to {race.max_seeds} seeds")
+    progress.say(f"{'comparing' if racer is None else 'racing'} {', '.join(settings.names)} on {settings.task} "
+                 f"({settings.preset.name} preset, {what}, {settings.workers} worker{'s' * (settings.workers > 1)})"
+                 f" → {out}")
     started = workers.spawn_workers(options.worker_command, settings.workers, out)
     try:
-        comparison.run(after_strategy=write)
+        racer.run(after_strategy=write) if racer is not None else comparison.run(after_strategy=write)
     finally:
         for worker in started:
             worker.wait()

@@ -19,11 +19,12 @@ from core.task_types import TaskData
 from studies.compare import ComparisonSettings, load_data
 
 MANIFEST_KEYS = ("task", "model")  # what one directory may not mix
+COMPARISON, RACE = "comparison", "race"  # what a directory holds (its manifest's "kind"; a missing kind: comparison)
 
 
-def check_out(out: Path, settings: ComparisonSettings) -> None:
+def check_out(out: Path, settings: ComparisonSettings, kind: str = COMPARISON) -> None:
     """Reading only: ``--out`` can hold this comparison (a directory, or nothing yet), and a directory holds
-    one comparison, so refuse to mix in a different task or model."""
+    one comparison (or race), so refuse to mix in another kind, task or model."""
     from core.layout import SweepDir
 
     check_directory_target(out)
@@ -32,6 +33,8 @@ def check_out(out: Path, settings: ComparisonSettings) -> None:
     theirs = read_manifest(ComparisonDir(out).manifest)
     if theirs is None:
         return
+    if theirs.get("kind", COMPARISON) != kind:
+        raise UserError(f"{out} holds a {theirs.get('kind', COMPARISON)}, not a {kind}; use another --out")
     for key in MANIFEST_KEYS:
         if theirs.get(key) != getattr(settings, key):
             raise UserError(f"{out} holds a comparison of {key} {theirs.get(key)!r}, not {getattr(settings, key)!r}; "
@@ -50,11 +53,11 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     return theirs
 
 
-def write_manifest(out: Path, settings: ComparisonSettings) -> None:
-    """What ``out`` holds (task, model, preset), written once, before anything else goes there."""
+def write_manifest(out: Path, settings: ComparisonSettings, kind: str = COMPARISON) -> None:
+    """What ``out`` holds (kind, task, model, preset), written once, before anything else goes there."""
     path = ComparisonDir(out).manifest
     if not path.exists():
-        mine = {"task": settings.task, "model": settings.model, "preset": settings.preset.name}
+        mine = {"kind": kind, "task": settings.task, "model": settings.model, "preset": settings.preset.name}
         write_atomic(path, json.dumps(mine, indent=2) + "\n")
 
 

@@ -128,13 +128,16 @@ class Stage:
         return self.queues or []
 
 
-def work(stages: list[Stage], storage: optuna.storages.BaseStorage, poll_seconds: float = 2.0) -> None:
+def work(stages: list[Stage], storage: optuna.storages.BaseStorage, poll_seconds: float = 2.0,
+         should_stop: Callable[[], bool] = lambda: False) -> None:
     """Run queued trials, always from the first stage (in the given order) with one to claim, until every stage is
     finished. One worker therefore runs the stages strictly in order; several workers spread over every stage
     that has work instead of waiting on one another's running trials, and a stage that must wait (seed runs before
     their tuning is over) is passed over until it can open. When nothing can be claimed, trials of dead workers are
-    failed and re-queued (RDB heartbeats, or a local process that no longer exists) before waiting again."""
-    while True:
+    failed and re-queued (RDB heartbeats, or a local process that no longer exists) before waiting again.
+    ``should_stop`` is asked before each claim: when it says so (a race's time budget is spent), no further
+    trial starts and this returns."""
+    while not should_stop():
         trial, source = None, None
         for stage in stages:
             for candidate in stage.ready():

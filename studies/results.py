@@ -16,8 +16,8 @@ from optuna.trial import TrialState
 
 from core.costs import device_description, versions
 from core.layout import LOG_FILE, ComparisonDir
-from core.records import (BestTrial, Budget, ComparisonRecord, Failure, FrontConfig, ModelRecord, RunResult,
-                          StrategyRecord, TaskRecord, TrialRecord)
+from core.records import (BestTrial, Budget, ComparisonRecord, Failure, FrontConfig, ModelRecord, RaceRecord,
+                          RunResult, StrategyRecord, TaskRecord, TrialRecord)
 from core.schema import KIND, SCHEMA_VERSION
 from core.strategy import Strategy
 from core.train import resolve_device
@@ -94,15 +94,17 @@ def first_failure(comparison: Comparison, names: list[str]) -> str | None:
     return None
 
 
-def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> StrategyRecord:
+def strategy_record(comparison: Comparison, strategy: type[Strategy], race: RaceRecord | None = None) -> StrategyRecord:
+    """A strategy's record; in a race, the seed runs of its best configuration stand for it (each configuration
+    has its own seed runs there) and its status is where the race left it."""
     settings = comparison.settings
     name = study_name(settings, strategy.name)
     info = strategy.info()
     try:
         study = optuna.load_study(study_name=name, storage=comparison.storage)
     except KeyError:
-        return StrategyRecord(info=info, status="pending", study_name=name, trials=[], spent={}, best=None,
-                              param_importance=None, seed_runs=[])
+        return StrategyRecord(info=info, status="pending" if race is None else race_status(strategy.name, race),
+                              study_name=name, trials=[], spent={}, best=None, param_importance=None, seed_runs=[])
     finished = [t for t in queue.trials(study) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
                 or (t.state == TrialState.FAIL and t.user_attrs.get(queue.COUNTED))]
     complete = [t for t in finished if t.state == TrialState.COMPLETE]
@@ -116,25 +118,43 @@ def strategy_record(comparison: Comparison, strategy: type[Strategy]) -> Strateg
     elif complete:
         top = study.best_trial
         best = BestTrial(trial=top.number, value=top.value, params=top.params)
-    runs = front[0].seed_runs if front else stored_seed_runs(comparison, seeds_study_name(settings, strategy.name))
+    configuration = best.trial if race is not None and best is not None else None
+    runs = front[0].seed_runs if front else \
+        stored_seed_runs(comparison, seeds_study_name(settings, strategy.name, configuration))
     budget_done = len(finished) >= settings.budget if settings.budget_kind == "trials" else \
         comparison.spent(study)[settings.budget_kind] >= settings.budget
     configurations = [runs] + [f.seed_runs for f in front if f.trial in seeded]
     seed_studies = [seeds_study_name(settings, strategy.name, number) for number in sorted(seeded)] if front else \
         [seeds_study_name(settings, strategy.name)]
     status = strategy_status(budget_done, bool(complete), [len(r) for r in configurations],
-                             seed_slots_used(comparison, seed_studies), settings.seeds)
+                             seed_slots_used(comparison, seed_studies), settings.seeds) if race is None else \
+        race_status(strategy.name, race)
+    if race is not None:
+        seed_studies = comparison.study_names(strategy.name)[1:]
     error = None
     if status in (FAILED, PARTIAL):
         message = first_failure(comparison, [name, *seed_studies]) or "no run failed with a recorded reason"
         error = Failure(message=message, log=LOG_FILE)
     return StrategyRecord(info=info, status=status, error=error, study_name=name,
-                          trials=[trial_record(t, objectives) for t in finished], spent=comparison.spent(study),
+                          trials=[trial_record(t, objectives) for t in finished],
+                          spent=comparison.spent(study) if race is None else comparison.spent_by(strategy.name),
                           best=best, param_importance=importance(study) if len(complete) >= 2 else None,
                           seed_runs=runs, front=front)
 
 
 DONE, RUNNING, PARTIAL, FAILED = "done", "running", "partial", "failed"  # a strategy's status (besides "pending")
+DROPPED, EXCLUDED, UNMEASURED = "dropped", "excluded", "unmeasured"  # a race's statuses besides DONE and FAILED
+
+
+def race_status(name: str, race: RaceRecord) -> str:
+    """Where a race left a strategy: still in at the end (done), dropped, excluded by a constraint, failed, or never
+    measured before the budget ran out."""
+    if name in race.failed:
+        return FAILED
+    if name in race.unmeasured:
+        return UNMEASURED
+    last = next((look for look in reversed(race.trace) if look.strategy == name), None)
+    return {"dropped": DROPPED, "excluded": EXCLUDED}.get(last.status if last else "", DONE)
 
 
 def strategy_status(budget_done: bool, tuned: bool, seed_runs: list[int], slots_used: list[int], seeds: int) -> str:
@@ -169,15 +189,16 @@ def importance(study: optuna.Study) -> dict[str, float] | None:
         return None
 
 
-def build(comparison: Comparison, storage_label: str, created: str | None = None) -> ComparisonRecord:
+def build(comparison: Comparison, storage_label: str, created: str | None = None,
+          race: RaceRecord | None = None) -> ComparisonRecord:
     settings = comparison.settings
     data = comparison.data
-    strategies = {strategy.name: strategy_record(comparison, strategy) for strategy in settings.strategies}
+    strategies = {strategy.name: strategy_record(comparison, strategy, race) for strategy in settings.strategies}
     total = next((r.total_params for s in strategies.values() for r in s.seed_runs), None)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return ComparisonRecord(
         schema_version=SCHEMA_VERSION, kind=KIND,
-        complete=all(s.status in (DONE, PARTIAL, FAILED) for s in strategies.values()),
+        complete=all(s.status in (DONE, PARTIAL, FAILED, DROPPED, EXCLUDED, UNMEASURED) for s in strategies.values()),
         # the requested strategies without every seed run: a comparison that ends with any is partial (exit 3)
         partial=[name for name, s in strategies.items() if s.status in (PARTIAL, FAILED)],
         created=created or now, updated=now,
@@ -206,7 +227,7 @@ def build(comparison: Comparison, storage_label: str, created: str | None = None
             "versions": versions(),
         },
         parallel=settings.workers > 1 or settings.extra.get("shared_storage", False),
-        strategies=strategies, skipped=dict(settings.skipped),
+        strategies=strategies, skipped=dict(settings.skipped), race=race,
     )
 
 

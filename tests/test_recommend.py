@@ -12,7 +12,7 @@ from core.records import ComparisonRecord
 from reports.recommend import Constraints, recommend, render
 from reports.tables import main_table
 from reports.stats import paired_t_test
-from reports.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
+from core.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
 from tests.fixtures.make_results import MiB, make_results, smoke_results, variant, write_run
 from tests.test_cli_train import assert_one_line_error, run_cli
 

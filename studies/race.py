@@ -1,0 +1,308 @@
+"""A race (``runners.choose``): the strategies share a budget adaptively, and one that is worse than the leader is
+dropped as soon as the corrected test says so, so the budget goes to those still in contention.
+
+It runs in rounds on the comparison machinery (``studies.compare``: the same studies, runs and records):
+
+- round 1: every strategy's defaults (its first tuning trial), then 2 seed runs of them (the first is that trial
+  rescored on the held-out split, so it costs an evaluation);
+- round 2: the rest of the preset's tuning trials, then 3 seed runs of the best configuration so far (a new best
+  configuration starts its own seed runs);
+- round r ≥ 3: one more seed run each, up to ``max_seeds``.
+
+After each round, a **look**: the confidence engine (``reports.confidence``) on the strategies' held-out
+predictions. A strategy the leader is *better* than (its corrected interval excludes 0 and is not inside the
+margin) is dropped; each look tests at alpha ÷ looks (Bonferroni over the looks as well as the pairs), so the
+chance that the true best is ever dropped stays under alpha. The race stops when one strategy is left, when
+every one left is *equivalent* to the leader within the margin (then the cheapest on ``prefer`` is chosen where
+it is materially cheaper), when the seed runs reach ``max_seeds``, or when the budget is spent; the last two
+answer with the strategies still in, undetermined. A budget in runs with one worker and a seeded sampler gives
+the same race every time; a time budget does not.
+
+Its state (each look's trace and drops) is kept in the storage, so a killed race resumes at its last look.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+import optuna
+
+from core.constraints import Constraints, broken
+from core.records import RaceLook, RaceRecord, RunResult
+from core.strategy import Strategy
+from studies import queue
+from studies.compare import Comparison, Round, seeds_study_name, study_name
+from studies.results import first_failure, seed_results
+
+log = logging.getLogger("peftbench.race")
+DEFAULT_TIME_BUDGET = 15 * 60  # seconds: answers on the quick preset, 2 CPU cores (README, "Choose a strategy")
+MAX_SEEDS = 10
+STATE = "race_state"  # user attribute of the race's own study: its state after the last look
+MATERIAL = 0.10  # a cost decides among equivalent strategies only when it is at least this much lower
+
+
+@dataclass(frozen=True)
+class RaceSettings:
+    margin: float | None = None  # the equivalence margin; None: the engine's default for the metric
+    alpha: float = 0.05
+    budget_kind: str = "seconds"  # seconds | runs
+    budget: float = DEFAULT_TIME_BUDGET
+    max_seeds: int = MAX_SEEDS
+    prefer: str = "params"  # params | memory | time | latency
+    constraints: Constraints = Constraints()
+
+    @property
+    def looks(self) -> int:
+        """Round r ends with r + 1 seed runs, so there are at most max_seeds − 1 looks."""
+        return self.max_seeds - 1
+
+
+PREFERENCES: dict[str, Callable[[RunResult], float | None]] = {  # the cost ``prefer`` names, from a run record
+    "params": lambda run: run.trainable_params,
+    "memory": lambda run: run.peak_memory_bytes,
+    "time": lambda run: run.train_seconds,
+    "latency": lambda run: min((form.latency_ms for form in run.inference.forms()), default=None)
+    if run.inference else None,
+}
+
+
+def schedule(look: int, trials: int, max_seeds: int) -> tuple[int, int]:
+    """(tuning trials, seed runs) each strategy still in has after round ``look``."""
+    return (1, 2) if look == 1 else (trials, min(look + 1, max_seeds))
+
+
+def drops(analysis, race: RaceSettings) -> dict[str, str]:
+    """The strategies one look drops, with why: every one the leader is *better* than (a corrected interval that
+    excludes 0 and is not inside the margin; ``analysis`` was made at alpha ÷ looks)."""
+    leader = analysis.ranking[0]
+    return {pair.behind: f"{leader} is better by {pair.difference.estimate:+.3f} (corrected interval "
+                         f"[{pair.difference.low:+.3f}, {pair.difference.high:+.3f}], alpha {race.alpha:g} over "
+                         f"{race.looks} looks and {pair.comparisons} pairs)"
+            for pair in analysis.pairs if pair.ahead == leader and pair.verdict == "better"}
+
+
+@dataclass
+class State:
+    """What the race has decided so far, kept in the storage after every look."""
+
+    look: int = 0
+    seconds: float = 0.0  # race time spent before this process (a resumed race goes on counting)
+    out: dict[str, str] = field(default_factory=dict)  # dropped or excluded strategy → why
+    excluded: list[str] = field(default_factory=list)  # of ``out``: those a constraint excluded
+    failed: list[str] = field(default_factory=list)  # of ``out``: those whose runs failed
+    trace: list[dict] = field(default_factory=list)
+    stopped: str | None = None
+    answer: str | None = None
+    top_group: list[str] = field(default_factory=list)
+    round: int = 0  # the round published for workers, with its strategies, trials and seed runs
+    alive: list[str] = field(default_factory=list)
+    trials: int = 0
+    seeds: int = 0
+
+
+class Race:
+    """One process of a race: the coordinator decides, every process runs the round's trials."""
+
+    def __init__(self, comparison: Comparison, race: RaceSettings, say: Callable[[str], None] = lambda line: None):
+        self.comparison = comparison
+        self.race = race
+        self.say = say
+        self.settings = comparison.settings
+        self.split = "test" if comparison.data.test is not None else "dev"
+        self.study, _ = comparison.open_study(study_name(self.settings, "state"), "state")
+        self.state = self.load()
+        self.started = time.monotonic() - self.state.seconds
+
+    # ------------------------------------------------------------------ state
+    def load(self) -> State:
+        stored = self.study.user_attrs.get(STATE)
+        return State(**json.loads(stored)) if stored else State()
+
+    def save(self) -> None:
+        self.state.seconds = self.elapsed()
+        self.study.set_user_attr(STATE, json.dumps(asdict(self.state)))
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def spent(self) -> bool:
+        """The budget is spent: no further run starts (the one running goes on)."""
+        if self.race.budget_kind == "runs":
+            return self.comparison.finished_runs() >= self.race.budget
+        return self.elapsed() >= self.race.budget
+
+    # ------------------------------------------------------------------ the race
+    def run(self, after_strategy: Callable[[], None] = lambda: None) -> RaceRecord:
+        """Race until an answer or the end of the budget (the coordinator); returns the race's record."""
+        if self.state.look == 0 and not self.state.out:
+            self.exclude_before_training()
+        while self.state.stopped is None:
+            alive = self.alive()
+            self.state.round = self.state.look + 1
+            self.state.trials, self.state.seeds = schedule(self.state.round, self.trials(), self.race.max_seeds)
+            self.state.alive = [strategy.name for strategy in alive]
+            self.save()  # published: workers run this round too
+            self.comparison.run(after_strategy, Round(alive, self.state.trials, self.state.seeds, by_configuration=True,
+                                                      should_stop=self.spent))
+            self.state.look += 1
+            self.decide(alive, budget_spent=self.spent())
+            self.save()
+        return self.record()
+
+    def work(self) -> None:
+        """A worker process: run each round the coordinator publishes, until it stops the race."""
+        done = 0
+        while True:
+            self.state = self.load()
+            if self.state.stopped is not None:
+                return
+            if self.state.round > done:
+                alive = [s for s in self.settings.strategies if s.name in self.state.alive]
+                self.comparison.run(plan=Round(alive, self.state.trials, self.state.seeds, by_configuration=True,
+                                               should_stop=lambda: self.load().stopped is not None))
+                done = self.state.round
+            time.sleep(1.0)
+
+    def trials(self) -> int:
+        return int(self.settings.budget) if self.settings.budget_kind == "trials" else self.settings.preset.trials
+
+    def alive(self) -> list[type[Strategy]]:
+        return [strategy for strategy in self.settings.strategies if strategy.name not in self.state.out]
+
+    def exclude_before_training(self) -> None:
+        """Constraints known before any training (trainable parameters, at the strategy's defaults)."""
+        limits = [limit for limit in self.race.constraints.limits() if limit.before_training]
+        if not limits:
+            return
+        from core.build import build_model
+        from core.classifier import count_parameters
+
+        for strategy in self.settings.strategies:
+            trainable, _ = count_parameters(build_model(self.settings.run, strategy(),
+                                                        self.comparison.data.spec.num_labels, total_steps=100))
+            reasons = [reason for limit in limits if (reason := limit.exceeded(trainable, self.race.constraints))]
+            if reasons:
+                self.drop(strategy.name, f"{'; '.join(reasons)}, at its defaults, before any training", excluded=True)
+                self.state.trace.append(asdict(RaceLook(
+                    look=0, seconds=round(self.elapsed(), 1), strategy=strategy.name, configuration=-1, seed_runs=0,
+                    samples=0, run_seconds=0.0, estimate=None, low=None, high=None, status="excluded",
+                    reason=self.state.out[strategy.name])))
+
+    def drop(self, name: str, reason: str, excluded: bool = False) -> None:
+        self.state.out[name] = reason
+        if excluded:
+            self.state.excluded.append(name)
+        self.say(f"race: {'excluded' if excluded else 'dropped'} {name}: {reason}")
+
+    # ------------------------------------------------------------------ a look
+    def current(self, strategy: type[Strategy]) -> tuple[int, list[RunResult]]:
+        """A strategy's best configuration so far (its tuning trial's number) and that configuration's seed runs."""
+        tuning = optuna.load_study(study_name=study_name(self.settings, strategy.name), storage=self.comparison.storage)
+        complete = queue.trials(tuning, optuna.trial.TrialState.COMPLETE)
+        if not complete:
+            return -1, []
+        best = tuning.best_trial.number
+        try:
+            seeds = optuna.load_study(study_name=seeds_study_name(self.settings, strategy.name, best),
+                                      storage=self.comparison.storage)
+        except KeyError:
+            return best, []
+        return best, sorted(seed_results(seeds), key=lambda run: run.seed)
+
+    def decide(self, alive: list[type[Strategy]], budget_spent: bool) -> None:
+        """The look after a round: constraints measured by now, the engine's verdicts, drops, and whether to stop."""
+        from reports.confidence import RowValues, analyse
+
+        runs = {strategy.name: self.current(strategy) for strategy in alive}
+        for name, (_, done) in runs.items():
+            if reasons := broken(done, self.race.constraints):
+                self.drop(name, "; ".join(reasons), excluded=True)
+        measured = {name: done for name, (_, done) in runs.items() if name not in self.state.out and
+                    sum(1 for run in done if run.predictions and self.split in run.predictions) >= 2}
+        if not budget_spent:  # the round ran to its end: a strategy still unmeasured failed
+            for name in [name for name in runs if name not in measured and name not in self.state.out]:
+                failure = first_failure(self.comparison, self.comparison.study_names(name))
+                self.state.failed.append(name)
+                self.drop(name, f"no result: {failure or 'its runs failed'}")
+        labels = self.comparison.data.test if self.split == "test" else self.comparison.data.dev
+        gold = RowValues(np.arange(len(labels)), np.asarray(labels["label"]))
+        analysis = None
+        if len(measured) >= 2:
+            analysis = analyse({name: [RowValues(np.arange(len(run.predictions[self.split])),
+                                                 np.asarray(run.predictions[self.split]))
+                                       for run in done if run.predictions and self.split in run.predictions]
+                                for name, done in measured.items()},
+                               gold, self.comparison.data.spec.metric, self.race.margin,
+                               self.race.alpha / self.race.looks, self.comparison.data.spec.num_labels)
+            for name, reason in drops(analysis, self.race).items():
+                self.drop(name, reason)
+        self.trace(runs, analysis)
+        left = [name for name in measured if name not in self.state.out]
+        unmeasured = [s.name for s in alive if s.name not in measured and s.name not in self.state.out]
+        if not unmeasured and len(left) == 1:
+            self.stop("one left", left[0], left)
+        elif not unmeasured and analysis is not None and len(left) > 1 and all(
+                analysis.pair(left[0], other).verdict == "equivalent" for other in left[1:]):
+            self.stop("all equivalent", self.cheapest(left, {name: measured[name] for name in left}), left)
+        elif budget_spent:
+            self.stop("budget", None, left)
+        elif self.state.seeds >= self.race.max_seeds:
+            self.stop("seeds", None, left)
+
+    def cheapest(self, left: list[str], runs: dict[str, list[RunResult]]) -> str:
+        """Among strategies equivalent to the leader (``left[0]``): the cheapest on ``prefer``, where it is at least
+        MATERIAL cheaper than the leader; else the leader."""
+        cost = PREFERENCES[self.race.prefer]
+
+        def worst(name: str) -> float:
+            values = [value for run in runs[name] if (value := cost(run)) is not None]
+            return max(values) if values else math.inf
+
+        leader = left[0]
+        cheapest = min(left, key=worst)
+        return cheapest if worst(cheapest) <= (1 - MATERIAL) * worst(leader) else leader
+
+    def stop(self, why: str, answer: str | None, left: list[str]) -> None:
+        self.state.stopped, self.state.answer, self.state.top_group = why, answer, left
+        self.say(f"race: stopped ({why}); " + (f"answer: {answer}" if answer else
+                                               f"undetermined among {', '.join(left) or 'none measured'}"))
+
+    def trace(self, runs: dict[str, tuple[int, list[RunResult]]], analysis) -> None:
+        for name, (configuration, done) in runs.items():
+            spent = self.comparison.spent_by(name)
+            score = analysis.scores.get(name) if analysis is not None else None
+            status = ("excluded" if name in self.state.excluded else "dropped") if name in self.state.out else "racing"
+            self.state.trace.append(asdict(RaceLook(
+                look=self.state.look, seconds=round(self.elapsed(), 1), strategy=name, configuration=configuration,
+                seed_runs=len(done), samples=spent["samples"], run_seconds=round(spent["seconds"], 1),
+                estimate=score.estimate if score else None, low=score.low if score else None,
+                high=score.high if score else None, status=status, reason=self.state.out.get(name))))
+
+    def record(self) -> RaceRecord:
+        state = self.state
+        measured = {look["strategy"] for look in state.trace if look["seed_runs"] >= 2}
+        return RaceRecord(
+            margin=self.margin(), alpha=self.race.alpha, looks=self.race.looks, split=self.split,
+            budget_kind=self.race.budget_kind, budget=self.race.budget, prefer=self.race.prefer,
+            stopped=state.stopped, answer=state.answer, top_group=list(state.top_group),
+            unmeasured=[s.name for s in self.settings.strategies if s.name not in measured and s.name not in state.out],
+            failed=list(state.failed),
+            reproducible=self.race.budget_kind == "runs" and self.settings.workers == 1,
+            trace=[RaceLook(**look) for look in state.trace])
+
+    def margin(self) -> float:
+        from reports.confidence import DEFAULT_MARGINS
+
+        return self.race.margin if self.race.margin is not None else DEFAULT_MARGINS[self.comparison.data.spec.metric]
+
+
+def with_race_suffix(settings):
+    """A race's settings: its study names end in ``-race``, so a race and a comparison of the same task and model
+    never share a study, even in one storage."""
+    return replace(settings, study_suffix=settings.study_suffix + "-race")
