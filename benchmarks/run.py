@@ -41,7 +41,7 @@ from core.models import DEFAULT_MODEL, load_encoder
 from core.task_types import TaskData
 from core.tasks import TaskRequest, load_task
 from core.train import resolve_device, resolve_precision, train
-from strategies import DEFAULT_GROUP, get_strategy, select_strategies
+from strategies import DEFAULT_GROUP, STRATEGIES, get_strategy, select_strategies
 
 OUT_DIR = Path(__file__).resolve().parent / "results"
 # Dense bf16 tensor-core peaks from the vendors' datasheets (FLOP/s), matched against the device name
@@ -172,9 +172,10 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
             f"{measurement.samples_per_second:7.1f} samples/s  wall {measurement.wall_seconds:6.1f} s  "
             f"dev {measurement.dev_score if measurement.dev_score is not None else '–'}")
 
+    cached = next((s for s in args.strategies if STRATEGIES[s].encoder_frozen), None)  # its features are cached
     with fresh_feature_cache():
-        if "frozen" in args.strategies:
-            record(run_core(base, "frozen", data, 0, CORE_COLD), 0)
+        if cached is not None:
+            record(run_core(base, cached, data, 0, CORE_COLD), 0)
         for repetition in range(args.reps):
             matmul.append(time_matmul())
             log(f"[{repetition + 1}/{args.reps}] {matmul_label}: {matmul[-1] / 1e9:.0f} GFLOP/s")
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
                          lambda: run_core(base, strategy, data, repetition)]
                 for run in paths if repetition % 2 == 0 else reversed(paths):
                     record(run(), repetition)
-                if strategy == "frozen":
+                if strategy == cached:
                     record(run_core(replace(base, cache_features=False), strategy, data, repetition, CORE_NO_CACHE),
                            repetition)
 

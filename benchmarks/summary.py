@@ -145,9 +145,11 @@ def summarise_strategy(strategy: str, runs: list[RunMeasurement], dev_size: int)
 
 
 def summarise_frozen_cache(runs: list[RunMeasurement]) -> FrozenCache | None:
-    warm = [r for r in runs if r.strategy == "frozen" and r.path == CORE]
-    no_cache = [r for r in runs if r.strategy == "frozen" and r.path == CORE_NO_CACHE]
-    cold = [r for r in runs if r.strategy == "frozen" and r.path == CORE_COLD]
+    """The feature cache's speed-up, from the runs of the strategy measured without it (one whose encoder is
+    frozen: benchmarks.run times it with a cold cache, a warm one and none)."""
+    no_cache = [r for r in runs if r.path == CORE_NO_CACHE]
+    warm = [r for r in runs if no_cache and r.strategy == no_cache[0].strategy and r.path == CORE]
+    cold = [r for r in runs if no_cache and r.strategy == no_cache[0].strategy and r.path == CORE_COLD]
     if not warm or not no_cache:
         return None
     warm_seconds, no_cache_seconds = spread([r.wall_seconds for r in warm]), spread([r.wall_seconds for r in no_cache])

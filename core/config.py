@@ -8,7 +8,7 @@ from typing import Any
 
 from core.errors import UserError
 from core.models import DEFAULT_MODEL, POOLINGS
-from core.tasks import DEV_FROM_TRAIN, TaskRequest
+from core.tasks import DEV_FROM_TRAIN, MIN_TRAIN_SIZE, TaskRequest
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -66,7 +66,8 @@ class TrainConfig:
             (0 <= self.weight_decay < 1, f"weight decay must be in [0, 1), got {self.weight_decay}"),
             (self.max_grad_norm > 0, f"max grad norm must be positive, got {self.max_grad_norm}"),
             (8 <= self.max_length <= 4096, f"max length must be in [8, 4096], got {self.max_length}"),
-            (self.train_size is None or self.train_size >= 2, f"train size must be at least 2, got {self.train_size}"),
+            (self.train_size is None or self.train_size >= MIN_TRAIN_SIZE,
+             f"train size must be at least {MIN_TRAIN_SIZE}, got {self.train_size}"),
             (self.eval_every >= 0, f"eval every must be 0 (per epoch) or a positive step count, got {self.eval_every}"),
             (self.patience >= 0, f"patience must be 0 (off) or positive, got {self.patience}"),
             (0 <= self.seed < 2**32, f"seed must be an integer in [0, 2**32 - 1], got {self.seed}"),

@@ -34,6 +34,7 @@ from core.task_types import GLUE_TASKS, LABEL_COLUMN, TaskData, TaskSpec, task_n
 DEV_FROM_TRAIN, HELDOUT_FROM_TRAIN = "dev-from-train", "heldout-from-train"
 PROTOCOLS = (DEV_FROM_TRAIN, HELDOUT_FROM_TRAIN)
 TEST_FILE = "test-file"  # TaskData.protocol of a task with its own labelled test split
+MIN_TRAIN_SIZE = 2  # a classifier needs rows of two classes to learn from
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,8 @@ def load_task(request: TaskRequest) -> TaskData:
             f"unknown task {request.task!r}: use a GLUE task ({', '.join(task_names())}) "
             f"or a path to a {'/'.join(s[1:] for s in SUFFIXES)} file or a directory of them"
         )
-    if request.train_size is not None and request.train_size < 1:
-        raise UserError(f"train size must be at least 1, got {request.train_size}")
+    if request.train_size is not None and request.train_size < MIN_TRAIN_SIZE:
+        raise UserError(f"train size must be at least {MIN_TRAIN_SIZE}, got {request.train_size}")
     if request.metric is not None:
         data.spec = replace(data.spec, metric=checked_metric(request.metric, data.spec), metric_reason="--metric")
     data.dropped_rows = problems.counts

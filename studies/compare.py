@@ -82,8 +82,8 @@ class ComparisonSettings:
     preset: Preset
     strategies: list[type[Strategy]]
     budget_kind: str = "trials"
-    budget: float = 4
-    seeds: int = 3
+    budget: float | None = None  # None: the preset's trials (the presets are the one source of the defaults)
+    seeds: int | None = None  # None: the preset's seeds
     sampler: str = "tpe"
     pruner: str = DEFAULT_PRUNER
     sampler_seed: int = 0
@@ -94,6 +94,12 @@ class ComparisonSettings:
     objectives: tuple[str, ...] = ()  # --objectives: the task's metric, then costs (COSTS); () = the metric alone
     study_suffix: str = ""  # ends every study name; a sweep's sizes (--train-sizes) use theirs to share a storage
     skipped: dict[str, str] = field(default_factory=dict)  # requested, but cannot run here: name → why (preflight)
+
+    def __post_init__(self):
+        if self.budget is None:
+            self.budget_kind, self.budget = "trials", self.preset.trials
+        if self.seeds is None:
+            self.seeds = self.preset.seeds
 
     @property
     def task(self) -> str:
@@ -444,7 +450,7 @@ class Comparison:
                 what: str) -> None:
         """Run one claimed trial and record how it ended; a failing trial never stops the comparison."""
         started = time.perf_counter()
-        with queue.heartbeat(self.storage, trial):
+        with queue.heartbeat(self.storage, study, trial):
             try:
                 value = objective(trial)
             except optuna.TrialPruned as pruned:

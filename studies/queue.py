@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import optuna
-from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
+
+from studies import optuna_storage
 
 REASON = "reason"  # user attribute: why a trial was pruned or failed
 COUNTED = "counted"  # user attribute on FAIL trials that used their budget slot (vs. killed, re-queued)
@@ -39,14 +40,11 @@ def counted_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 def claim(study: optuna.Study, storage: optuna.storages.BaseStorage) -> optuna.Trial | None:
     """Atomically take one WAITING trial, or None when the queue is empty."""
-    for frozen in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,)):
-        try:
-            if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
-                trial = optuna.Trial(study, frozen._trial_id)
-                trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
-                return trial
-        except UpdateFinishedTrialError:
-            continue
+    for frozen in optuna_storage.waiting(storage, study):
+        if optuna_storage.move(storage, study, frozen, TrialState.RUNNING):
+            trial = optuna_storage.live_trial(storage, study, frozen.number)
+            trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
+            return trial
     return None
 
 
@@ -59,17 +57,14 @@ def requeue_running(study: optuna.Study, storage: optuna.storages.BaseStorage,
     for frozen in trials(study, TrialState.RUNNING):
         if not only(frozen):
             continue
-        try:
-            if storage.set_trial_state_values(frozen._trial_id, state=TrialState.FAIL):
-                retry(study, storage.get_trial(frozen._trial_id))
-                count += 1
-        except UpdateFinishedTrialError:
-            continue
+        if optuna_storage.move(storage, study, frozen, TrialState.FAIL):
+            retry(study, optuna_storage.stored(storage, study, frozen.number))
+            count += 1
     return count
 
 
 @contextmanager
-def heartbeat(storage: optuna.storages.BaseStorage, trial: optuna.Trial) -> Iterator[None]:
+def heartbeat(storage: optuna.storages.BaseStorage, study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
     """Keep a claimed trial alive in an RDB storage with heartbeats (no-op otherwise)."""
     interval = storage.get_heartbeat_interval() if isinstance(storage, RDBStorage) else None
     if not interval:
@@ -79,7 +74,7 @@ def heartbeat(storage: optuna.storages.BaseStorage, trial: optuna.Trial) -> Iter
 
     def beat() -> None:
         while True:
-            storage.record_heartbeat(trial._trial_id)
+            optuna_storage.beat(storage, study, trial)
             if stop.wait(interval):
                 return
 

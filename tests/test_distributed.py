@@ -18,7 +18,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from studies import queue
+from studies import optuna_storage, queue
 from tests.conftest import sst2_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,7 +150,7 @@ def test_stale_heartbeat_from_another_host_is_failed_and_requeued(tmp_path):
     study.enqueue_trial({"x": 1})
     trial = queue.claim(study, storage)
     trial.set_user_attr(queue.WORKER, "elsewhere:1")
-    storage.record_heartbeat(trial._trial_id)
+    optuna_storage.beat(storage, study, trial)
     time.sleep(2.5)
     ran = []
 
@@ -226,3 +226,22 @@ def test_a_worker_moves_on_instead_of_waiting_for_a_trial_running_elsewhere():
     other.join()
     assert ran == ["b0", "b1", "a (elsewhere)"]
     assert Counter(t.state for t in a.trials) == {TrialState.COMPLETE: 1}
+
+
+def test_what_the_queue_relies_on_below_optunas_study_api_is_still_there():
+    """studies.optuna_storage states what it uses below Study: the storage API and Trial(study, trial_id). If a new
+    Optuna changes either, this fails here rather than a comparison failing later."""
+    import inspect
+
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(study_name="api", storage=storage, direction="maximize")
+    study.enqueue_trial({"x": 1})
+    assert list(inspect.signature(optuna.trial.Trial.__init__).parameters) == ["self", "study", "trial_id"]
+    [waiting] = optuna_storage.waiting(storage, study)
+    assert optuna_storage.move(storage, study, waiting, TrialState.RUNNING)
+    assert not optuna_storage.move(storage, study, waiting, TrialState.RUNNING)  # only one caller moves it
+    trial = optuna_storage.live_trial(storage, study, waiting.number)
+    assert trial.suggest_int("x", 0, 5) == 1 and trial.number == waiting.number
+    study.tell(trial, 1.0)
+    assert not optuna_storage.move(storage, study, waiting, TrialState.FAIL)  # a finished trial stays finished
+    assert optuna_storage.stored(storage, study, waiting.number).state == TrialState.COMPLETE
