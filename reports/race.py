@@ -1,0 +1,95 @@
+"""A race's part of the report (``runners.choose``): its answer, how and when each strategy left, and the trace of
+every strategy's score and compute as the race went on (the table and the ``race-trace`` figure)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.records import SPLIT_NAMES, ComparisonRecord, RaceLook, RaceRecord
+from core.units import format_count, format_seconds
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from reports.style import Palette, Style
+
+STOPPED = {"one left": "one strategy was left", "all equivalent": "every strategy left was equivalent to the leader",
+           "budget": "the budget ran out", "seeds": "the seed runs reached the most allowed (--max-seeds)"}
+
+
+def answer(race: RaceRecord) -> str:
+    """One sentence: what the race answers, and why it stopped."""
+    why = STOPPED.get(race.stopped or "", "it has not finished")
+    if race.answer:
+        chosen = (f" (the cheapest on {race.prefer} among them, at least 10% cheaper than the leader; else the leader)"
+                  if race.stopped == "all equivalent" else "")
+        return f"**Use {race.answer}**{chosen}: {why}."
+    left = ", ".join(race.top_group) or "none measured"
+    return f"**Undetermined**: {why} with {left} still in; they could not be told apart within the race."
+
+
+def race_markdown(results: ComparisonRecord) -> str:
+    """The race's section of report.md."""
+    race = results.race
+    looks = max((look.look for look in race.trace), default=0)
+    budget = (f"{format_seconds(race.budget)} of wall time (not reproducible: it depends on the machine's speed)"
+              if race.budget_kind == "seconds" else f"{race.budget:g} runs")
+    lines = ["## The race", "", answer(race), "",
+             f"A race instead of an equal budget (`runners.choose`): every strategy's defaults ran first, with 2 seed "
+             f"runs; then the rest of the tuning trials and more seed runs went only to the strategies still in. After "
+             f"each round a look compared them on the {SPLIT_NAMES[race.split]} split with the confidence engine: a "
+             f"strategy the leader was *better* than (its corrected interval excludes 0 and lies outside "
+             f"±{race.margin:g}) was dropped. Each look tested at α = {race.alpha:g} ÷ {race.looks} looks, so the chance "
+             f"that the truly best strategy is ever dropped stays under {race.alpha:g}. Budget: {budget}; "
+             f"{looks} look{'s' * (looks != 1)} taken."
+             + (" With a run budget, one worker and the seeded sampler, the same command gives the same race."
+                if race.reproducible else ""), ""]
+    if race.unmeasured:
+        lines += [f"Not measured before the budget ran out (no answer about them): {', '.join(race.unmeasured)}.", ""]
+    left = [look for look in race.trace if look.status in ("dropped", "excluded")]
+    if left:
+        lines += ["| strategy | left at look | after spending | why |", "|:--|--:|--:|:--|"]
+        lines += [f"| {look.strategy} | {look.look} | {format_count(look.samples)} samples, "
+                  f"{format_seconds(look.run_seconds)} | {look.reason} |" for look in left]
+        lines.append("")
+    lines += ["Trace (each strategy's score at each look, with its interval at the look's level; compute spent so "
+              "far in training samples seen):", "", "| look | strategy | seed runs | samples | score [interval] | status |",
+              "|--:|:--|--:|--:|:--|:--|"]
+    lines += [f"| {look.look} | {look.strategy} | {look.seed_runs} | {format_count(look.samples)} | {score_cell(look)} "
+              f"| {look.status} |" for look in race.trace if look.look > 0]
+    lines += ["", "![The race](race-trace.png)", ""]
+    return "\n".join(lines)
+
+
+def score_cell(look: RaceLook) -> str:
+    if look.estimate is None:
+        return "–"
+    return f"{look.estimate:.3f} [{look.low:.3f}, {look.high:.3f}]"
+
+
+def race_trace(results: ComparisonRecord, style: Style, palette: Palette) -> Figure:
+    """Each strategy's score against the training samples it had spent, look by look, with its interval; where a
+    strategy left the race, an ×."""
+    from reports.plots import legend_below, new_figure
+
+    race = results.race
+    fig = new_figure(style, 1.3)
+    ax = fig.add_subplot()
+    names = list(dict.fromkeys(look.strategy for look in race.trace if look.estimate is not None))
+    for name in names:
+        looks = [look for look in race.trace if look.strategy == name and look.estimate is not None]
+        xs = [look.samples for look in looks]
+        ax.errorbar(xs, [look.estimate for look in looks],
+                    yerr=[[look.estimate - look.low for look in looks], [look.high - look.estimate for look in looks]],
+                    color=palette.color(name), marker=palette.marker(name), markersize=style.marker_size * 0.8,
+                    capsize=2, linewidth=1)
+        gone = next((look for look in race.trace if look.strategy == name and look.status == "dropped"), None)
+        if gone is not None and looks:
+            ax.plot(looks[-1].samples, looks[-1].estimate, marker="x", color="black", markersize=style.marker_size * 1.4,
+                    linestyle="none")
+    ax.set_xscale("log")
+    ax.set_xlabel("training samples spent (tuning trials and seed runs)")
+    ax.set_ylabel(f"{SPLIT_NAMES[race.split]} {results.task.metric}")
+    ax.grid(True, alpha=0.3)
+    legend_below(fig, names, style, palette, lines=True)
+    return fig
