@@ -125,7 +125,7 @@ def test_score_interval_covers_the_true_accuracy_95_percent_of_the_time(seven_eq
 
 
 def test_seed_only_interval_undercovers(seven_equal):
-    """Why the row term is there: a t interval over the 3 seed scores alone (today's reports.stats) covers the
+    """Why the row term is there: a t interval over the 3 seed scores alone (the old reports.stats) covers the
     true accuracy in 82.1% of 1,000 simulations, because every seed is scored on the same rows."""
     rng = np.random.default_rng(1)
     covered = []
