@@ -18,6 +18,7 @@ from core.layout import COMBINED_REPORT_DIR, REPORT_DIR, check_directory_target,
 from core.records import ComparisonRecord, SPLIT_NAMES
 from core.schema import load_results
 from reports import tables
+from reports.confidence import ALPHA
 from reports.expected import WITHIN, startup_trials
 from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
 from reports.recommend import MATERIAL, recommend, render as render_recommendation
@@ -511,9 +512,9 @@ Also as [table.csv](table.csv) and [table.tex](table.tex).
 ## Recommendation over all comparisons (no constraints)
 
 {render_recommendation(recommend(runs, margin=margin))}
-Each comparison is analysed here at a family-wise error of {0.05 / len(runs):.3g} (0.05 over the {len(runs)}
+Each comparison is analysed here at a family-wise error of {ALPHA / len(runs):.3g} ({ALPHA:g} over the {len(runs)}
 comparisons), so that every verdict this recommendation rests on holds together; each comparison's own report
-judges it alone, at 0.05.
+judges it alone, at {ALPHA:g}.
 
 ## Figure
 

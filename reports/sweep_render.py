@@ -17,6 +17,7 @@ from core.layout import REPORT_DIR, size_dir, size_label
 from core.records import SPLIT_NAMES
 from reports import tables
 from reports.conclusions import VERDICT_MEANINGS, Conclusions
+from reports.confidence import ALPHA
 from reports.recommend import FEW_STEPS, render as render_recommendation
 from reports.render import bullets, figure_markdown, report_directory, write_tables
 from reports.style import STYLES, Style
@@ -122,10 +123,10 @@ def sweep_csv(sweep: Sweep, found: list[Curve]) -> str:
 def curve_csv(found: list[Curve]) -> str:
     """The data-size figure's data: every strategy's mean and interval at every measured size."""
     header = ["strategy", "family", "size", "train_examples", "seeds", "mean", "std", "interval_low", "interval_high",
-              "top_group"]
+              "interval_level", "top_group"]
     rows = [[curve.strategy, curve.family, point.label, point.examples, point.summary.n, point.summary.mean,
              point.summary.std, point.interval and point.interval.low, point.interval and point.interval.high,
-             point.top] for curve in found for point in curve.points]
+             point.interval and point.interval.level, point.top] for curve in found for point in curve.points]
     return tables.to_csv(header, rows)
 
 
@@ -164,9 +165,11 @@ def write_sweep_figures(sweep: Sweep, found: list[Curve], tables_by_size: SizeTa
 
     palette = Palette((curve.strategy, curve.family) for curve in found)
     split = SPLIT_NAMES[sweep.split]
+    level = f"{1 - ALPHA / len(sweep.points):.1%}"
     plots = [(Plot("data-size", f"{split.capitalize()} {sweep.metric} against training examples (log scale): "
-                   f"mean over seeds, band: its 95% interval (seeds and {split} rows; none where not analysed); "
-                   f"filled markers: the top group at that size, hollow: shown worse than its best."),
+                   f"mean over seeds, band: its {level} interval (seeds and {split} rows; every size at a joint 95%; "
+                   f"none where not analysed); filled markers: the top group at that size, hollow: shown worse than "
+                   f"its best."),
               lambda: data_size_figure(sweep, found, style, palette))]
     if any(expected_curves(table) for _, table in tables_by_size):
         plots.append((Plot("expected-best", f"Expected best dev {sweep.metric} after n trials of random search at "
@@ -203,7 +206,7 @@ def data_size_figure(sweep: Sweep, found: list[Curve], style: Style, palette: "P
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_count(x)))
     ax.set_xlabel("training examples (log scale)")
     seeds = max(point.results.seeds for point in sweep.points)
-    ax.set_ylabel(f"{SPLIT_NAMES[sweep.split]} {sweep.metric}\n(mean, 95% interval, {seeds} seeds)")
+    ax.set_ylabel(f"{SPLIT_NAMES[sweep.split]} {sweep.metric}\n(mean and interval, {seeds} seeds)")
     legend_below(fig, [c.strategy for c in found if c.points], style, palette, lines=True)
     return fig
 
@@ -295,7 +298,7 @@ def judgement(sweep: Sweep, concluded: list[Conclusions]) -> str:
         return "no size could be analysed: " + (concluded[0].unavailable or "no seed runs")
     sizes = len(sweep.points)
     evidence = "" if all(c.per_row for c in concluded) else f"; {concluded[0].evidence}"
-    return (f"each of the {sizes} sizes at a family-wise error of {analysis.alpha:.3g}, 0.05 over the sizes, so the "
+    return (f"each of the {sizes} sizes at a family-wise error of {analysis.alpha:.3g}, {ALPHA:g} over the sizes, so the "
             f"verdicts of all sizes hold together; within a size, {analysis.correction}; equivalence margin "
             f"±{analysis.margin:g}; intervals: {analysis.method}{evidence}")
 
