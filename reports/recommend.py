@@ -494,12 +494,13 @@ def undetermined_blocks(rec: Recommendation, split: str) -> list[str]:
 def decider_line(best: Candidate, leader: Leader, label: str, pair: PairVerdict) -> str:
     """One open pair: its corrected interval, and how many more seeds or held-out rows would likely decide it."""
     where = f" on {label}" if label else ""
-    seeds = f"{pair.needed_seeds} seeds per strategy (now {pair.seeds})" if pair.needed_seeds else \
-        f"more than {MAX_SEEDS} seeds per strategy"
-    rows = f"{pair.needed_examples:,} held-out rows (now {pair.rows:,})" if pair.needed_examples else \
-        "no number of held-out rows (the seeds' term alone is too large)"
-    return (f"{best.strategy} − {leader.candidate.strategy}{where}: {verdict_interval(pair)}, {pair.verdict}; "
-            f"{seeds} or {rows} would likely decide it")
+    more = [f"{pair.needed_seeds} seeds per strategy (now {pair.seeds})" if pair.needed_seeds else None,
+            f"{pair.needed_examples:,} held-out rows (now {pair.rows:,})" if pair.needed_examples else None]
+    found = [text for text in more if text]
+    decides = (" or ".join(found) + " would likely decide it" if found else
+               f"neither up to {MAX_SEEDS} seeds per strategy nor any number of held-out rows alone would likely "
+               "decide it")
+    return f"{best.strategy} − {leader.candidate.strategy}{where}: {verdict_interval(pair)}, {pair.verdict}; {decides}"
 
 
 def nothing_learned_blocks(rec: Recommendation, split: str) -> list[str]:

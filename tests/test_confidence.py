@@ -456,13 +456,16 @@ def test_seed_scores_alone_cover_and_never_tell_equal_strategies_apart():
     """The same simulated benchmark, analysed from each seed run's accuracy only (p(1 − p)/rows bounds the rows'
     term, unpaired): the 95% interval covers the true accuracy in 97.7% of 1,000 simulations of 7 equal
     strategies, some pair is called better in 0.0% (25 equal strategies: 0.0%), and the top group always holds
-    them all. The price of the bound: a 3-point lead is called better in 0.2% of its pairs (per-row predictions:
-    18.6%) and no pair is ever equivalent at the default margin."""
-    covered = any_better = everyone = 0
+    them all. The price of the bound: no pair of equal strategies is called equivalent at the default margin
+    (per-row predictions: 39%), and a 3-point lead is called better in 0.4% of its 1,800 pairs in 300 simulations
+    (per-row predictions: 18.6%)."""
+    covered = any_better = everyone = equivalent = 0
     for analysis in simulate_scores([ACCURACY] * 7, seed=1):
         covered += analysis.scores["s0"].contains(ACCURACY)
         any_better += any(p.verdict == "better" for p in analysis.pairs)
         everyone += len(analysis.top_group) == 7
+        equivalent += sum(p.verdict == "equivalent" for p in analysis.pairs)
+    assert equivalent == 0
     assert 0.95 <= covered / SIMULATIONS <= 0.99
     assert any_better / SIMULATIONS <= ALPHA and everyone / SIMULATIONS >= 1 - ALPHA
     assert not any(any(p.verdict == "better" for p in a.pairs) for a in simulate_scores([ACCURACY] * 25, 200, seed=2))
@@ -472,7 +475,7 @@ def test_seed_scores_alone_cover_and_never_tell_equal_strategies_apart():
 
 def test_seed_scores_alone_hold_their_level_where_strategies_err_on_different_rows():
     """Where the bound is nearly exact (strategies' row difficulties independent, so pairing would gain nothing),
-    two equal strategies' 95% interval of the difference covers 0 in 97.2% of 2,000 simulations: conservative
+    two equal strategies' 95% interval of the difference covers 0 in 97.1% of 2,000 simulations: conservative
     only by the seed × row interaction, which the seed spread and p(1 − p) both count."""
     rng = np.random.default_rng(5)
     covered = []
@@ -539,7 +542,8 @@ def test_blended_row_values_are_the_interpolated_scores():
 def test_selection_optimism_is_flagged_at_the_family_wise_rate_without_selection():
     """7 strategies whose chosen trial is one more seed run (no selection at all), 1,000 simulations each: some
     strategy is flagged in 2.5% (the trial a separate run) and 3.2% (the trial rescored as seed 0); a trial
-    flattered by 5 points is flagged in 47% of 300, by 3 points in 14%: 3 seeds leave little to measure noise."""
+    flattered by 5 points is flagged in 45% of 300, by 3 points in 17%: 3 seeds leave little to measure
+    noise with."""
     rng = np.random.default_rng(30)
     for rescored in (False, True):
         flagged = 0
@@ -549,12 +553,30 @@ def test_selection_optimism_is_flagged_at_the_family_wise_rate_without_selection
                       for i, r in enumerate(runs)}
             flagged += any(found.beyond_noise for found in selection_optimism(chosen).values())
         assert flagged / SIMULATIONS <= ALPHA
-    caught = 0
-    for _ in range(300):
-        runs = correctness(rng, [ACCURACY] * 7).mean(-1)
-        runs[0, 0] += 0.05
-        caught += selection_optimism({f"s{i}": Selection(r[0], r, 0) for i, r in enumerate(runs)})["s0"].beyond_noise
-    assert caught / 300 > 0.3
+    caught = {}
+    for flattery in (0.05, 0.03):
+        hits = 0
+        for _ in range(300):
+            runs = correctness(rng, [ACCURACY] * 7).mean(-1)
+            runs[0, 0] += flattery
+            hits += selection_optimism({f"s{i}": Selection(r[0], r, 0) for i, r in enumerate(runs)})["s0"].beyond_noise
+        caught[flattery] = hits / 300
+    assert caught[0.05] > 0.3 and caught[0.03] < caught[0.05]
+
+
+def test_selection_optimism_where_one_strategy_is_far_noisier():
+    """Seed sd 4 points for one strategy, 1 for six others, no selection, 4,000 simulations: some strategy is
+    flagged in 4.9% (family-wise error held), that one in 4.3% against a per-test 0.7%: it borrows the others'
+    slack, as its verdicts do (docs/statistics.md, heterogeneous seed noise)."""
+    rng = np.random.default_rng(31)
+    spreads = np.array([0.01] * 6 + [0.04])
+    some = noisy = 0
+    for _ in range(4000):
+        runs = rng.normal(ACCURACY, spreads[:, None], (7, 3))
+        found = selection_optimism({f"s{i}": Selection(r[0], r, 0) for i, r in enumerate(runs)})
+        some += any(f.beyond_noise for f in found.values())
+        noisy += found["s6"].beyond_noise
+    assert some / 4000 <= ALPHA and noisy / 4000 < 0.1
 
 
 def test_selection_optimism_by_hand():
