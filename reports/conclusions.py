@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -106,21 +106,47 @@ def row_scores_of(record: ComparisonRecord, runs: Mapping[str, list[RunResult]],
                       record.task.num_labels if record.task.num_labels > 1 else None)
 
 
-def analyse_split(record: ComparisonRecord, runs: Mapping[str, list[RunResult]], split: str,
-                  margin: float | None, alpha: float) -> tuple[Analysis | None, str | None, str]:
-    """The engine's analysis of ``runs`` on ``split``: from per-row predictions where every run has them, else
-    from seed scores (accuracy); with why there is none, and what it rests on."""
+@dataclass(frozen=True)
+class Judged:
+    """The engine's analysis of some seed runs (None: none could be made), why not, and what it rests on."""
+
+    analysis: Analysis | None
+    unavailable: str | None
+    evidence: str
+
+
+def judge(record: ComparisonRecord, split: str, seed_scores: Mapping[str, list[float]],
+          per_row: Callable[[], RowScores] | None, margin: float | None, alpha: float,
+          nothing: str = "no strategy has seed runs yet") -> Judged:
+    """The one choice of evidence: per-row values where every run recorded predictions (``per_row`` builds
+    them), else the seed scores with the engine's bound (accuracy only), else nothing, with the reason in words
+    (``nothing``: where there are no seed scores at all)."""
     metric = record.task.metric
+    if not seed_scores:
+        return Judged(None, nothing, PER_ROW)
     try:
-        if has_predictions(record, runs, split):
-            return analyse_rows(row_scores_of(record, runs, split), margin, alpha), None, PER_ROW
+        if per_row is not None:
+            return Judged(analyse_rows(per_row(), margin, alpha), None, PER_ROW)
         if metric != "accuracy":
-            return None, NOT_ANALYSED.format(metric=metric), SCORES_ONLY
-        seed_scores = {name: [run.metrics[split][metric] for run in group] for name, group in runs.items()}
-        return (analyse_scores(seed_scores, record.task.sizes.get(split, 0), metric, margin, alpha,
-                               max(record.task.num_labels, 2)), None, SCORES_ONLY)
+            return Judged(None, NOT_ANALYSED.format(metric=metric), SCORES_ONLY)
+        return Judged(analyse_scores(seed_scores, record.task.sizes.get(split, 0), metric, margin, alpha,
+                                     max(record.task.num_labels, 2)), None, SCORES_ONLY)
     except ValueError as error:  # e.g. one seed run per strategy: the engine says why in one line
-        return None, str(error), PER_ROW if has_predictions(record, runs, split) else SCORES_ONLY
+        return Judged(None, str(error), PER_ROW if per_row is not None else SCORES_ONLY)
+
+
+def analyse_split(record: ComparisonRecord, runs: Mapping[str, list[RunResult]], split: str,
+                  margin: float | None, alpha: float) -> Judged:
+    """The engine's analysis of ``runs`` on ``split``."""
+    seed_scores = {name: [run.metrics[split][record.task.metric] for run in group] for name, group in runs.items()}
+    per_row = (lambda: row_scores_of(record, runs, split)) if has_predictions(record, runs, split) else None
+    return judge(record, split, seed_scores, per_row, margin, alpha)
+
+
+def listed(judged: Judged, means: Mapping[str, float]) -> list[str]:
+    """The analysed strategies best first, then the other strategies with a score by mean."""
+    analysed = judged.analysis.ranking if judged.analysis else []
+    return analysed + sorted((name for name in means if name not in analysed), key=lambda name: -means[name])
 
 
 def selections(record: ComparisonRecord) -> dict[str, Selection]:
@@ -142,20 +168,17 @@ def conclude(record: ComparisonRecord, margin: float | None = None, alpha: float
     split, metric = ranked_split(record), record.task.metric
     runs = scores(record, split)
     means = {name: statistics.fmean(run.metrics[split][metric] for run in group) for name, group in runs.items()}
-    analysis, unavailable, evidence = analyse_split(record, runs, split, margin, alpha) if runs else \
-        (None, "no strategy has seed runs yet", PER_ROW)
-    analysed = analysis.ranking if analysis else []
-    others = sorted((name for name in means if name not in analysed), key=lambda name: -means[name])
-    order = analysed + others + [name for name in record.strategies if name not in means]
+    judged = analyse_split(record, runs, split, margin, alpha)
+    analysis = judged.analysis
     split_gap = {}
     if split == "test" and analysis is not None:
-        dev, _, _ = analyse_split(record, scores(record, "dev"), "dev", margin, alpha)
-        shared = [name for name in analysed if dev is not None and name in dev.scores]
+        dev = analyse_split(record, scores(record, "dev"), "dev", margin, alpha).analysis
+        shared = [name for name in analysis.ranking if dev is not None and name in dev.scores]
         split_gap = {name: split_difference(dev.scores[name], analysis.scores[name], len(shared), alpha)
                      for name in shared}
-    return Conclusions(split, metric, analysis, unavailable, evidence, order, means,
+    order = listed(judged, means) + [name for name in record.strategies if name not in means]
+    return Conclusions(split, metric, analysis, judged.unavailable, judged.evidence, order, means,
                        selection_optimism(selections(record), alpha), split_gap)
-
 
 
 def conclude_between(low: ComparisonRecord, high: ComparisonRecord, weight: float, margin: float | None = None,
@@ -163,7 +186,8 @@ def conclude_between(low: ComparisonRecord, high: ComparisonRecord, weight: floa
     """The conclusions at a data size between two measured comparisons on the same held-out rows, ``weight`` of
     the way from ``low`` to ``high`` (in log training examples), and each strategy's interpolated seed scores.
     Every seed run both sizes have (matched by seed) is interpolated: its per-row values where both recorded
-    predictions (RowScores.blend), else its score (accuracy, analyse_scores); then judged as one comparison."""
+    predictions (RowScores.blend), else its score (the seed scores' bound, accuracy); then judged as one
+    comparison."""
     split, metric = ranked_split(low), low.task.metric
     if ranked_split(high) != split:
         raise ValueError("the two sizes rank on different splits")
@@ -177,21 +201,11 @@ def conclude_between(low: ComparisonRecord, high: ComparisonRecord, weight: floa
     interpolated = {name: [(1 - weight) * a.metrics[split][metric] + weight * b.metrics[split][metric]
                            for a, b in zip(*pair)] for name, pair in paired.items()}
     lows, highs = ({name: pair[side] for name, pair in paired.items()} for side in (0, 1))
-    analysis, unavailable, evidence = None, "no strategy has a seed run at both sizes", PER_ROW
-    try:
-        if paired and has_predictions(low, lows, split) and has_predictions(high, highs, split) \
-                and low.task.labels[split] == high.task.labels[split]:
-            blended = row_scores_of(low, lows, split).blend(row_scores_of(high, highs, split), weight)
-            analysis, unavailable = analyse_rows(blended, margin, alpha), None
-        elif paired and metric == "accuracy":
-            analysis = analyse_scores(interpolated, low.task.sizes.get(split, 0), metric, margin, alpha,
-                                      max(low.task.num_labels, 2))
-            unavailable, evidence = None, SCORES_ONLY
-        elif paired:
-            unavailable, evidence = NOT_ANALYSED.format(metric=metric), SCORES_ONLY
-    except ValueError as error:
-        unavailable = str(error)
+    both = has_predictions(low, lows, split) and has_predictions(high, highs, split) \
+        and low.task.labels[split] == high.task.labels[split]
+    per_row = (lambda: row_scores_of(low, lows, split).blend(row_scores_of(high, highs, split), weight)) \
+        if both else None
+    judged = judge(low, split, interpolated, per_row, margin, alpha, "no strategy has a seed run at both sizes")
     means = {name: statistics.fmean(values) for name, values in interpolated.items()}
-    analysed = analysis.ranking if analysis else []
-    order = analysed + sorted((name for name in means if name not in analysed), key=lambda name: -means[name])
-    return Conclusions(split, metric, analysis, unavailable, evidence, order, means, {}, {}), interpolated
+    return Conclusions(split, metric, judged.analysis, judged.unavailable, judged.evidence, listed(judged, means),
+                       means, {}, {}), interpolated

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from core.records import ComparisonRecord, InferenceCost, SPLIT_NAMES, StrategyRecord

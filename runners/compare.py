@@ -322,6 +322,8 @@ def ranking_table(results, margin: float | None = None) -> str:
         lines.append(f"top group (not shown worse than the best; margin ±{analysis.margin:g}, "
                      f"{analysis.correction}): {', '.join(analysis.top_group)}")
         lines.append(f"baseline: {analysis.baseline.description}")
+    if not conclusions.per_row:
+        lines.append(f"evidence: {conclusions.evidence}")
     return "\n".join(lines)
 
 if __name__ == "__main__":

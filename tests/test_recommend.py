@@ -19,8 +19,7 @@ from core.schema import load_results, parse
 from reports.recommend import Constraints, recommend, render
 from reports.tables import main_table
 from reports.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
-from tests.fixtures.make_results import (MiB, make_results, set_accuracy, smoke_results, variant, without_predictions,
-                                        write_run)
+from tests.fixtures.make_results import MiB, make_results, set_accuracy, smoke_results, variant, write_run
 from tests.test_cli_train import assert_one_line_error, run_cli
 
 

@@ -469,6 +469,23 @@ def test_every_committed_example_loads_and_renders_whatever_its_schema_version(r
     assert render.write_report(copy).is_file()
 
 
+BENCHMARK_RUNS = sorted({path.parent for path in (Path(__file__).resolve().parents[1] / "benchmarks").rglob(
+    "results.json")})
+
+
+@pytest.mark.parametrize("run", BENCHMARK_RUNS, ids=lambda path: path.parent.name + "/" + path.name)
+def test_every_committed_benchmark_comparison_is_judged_from_what_it_recorded(run):
+    """The GPU comparisons under benchmarks/results were written before per-row predictions were kept: they are
+    ranked and judged from their seed scores, and the ranking and the recommendation say so."""
+    from runners.compare import ranking_table
+
+    results = load_results(run)
+    table = main_table(results)
+    assert table.conclusions.evidence == SCORES_ONLY and table.conclusions.analysis is not None
+    assert "evidence: this results.json records each seed run's score but not its per-row" in ranking_table(results)
+    assert recommend([results]).outcome in ("recommended", "undetermined", "nothing learned")
+
+
 def test_a_version_older_than_the_oldest_migration_is_refused_in_one_line(tmp_path):
     from core.schema import MIGRATIONS
 
