@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -579,3 +580,11 @@ def test_the_readme_explains_the_verdicts_in_the_reports_words():
     for verdict, meaning in VERDICT_MEANINGS.items():
         assert f"- **{verdict}**: {meaning[0].upper()}{meaning[1:]}" in section
         assert meaning.count(". ") == 1 and meaning.endswith(".")  # two sentences
+
+
+def test_the_report_and_recommend_commands_never_import_torch():
+    """Every consumer of the conclusions reads results.json without the training stack."""
+    check = ("import sys, reports.conclusions, reports.render, reports.sweep_render, runners.report, "
+             "runners.recommend; print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1]).stdout == "False\n"
