@@ -315,12 +315,6 @@ class ComparisonRecord:
         return self.model.name.rstrip("/").split("/")[-1]
 
     @property
-    def split(self) -> str:
-        """The split results are ranked on: held-out unless some seed run lacks it, then dev."""
-        runs = [r for s in self.strategies.values() for r in s.seed_runs]
-        return "test" if all(r.metrics.get("test", {}).get(self.task.metric) is not None for r in runs) else "dev"
-
-    @property
     def device(self) -> str:
         devices = sorted({r.device for s in self.strategies.values() for r in s.seed_runs})
         return ", ".join(devices) or str(self.environment.get("device", "unknown device"))

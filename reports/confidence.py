@@ -15,13 +15,19 @@ degrees of freedom, they widen as they must. Differences are corrected by Bonfer
 docs/statistics.md gives the method and the simulations that check it (coverage, family-wise error, power,
 equivalence).
 
+Two other ways in, for what the per-row layout cannot take: :func:`analyse_scores`, for seed runs that recorded
+their scores but not their predictions (results.json files written before predictions were kept), bounds the
+rows' term of an accuracy by p(1 − p)/rows, unpaired (conservative); and :meth:`RowScores.blend` interpolates
+per-row values between two data sizes. The optimism of a report (:func:`selection_optimism`,
+:func:`split_difference`) is tested here too, so that no statistical decision lives anywhere else.
+
 numpy and scipy only: reports/ never imports torch.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Collection, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
@@ -45,6 +51,9 @@ Verdict = Literal["better", "equivalent", "undetermined"]
 
 METHOD = ("t interval over seeds combined with the sampling term of the held-out rows all seeds share "
           "(two-way variance components of per-row {pseudo}, Welch–Satterthwaite degrees of freedom)")
+SUMMARY_METHOD = ("t interval over seed scores combined with a binomial bound on the held-out rows' sampling term, "
+                  "p(1 − p)/rows, not paired across strategies (no per-row predictions recorded; conservative), "
+                  "Welch–Satterthwaite degrees of freedom")
 CORRECTION = "Bonferroni over all {pairs} pairs: simultaneous {level:.0%} intervals of every difference"
 
 
@@ -146,8 +155,8 @@ class PairVerdict:
 class Baseline:
     """What a predictor that ignores its input scores on these held-out labels."""
 
-    majority_class: int | None  # None for regression (the constant predictor is the label mean)
-    majority: float  # always predicting the majority class (regression: the mean label)
+    majority_class: int | None  # None for regression (the constant predictor is the label mean), or when unknown
+    majority: float | None  # always predicting the majority class (regression: the mean label); None: no labels
     chance: float  # guessing a class uniformly at random (expected value); regression: 0
     description: str
 
@@ -167,7 +176,8 @@ class Analysis:
     top_group: list[str]  # the best and every strategy not shown worse than it
     baseline: Baseline
     versus_majority: dict[str, Interval]  # score − majority predictor, paired on rows; level 1 − 2·alpha/strategies
-    learned: dict[str, bool]  # beats the majority predictor and chance, one-sided, corrected over strategies
+    # (empty when the majority class is unknown: analyse_scores)
+    learned: dict[str, bool]  # beats the majority predictor (where known) and chance, one-sided, corrected over strategies
     excluded: dict[str, str]  # strategies left out, and why
     method: str  # one sentence a report can print about the intervals
     correction: str  # one sentence about the multiplicity correction
@@ -282,12 +292,6 @@ class _Sources:
     covariance: np.ndarray  # over rows, of the sources' per-row means over seed runs
     rows: int
 
-    @property
-    def pooled_seed_variance(self) -> float:
-        """The seed variance pooled over the sources with several seed runs (0 when none has)."""
-        dfs = np.clip(self.seeds - 1, 0, None)
-        return float((dfs * self.seed_variance).sum() / dfs.sum()) if dfs.sum() > 0 else 0.0
-
     @classmethod
     def of(cls, values: Sequence[np.ndarray]) -> "_Sources":
         seeds, estimate, seed_variance, interaction, row_means = [], [], [], [], []
@@ -323,22 +327,8 @@ class _Sources:
         keep = row_variance / n + interaction[0] + interaction[1] > 0
         row_terms = [keep * row_variance / n, keep * interaction[0], keep * interaction[1]]
         dfs = np.stack([r1 - 1, r2 - 1, np.full_like(r1, n - 1), (r1 - 1) * (n - 1), (r2 - 1) * (n - 1)], -1)
-        own = np.stack([self.seed_variance[first] / r1, self.seed_variance[second] / r2, *row_terms], -1)
-        variance, df = satterthwaite(own, dfs)
-        # From 3 seeds a strategy's seed variance (2 df) is often far too small by chance, and Satterthwaite's
-        # formula then grants many degrees of freedom exactly when the standard error is too small (1.7 times the
-        # nominal error rate at alpha/21, 4.9 times at alpha/300; docs/statistics.md). So the degrees of freedom
-        # are also computed as if each seed variance were at least the pooled one, and the fewer are used.
-        floored = np.where(self.seeds > 1, np.maximum(self.seed_variance, self.pooled_seed_variance), 0.0)
-        _, pooled_df = satterthwaite(np.stack([floored[first] / r1, floored[second] / r2, *row_terms], -1), dfs)
-        df = np.minimum(df, pooled_df)
-        error = np.sqrt(np.clip(variance, 0, None))
-        estimate = self.estimate[first] - self.estimate[second]
-        half = stats.t.ppf(0.5 + level / 2, df) * error
-        ratio = np.divide(np.abs(estimate), error, out=np.where(estimate == 0, 0.0, np.inf), where=error > 0)
-        p = 2 * stats.t.sf(ratio, df)
-        return [(Interval(float(e), float(e - h), float(e + h), float(s), float(d), level, method), float(q))
-                for e, h, s, d, q in zip(estimate, half, error, df, p)]
+        return _t_intervals(self.estimate[first] - self.estimate[second], self.seeds, self.seed_variance,
+                            first, second, row_terms, dfs, level, method)
 
     def components(self, first: np.ndarray, second: np.ndarray) -> list[Components]:
         """The variance components of source ``first`` − source ``second`` (elementwise), for planning."""
@@ -348,6 +338,72 @@ class _Sources:
         return [Components((float(seed[i]), float(seed[j])),
                            (float(self.interaction[i]), float(self.interaction[j])), float(rows))
                 for i, j, rows in zip(first, second, between_rows)]
+
+
+def _t_intervals(estimate: np.ndarray, seeds: np.ndarray, seed_variance: np.ndarray, first: np.ndarray,
+                 second: np.ndarray, row_terms: list[np.ndarray], dfs: np.ndarray, level: float,
+                 method: str) -> list[tuple[Interval, float]]:
+    """Student t intervals at ``level`` of contrasts first − second whose variance is each source's seed variance
+    over its seed runs plus ``row_terms``, the last of ``dfs`` theirs (the first two: the seed terms'), each with
+    its two-sided p of no difference."""
+    r1, r2 = seeds[first], seeds[second]
+    own = np.stack([seed_variance[first] / r1, seed_variance[second] / r2, *row_terms], -1)
+    variance, df = satterthwaite(own, dfs)
+    # From 3 seeds a strategy's seed variance (2 df) is often far too small by chance, and Satterthwaite's
+    # formula then grants many degrees of freedom exactly when the standard error is too small (1.7 times the
+    # nominal error rate at alpha/21, 4.9 times at alpha/300; docs/statistics.md). So the degrees of freedom
+    # are also computed as if each seed variance were at least the pooled one, and the fewer are used.
+    pooled_dfs = np.clip(seeds - 1, 0, None)
+    pooled = float((pooled_dfs * seed_variance).sum() / pooled_dfs.sum()) if pooled_dfs.sum() > 0 else 0.0
+    floored = np.where(seeds > 1, np.maximum(seed_variance, pooled), 0.0)
+    _, pooled_df = satterthwaite(np.stack([floored[first] / r1, floored[second] / r2, *row_terms], -1), dfs)
+    df = np.minimum(df, pooled_df)
+    error = np.sqrt(np.clip(variance, 0, None))
+    half = stats.t.ppf(0.5 + level / 2, df) * error
+    ratio = np.divide(np.abs(estimate), error, out=np.where(estimate == 0, 0.0, np.inf), where=error > 0)
+    p = 2 * stats.t.sf(ratio, df)
+    return [(Interval(float(e), float(e - h), float(e + h), float(s), float(d), level, method), float(q))
+            for e, h, s, d, q in zip(estimate, half, error, df, p)]
+
+
+@dataclass(frozen=True)
+class _Summaries:
+    """Every compared strategy's seed scores when their per-row predictions were not recorded (accuracy only),
+    reduced to what contrasts need, then a source that scores 0 with no variance, as in :class:`_Sources`.
+
+    The rows' term cannot be estimated from scores, but it can be bounded: any per-row mean of correctness with
+    mean p varies over rows by at most p(1 − p) (its values lie in [0, 1]), so p(1 − p)/rows bounds a score's row
+    term, and it bounds it for scores interpolated between two data sizes too. Differences are not paired on
+    rows: strategies that err on the same rows (the usual case: they agree on about 88%) make a difference vary
+    less than this says, so these intervals are wider than the per-row ones (docs/statistics.md)."""
+
+    seeds: np.ndarray
+    estimate: np.ndarray
+    seed_variance: np.ndarray
+    row_bound: np.ndarray  # p(1 − p) of each source's mean score (0 for the zero source)
+    rows: int
+
+    @classmethod
+    def of(cls, scores: Sequence[np.ndarray], rows: int) -> "_Summaries":
+        seeds = np.array([len(s) for s in scores] + [1], dtype=float)
+        estimate = np.array([s.mean() for s in scores] + [0.0])
+        seed_variance = np.array([s.var(ddof=1) if len(s) > 1 else 0.0 for s in scores] + [0.0])
+        row_bound = np.append(estimate[:-1] * (1 - estimate[:-1]), 0.0)
+        return cls(seeds, estimate, seed_variance, row_bound, rows)
+
+    def contrasts(self, first: np.ndarray, second: np.ndarray, level: float,
+                  method: str) -> list[tuple[Interval, float]]:
+        n = self.rows
+        row_terms = [self.row_bound[first] / n, self.row_bound[second] / n]
+        dfs = np.stack([self.seeds[first] - 1, self.seeds[second] - 1, np.full(len(first), n - 1.0),
+                        np.full(len(first), n - 1.0)], -1)
+        return _t_intervals(self.estimate[first] - self.estimate[second], self.seeds, self.seed_variance,
+                            first, second, row_terms, dfs, level, method)
+
+    def components(self, first: np.ndarray, second: np.ndarray) -> list[Components]:
+        """For planning: the seed variances (the interaction inside them), and the bounds of the rows' terms."""
+        return [Components((float(self.seed_variance[i]), float(self.seed_variance[j])), (0.0, 0.0),
+                           float(self.row_bound[i] + self.row_bound[j])) for i, j in zip(first, second)]
 
 
 # ---- verdicts and planning
@@ -425,16 +481,40 @@ def split_to_rank(splits_by_run: Iterable[Collection[str]]) -> str:
     return "test" if all("test" in splits for splits in splits_by_run) else "dev"
 
 
-def analyse(predictions: Mapping[str, Sequence[RowValues]], labels: RowValues, metric: str,
-            margin: float | None = None, alpha: float = ALPHA, num_labels: int | None = None) -> Analysis:
-    """Score intervals, corrected pairwise verdicts, the top group and the learned test for every strategy
-    with at least 2 seed runs (one run cannot show seed variance; such strategies are listed in ``excluded``).
-    ``predictions`` maps a strategy to its seed runs' predictions on the held-out rows of ``labels``;
-    ``margin`` is the equivalence margin in the metric's units (default: ``DEFAULT_MARGINS``); ``num_labels``
-    defaults to the largest class seen, plus one."""
+@dataclass(frozen=True)
+class RowScores:
+    """Every analysed strategy's seed runs as per-row values whose mean over rows is the metric (seed runs ×
+    rows, seed runs in the order given), the majority predictor's, and the baseline: what :func:`analyse_rows`
+    concludes from. Built from predictions (:func:`row_scores`), or blended between two data sizes."""
+
+    metric: str
+    values: dict[str, np.ndarray]
+    majority: np.ndarray  # the majority predictor's per-row values
+    baseline: Baseline
+    rows_left_out: int
+    excluded: dict[str, str]
+    method: str
+
+    def blend(self, other: "RowScores", weight: float) -> "RowScores":
+        """Each seed run's per-row values interpolated ``weight`` of the way to ``other``'s (the same held-out rows,
+        the same seeds in the same order), for the strategies both have: e.g. a training-set size between two
+        measured ones. An interpolated score is the mean over rows of the interpolated values, so the engine's
+        variance components of those values are the interpolated scores' (sampling seeds and rows as before)."""
+        shared = [name for name in self.values if name in other.values]
+        if any(self.values[name].shape != other.values[name].shape for name in shared):
+            raise ValueError("blending needs the same seed runs and rows on both sides")
+        values = {name: (1 - weight) * self.values[name] + weight * other.values[name] for name in shared}
+        return replace(self, values=values, majority=(1 - weight) * self.majority + weight * other.majority,
+                       method=f"{self.method}; each seed run's per-row values interpolated between two sizes")
+
+
+def row_scores(predictions: Mapping[str, Sequence[RowValues]], labels: RowValues, metric: str,
+               num_labels: int | None = None) -> RowScores:
+    """The per-row values of every strategy with at least 2 seed runs (one run cannot show seed variance; such
+    strategies are listed in ``excluded``) on the held-out rows of ``labels`` that every analysed run predicted;
+    ``num_labels`` defaults to the largest class seen, plus one."""
     if metric not in METRICS:
         raise ValueError(f"no confidence analysis for {metric!r}; it knows {', '.join(METRICS)}")
-    margin = DEFAULT_MARGINS[metric] if margin is None else margin
     excluded = {name: f"{len(runs)} seed run{'s' if len(runs) != 1 else ''}: seed variance needs 2 or more"
                 for name, runs in predictions.items() if len(runs) < 2}
     runs = {name: list(group) for name, group in predictions.items() if name not in excluded}
@@ -458,37 +538,157 @@ def analyse(predictions: Mapping[str, Sequence[RowValues]], labels: RowValues, m
         return pseudo_values(metric, predicted.astype(gold.dtype), gold, num_labels or 1)
 
     values = {name: np.stack([values_of(_aligned(run, ids)) for run in group]) for name, group in runs.items()}
-    ranked = sorted(values, key=lambda name: -values[name].mean())
-    strategies = len(ranked)
-    sources = _Sources.of([*(values[name] for name in ranked), values_of(majority)[None], np.zeros((1, len(ids)))])
-    every = np.arange(strategies)
-    majority_index, zero_index = strategies, strategies + 1
     method = METHOD.format(pseudo="correctness" if metric == "accuracy" else "jackknife pseudo-values")
-    correction = CORRECTION.format(pairs=math.comb(strategies, 2), level=1 - alpha)
+    return RowScores(metric, values, values_of(majority), base, len(labels.ids) - len(ids), excluded, method)
 
-    scores = {name: interval for name, (interval, _) in
-              zip(ranked, sources.contrasts(every, np.full(strategies, zero_index), 1 - alpha, method))}
 
+def analyse(predictions: Mapping[str, Sequence[RowValues]], labels: RowValues, metric: str,
+            margin: float | None = None, alpha: float = ALPHA, num_labels: int | None = None) -> Analysis:
+    """Score intervals, corrected pairwise verdicts, the top group and the learned test for every strategy
+    with at least 2 seed runs (:func:`row_scores`). ``predictions`` maps a strategy to its seed runs' predictions
+    on the held-out rows of ``labels``; ``margin`` is the equivalence margin in the metric's units (default:
+    ``DEFAULT_MARGINS``)."""
+    return analyse_rows(row_scores(predictions, labels, metric, num_labels), margin, alpha)
+
+
+def analyse_rows(scores: RowScores, margin: float | None = None, alpha: float = ALPHA) -> Analysis:
+    """:func:`analyse` on per-row values already computed (or blended)."""
+    values = scores.values
+    ranked = sorted(values, key=lambda name: -values[name].mean())
+    rows = scores.majority.shape[-1]
+    sources = _Sources.of([*(values[name] for name in ranked), scores.majority[None], np.zeros((1, rows))])
+    return _conclude(sources, ranked, scores.metric, margin, alpha, scores.method, scores.baseline, rows,
+                     scores.rows_left_out, scores.excluded, majority=len(ranked))
+
+
+def analyse_scores(scores: Mapping[str, Sequence[float]], rows: int, metric: str, margin: float | None = None,
+                   alpha: float = ALPHA, num_labels: int = 2) -> Analysis:
+    """:func:`analyse` for seed runs that recorded their scores on ``rows`` held-out rows but not their per-row
+    predictions (results.json files written before those were kept, or seed scores interpolated between two
+    data sizes): the rows' term is bounded by p(1 − p)/rows, not estimated, and not paired across strategies
+    (:class:`_Summaries`), so the intervals are conservative. Accuracy only, the one metric with such a bound;
+    without gold labels the majority class is unknown, so "learned" means "beats chance"."""
+    if metric != "accuracy":
+        raise ValueError(f"without per-row predictions the held-out rows' sampling term can be bounded for "
+                         f"accuracy only (p(1 − p)/rows), not for {metric}")
+    margin = DEFAULT_MARGINS[metric] if margin is None else margin
+    excluded = {name: f"{len(runs)} seed run{'s' if len(runs) != 1 else ''}: seed variance needs 2 or more"
+                for name, runs in scores.items() if len(runs) < 2}
+    kept = {name: np.asarray(runs, dtype=float) for name, runs in scores.items() if name not in excluded}
+    if not kept:
+        raise ValueError("no strategy has 2 or more seed runs to analyse")
+    if any(((runs < 0) | (runs > 1)).any() for runs in kept.values()):
+        raise ValueError("accuracies must lie in [0, 1]")
+    ranked = sorted(kept, key=lambda name: -kept[name].mean())
+    sources = _Summaries.of([kept[name] for name in ranked], rows)
+    chance = 1 / num_labels
+    base = Baseline(None, None, chance, f"the majority class is unknown (no gold labels recorded); guessing "
+                                        f"uniformly among {num_labels} classes scores {chance:.3f}")
+    return _conclude(sources, ranked, metric, margin, alpha, SUMMARY_METHOD, base, rows, 0, excluded, majority=None)
+
+
+def _conclude(sources: "_Sources | _Summaries", ranked: list[str], metric: str, margin: float | None, alpha: float,
+              method: str, base: Baseline, rows: int, rows_left_out: int, excluded: dict[str, str],
+              majority: int | None) -> Analysis:
+    """The analysis of the ``ranked`` strategies (sources 0 … K − 1, best estimate first; the last source
+    scores 0 everywhere, and source ``majority``, where known, is the majority predictor)."""
+    margin = DEFAULT_MARGINS[metric] if margin is None else margin
+    strategies = len(ranked)
+    every, zero = np.arange(strategies), np.full(strategies, len(sources.seeds) - 1)
     family = math.comb(strategies, 2)
+    correction = CORRECTION.format(pairs=family, level=1 - alpha)
+    scores = {name: interval for name, (interval, _) in zip(ranked, sources.contrasts(every, zero, 1 - alpha, method))}
+
     ahead, behind = np.triu_indices(strategies, 1)  # ranked order: ahead has the higher estimate
     differences = sources.contrasts(ahead, behind, 1 - alpha / max(family, 1), f"{method}; {correction}")
     pairs = [PairVerdict(ranked[i], ranked[j], interval, verdict_of(interval, margin), min(1.0, p * family),
-                         margin, family, alpha, components, int(min(sources.seeds[i], sources.seeds[j])), len(ids))
+                         margin, family, alpha, components, int(min(sources.seeds[i], sources.seeds[j])), rows)
              for i, j, (interval, p), components in zip(ahead, behind, differences, sources.components(ahead, behind))]
     top_group = [ranked[0]] + [p.behind for p in pairs if p.ahead == ranked[0] and p.verdict != "better"]
 
     # learned: above the majority predictor (paired) and above chance, each one-sided at alpha/strategies; a
-    # strategy must pass both (an intersection-union test needs no further correction)
+    # strategy must pass both (an intersection-union test needs no further correction). Without the labels,
+    # above chance alone.
     one_sided = 1 - 2 * alpha / strategies
-    versus_majority = {name: interval for name, (interval, _) in
-                       zip(ranked, sources.contrasts(every, np.full(strategies, majority_index), one_sided, method))}
-    lower = sources.contrasts(every, np.full(strategies, zero_index), one_sided, method)
-    learned = {name: versus_majority[name].low > 0 and score.low > base.chance
+    lower = sources.contrasts(every, zero, one_sided, method)
+    versus_majority = {} if majority is None else {
+        name: interval for name, (interval, _) in
+        zip(ranked, sources.contrasts(every, np.full(strategies, majority), one_sided, method))}
+    learned = {name: (majority is None or versus_majority[name].low > 0) and score.low > base.chance
                for name, (score, _) in zip(ranked, lower)}
 
-    return Analysis(metric, margin, alpha, len(ids), len(labels.ids) - len(ids),
-                    {name: len(values[name]) for name in ranked}, scores, pairs, top_group, base,
+    return Analysis(metric, margin, alpha, rows, rows_left_out,
+                    {name: int(sources.seeds[i]) for i, name in enumerate(ranked)}, scores, pairs, top_group, base,
                     versus_majority, learned, excluded, method, correction)
+
+
+# ---- optimism: gaps that are 0 where nothing but noise is at work
+
+@dataclass(frozen=True)
+class Excess:
+    """A gap that noise alone keeps near 0, its standard error and degrees of freedom, and whether it exceeds
+    that noise: beyond the t critical value at alpha / ``tests`` (Bonferroni over the gaps of its kind reported
+    together), one-sided where only one sign has a cause."""
+
+    estimate: float
+    standard_error: float
+    df: float
+    beyond_noise: bool
+
+
+def excess(estimate: float, standard_error: float, df: float, tests: int, two_sided: bool,
+           alpha: float = ALPHA) -> Excess:
+    size = abs(estimate) if two_sided else estimate
+    critical = float(stats.t.ppf(1 - alpha / (tests * (2 if two_sided else 1)), df))
+    return Excess(estimate, standard_error, df, standard_error > 0 and size > critical * standard_error)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One strategy's chosen configuration: the dev score of the trial that chose it, its seed re-runs' dev
+    scores, and which re-run is that trial itself, rescored (None when none is)."""
+
+    trial: float
+    seed_scores: Sequence[float]
+    trial_run: int | None
+
+
+def selection_optimism(selections: Mapping[str, Selection], alpha: float = ALPHA) -> dict[str, Excess]:
+    """Each chosen trial's dev score minus the mean dev score of its configuration's seed re-runs: how much
+    choosing the best of several trials on dev flattered it, one-sided (selection can only flatter), Bonferroni
+    over the strategies. Every run is scored on the same dev rows, so their sampling cancels and the seed-to-seed
+    spread alone is noise: without selection the trial is one more draw of the re-runs' distribution. It is
+    tested against the re-runs that are not the trial (a rescored trial cannot be its own noise), with their seed
+    variance pooled over the strategies, or the strategy's own where that is larger (with its own degrees of
+    freedom): 3 seeds leave one or two runs per strategy, too few alone. Strategies whose re-runs besides the
+    trial number fewer than 1 are left out."""
+    others = {name: np.delete(np.asarray(found.seed_scores, dtype=float),
+                              [] if found.trial_run is None else [found.trial_run])
+              for name, found in selections.items()}
+    others = {name: runs for name, runs in others.items() if len(runs) >= 1 and len(selections[name].seed_scores) >= 2}
+    pooled_df = sum(len(runs) - 1 for runs in others.values())
+    if pooled_df == 0:
+        return {}
+    pooled = sum(runs.var(ddof=1) * (len(runs) - 1) for runs in others.values() if len(runs) > 1) / pooled_df
+    found = {}
+    for name, runs in others.items():
+        own = runs.var(ddof=1) if len(runs) > 1 else 0.0
+        variance, df = (own, len(runs) - 1) if own > pooled else (pooled, pooled_df)
+        scores = np.asarray(selections[name].seed_scores, dtype=float)
+        # the figure is the trial minus the mean of every re-run, a fixed multiple of the trial minus the others
+        share = 1.0 if selections[name].trial_run is None else len(runs) / len(scores)
+        error = share * math.sqrt(variance * (1 + 1 / len(runs)))
+        found[name] = excess(selections[name].trial - float(scores.mean()), error, df, len(others), False, alpha)
+    return found
+
+
+def split_difference(dev: Interval, heldout: Interval, tests: int, alpha: float = ALPHA) -> Excess:
+    """The seed re-runs' mean dev score minus their mean held-out score, against both scores' noise (seeds and
+    rows: each interval's standard error), combined as if independent, on the fewer degrees of freedom. That
+    overstates the noise a little (a seed run that does well on one split tends to do well on the other), so a
+    flagged difference is one the splits themselves make. Two-sided: either split can be the harder."""
+    return excess(dev.estimate - heldout.estimate, math.hypot(dev.standard_error, heldout.standard_error),
+                  min(dev.df, heldout.df), tests, True, alpha)
 
 
 def _common_ids(labels: RowValues, runs: Iterable[RowValues]) -> np.ndarray:

@@ -18,8 +18,8 @@ from typing import Callable
 from core.pareto import front_indices
 from core.strategy import FAMILIES, StrategyInfo
 from core.records import SPLIT_NAMES, BestTrial, ComparisonRecord, FrontConfig
-from reports.stats import Summary, summarize
-from reports.tables import NONE, Cell, Column, Grid, fixed, mean_cell, tex_escape, to_csv
+from reports.conclusions import ranked_split
+from reports.tables import NONE, Cell, Column, Grid, Spread, fixed, mean_cell, spread, tex_escape, to_csv
 from core.units import format_bytes, format_count, format_seconds, significant
 
 
@@ -48,8 +48,8 @@ class FrontPoint:
     info: StrategyInfo
     config: FrontConfig
     overall: bool  # also on the front across all strategies
-    score: Summary | None  # ranking split, over its seed runs
-    dev: Summary | None  # dev, over its seed runs
+    score: Spread | None  # ranking split, over its seed runs
+    dev: Spread | None  # dev, over its seed runs
 
     @property
     def label(self) -> str:
@@ -69,15 +69,19 @@ def front_points(results: ComparisonRecord) -> list[FrontPoint]:
     members = [(strategy, config) for strategy in strategies for config in strategy.front]
     maximise = [True] + [False] * len(results.costs)
     overall = set(front_indices([[c.values[o] for o in results.objectives] for _, c in members], maximise))
-    metric = results.task.metric
+    metric, split = results.task.metric, front_split(results)
     points = []
     for index, (strategy, config) in enumerate(members):
-        scores = [r.metrics[results.split][metric] for r in config.seed_runs
-                  if metric in r.metrics.get(results.split, {})]
-        dev = [r.metrics["dev"][metric] for r in config.seed_runs if metric in r.metrics.get("dev", {})]
+        scores = [r.metrics[split][metric] for r in config.seed_runs if r.metrics.get(split, {}).get(metric) is not None]
+        dev = [r.metrics["dev"][metric] for r in config.seed_runs if r.metrics.get("dev", {}).get(metric) is not None]
         points.append(FrontPoint(strategy.name, strategy.info, config, index in overall,
-                                 summarize(scores) if scores else None, summarize(dev) if dev else None))
+                                 spread(scores) if scores else None, spread(dev) if dev else None))
     return points
+
+
+def front_split(results: ComparisonRecord) -> str:
+    """The split the re-run configurations are ranked on, as the recommender ranks them (reports.conclusions)."""
+    return ranked_split(configurations(results))
 
 
 def hyperparameters(config: FrontConfig) -> str:
@@ -87,7 +91,7 @@ def hyperparameters(config: FrontConfig) -> str:
 
 
 def front_grid(results: ComparisonRecord, points: list[FrontPoint]) -> Grid:
-    split, metric = SPLIT_NAMES[results.split], results.task.metric
+    split, metric = SPLIT_NAMES[front_split(results)], results.task.metric
     columns = [Column("strategy", "Strategy", align="l"), Column("trial", "Trial"),
                Column("hyperparameters", "Hyperparameters", align="l"),
                Column(f"dev {metric} (trial)", tex_escape(f"Dev {metric}"), "max")]
@@ -109,7 +113,7 @@ def front_grid(results: ComparisonRecord, points: list[FrontPoint]) -> Grid:
 
 
 def front_csv(results: ComparisonRecord, points: list[FrontPoint]) -> str:
-    split, metric = SPLIT_NAMES[results.split].replace("-", "_"), results.task.metric
+    split, metric = SPLIT_NAMES[front_split(results)].replace("-", "_"), results.task.metric
     header = ["strategy", "trial", f"dev_{metric}", *results.costs, f"{split}_{metric}_mean", f"{split}_{metric}_std",
               "seeds", f"dev_{metric}_seed_mean", "on_front_across_strategies", "params_json"]
     rows = [[p.strategy, p.config.trial, p.config.values[metric], *[p.config.values[c] for c in results.costs],
@@ -119,7 +123,7 @@ def front_csv(results: ComparisonRecord, points: list[FrontPoint]) -> str:
 
 
 def front_notes(results: ComparisonRecord, points: list[FrontPoint]) -> list[str]:
-    split, metric = SPLIT_NAMES[results.split], results.task.metric
+    split, metric = SPLIT_NAMES[front_split(results)], results.task.metric
     costs = " and ".join(COST_DISPLAY[c].label for c in results.costs)
     sampler = results.settings.get("sampler", "tpe")
     how = "TPE's multi-objective mode" if sampler == "tpe" else f"the {sampler} sampler"

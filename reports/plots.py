@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import matplotlib
 
@@ -48,18 +48,33 @@ def save(fig: Figure, directory: Path, name: str, style: Style) -> None:
 
 
 def legend_below(fig: Figure, strategies: list[str], style: Style, palette: Palette, lines: bool = False,
-                 extra: list[Line2D] = (), columns: int | None = None) -> None:
+                 extra: list[Line2D] = (), columns: int | None = None, bold: Collection[str] = ()) -> None:
     """One legend under the axes, strategies grouped by family (``columns``: fewer than the style's, for long
-    labels)."""
+    labels); the names in ``bold`` (the top group) in bold."""
     handles = [Line2D([], [], color=palette.color(s), marker=palette.marker(s), linestyle="-" if lines else "none",
                       label=s) for s in palette.in_order(strategies)] + list(extra)
     if not handles:
         return
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(columns or style.legend_columns, len(handles)))
+    legend = fig.legend(handles=handles, loc="outside lower center",
+                        ncols=min(columns or style.legend_columns, len(handles)))
+    for text in legend.get_texts():
+        if text.get_text() in bold:
+            text.set_fontweight("bold")
 
 
-def score_label(results: ComparisonRecord) -> str:
-    return f"{SPLIT_NAMES[results.split]} {results.task.metric}"
+def score_label(table: MainTable) -> str:
+    return f"{SPLIT_NAMES[table.split]} {table.metric}"
+
+
+def top_group(table: MainTable) -> list[str]:
+    return [row.strategy for row in table.rows if row.top]
+
+
+def error_bar(row: StrategyRow) -> list[list[float]]:
+    """Below and above the mean: to the ends of its interval where it was analysed, else ± its seed sd."""
+    if row.interval is not None:
+        return [[row.score.mean - row.interval.low], [row.interval.high - row.score.mean]]
+    return [[row.score.std or 0], [row.score.std or 0]]
 
 
 def scored(table: MainTable) -> list[StrategyRow]:
@@ -100,8 +115,8 @@ LATENCY_AXIS = Axis("latency_ms", "inference latency per example, batch 1 (ms)",
 
 
 def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette, axis: Axis) -> Figure:
-    """Score against one cost, mean ± sd over seeds, with the Pareto front of the means; strategies without
-    the cost are left out. Where ``axis.alternative`` is set, a strategy that has it is drawn there too,
+    """Score against one cost, mean and 95% interval (the conclusions'; ± sd where there is none), with the
+    Pareto front of the means and the top group bold in the legend; strategies without the cost are left out. Where ``axis.alternative`` is set, a strategy that has it is drawn there too,
     hollow and joined to its first point, and the front runs over both."""
     rows = [row for row in scored(table) if getattr(row, axis.measure) is not None]
     fig = new_figure(style, 1.25)
@@ -110,8 +125,9 @@ def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette:
     for row in rows:
         x = axis.scale(getattr(row, axis.measure))
         points.append((x, row.score.mean))
-        ax.errorbar(x, row.score.mean, yerr=row.score.std or 0, color=palette.color(row.strategy), marker=palette.marker(row.strategy),
-                    linestyle="none", capsize=2, elinewidth=style.line_width * 0.8, zorder=3)
+        ax.errorbar(x, row.score.mean, yerr=error_bar(row), color=palette.color(row.strategy),
+                    marker=palette.marker(row.strategy), linestyle="none", capsize=2,
+                    elinewidth=style.line_width * 0.8, zorder=3)
         other = getattr(row, axis.alternative) if axis.alternative else None
         if other is not None:
             points.append((axis.scale(other), row.score.mean))
@@ -126,25 +142,27 @@ def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette:
     else:
         ax.set_xlim(left=0)  # from zero, so a 10% saving looks like one
     ax.set_xlabel(axis.label)
-    ax.set_ylabel(f"{score_label(results)}\n(mean ± sd, {results.seeds} seeds)")
+    shown = "95% interval" if table.conclusions.analysis else "± sd"
+    ax.set_ylabel(f"{score_label(table)}\n(mean, {shown}, {results.seeds} seeds)")
     extra = [Line2D([], [], color="0.55", linestyle="--", label="Pareto front")]
     if axis.alternative and any(getattr(row, axis.alternative) is not None for row in rows):
         extra.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
                             label=axis.alternative_label))
-    legend_below(fig, [r.strategy for r in rows], style, palette, extra=extra)
+    legend_below(fig, [r.strategy for r in rows], style, palette, extra=extra, bold=top_group(table))
     return fig
 
 
 def seed_spread(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette) -> Figure:
-    """Every seed's score per strategy (points) over a box of their spread, one row per strategy, best at the
-    top: horizontal, so twenty strategies' names stay readable at a paper column's width."""
-    rows = sorted(scored(table), key=lambda r: r.score.mean)
+    """Every seed's score per strategy (points) over a box of their spread, one row per strategy, in the
+    table's order from the top (the top group's names in bold): horizontal, so twenty strategies' names stay
+    readable at a paper column's width."""
+    rows = scored(table)[::-1]
     row_height = style.font / 72 * 1.9  # inches per strategy: one line of tick labels with some air
     fig = new_figure(style, max(1.0, (len(rows) * row_height + 0.6) / style.height))
     ax = fig.add_subplot()
     metric = results.task.metric
     for position, row in enumerate(rows):
-        values = list(results.strategies[row.strategy].scores(results.split, metric).values())
+        values = list(results.strategies[row.strategy].scores(table.split, metric).values())
         if len(values) >= 3:
             ax.boxplot([values], positions=[position], widths=0.55, showfliers=False, patch_artist=True,
                        orientation="horizontal",
@@ -155,8 +173,10 @@ def seed_spread(results: ComparisonRecord, table: MainTable, style: Style, palet
         ax.plot(values, [position + o for o in offsets], color=palette.color(row.strategy),
                 marker=palette.marker(row.strategy), linestyle="none", alpha=0.9, zorder=3)
     ax.set_yticks(range(len(rows)), [r.strategy for r in rows])
+    for label, row in zip(ax.get_yticklabels(), rows):
+        label.set_fontweight("bold" if row.top else "normal")
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.set_xlabel(f"{score_label(results)} per seed")
+    ax.set_xlabel(f"{score_label(table)} per seed")
     ax.grid(axis="y", visible=False)
     return fig
 
@@ -273,16 +293,18 @@ def importance(results: ComparisonRecord, style: Style, palette: Palette) -> Fig
 
 
 def combined(tables: CombinedTable, style: Style, palette: Palette) -> Figure:
-    """Each comparison's score per strategy, mean ± sd over seeds, strategies side by side."""
+    """Each comparison's score per strategy, mean ± sd over seeds, strategies side by side; a marker is filled
+    where the strategy is in that comparison's top group, hollow where it is shown worse than its best."""
     fig = new_figure(style, 1.3)
     ax = fig.add_subplot()
     count = len(tables.strategies)
     for index, name in enumerate(tables.strategies):
         offset = -0.36 + 0.72 * index / max(count - 1, 1)
-        for position, summary in enumerate(tables.cells[name]):
+        for position, (summary, top) in enumerate(zip(tables.cells[name], tables.top_groups)):
             if summary is not None:
                 ax.errorbar(position + offset, summary.mean, yerr=summary.std or 0, color=palette.color(name),
-                            marker=palette.marker(name), linestyle="none", capsize=1.5, elinewidth=0.8)
+                            marker=palette.marker(name), markerfacecolor=palette.color(name) if name in top else "white",
+                            linestyle="none", capsize=1.5, elinewidth=0.8)
     ax.set_xticks(range(len(tables.labels)),
                   [f"{label}\n({SPLIT_NAMES[split]} {metric})"
                    for label, split, metric in zip(tables.labels, tables.splits, tables.metrics)])
@@ -296,27 +318,34 @@ def combined(tables: CombinedTable, style: Style, palette: Palette) -> Figure:
 def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, style: Style) -> list[Plot]:
     """Every single-comparison figure, as PDF and PNG, in ``directory``."""
     rows = scored(table)
-    split = SPLIT_NAMES[results.split]
+    split = SPLIT_NAMES[table.split]
+    top = " Bold in the legend: the top group." if table.conclusions.top_group else ""
+    bars = "95% interval (seeds and rows)" if table.conclusions.analysis else "± sd over seeds"
     palette = Palette((row.strategy, row.family) for row in table.rows)
     plots: list[tuple[Plot, Callable[[], Figure]]] = pareto_plots(results, style, palette)
     if rows:
         plots += [
-            (Plot("tradeoff-params", f"{split.capitalize()} {results.task.metric} against trainable parameters (log "
-                  "scale); the dashed line is the Pareto front (no strategy is both smaller and better)."),
+            (Plot("tradeoff-params", f"{split.capitalize()} {results.task.metric} (mean, {bars}) against trainable "
+                  "parameters (log scale); the dashed line is the Pareto front (no strategy is both smaller and "
+                  f"better).{top}"),
              lambda: tradeoff(results, table, style, palette, Axis("trainable_params", "trainable parameters (log scale)",
                                                           float, log=True))),
-            (Plot("tradeoff-memory", f"{split.capitalize()} {results.task.metric} against peak memory per run."),
+            (Plot("tradeoff-memory", f"{split.capitalize()} {results.task.metric} (mean, {bars}) against peak memory "
+                  f"per run.{top}"),
              lambda: tradeoff(results, table, style, palette, byte_axis(rows, "peak memory"))),
-            (Plot("tradeoff-time", f"{split.capitalize()} {results.task.metric} against training time per run."),
+            (Plot("tradeoff-time", f"{split.capitalize()} {results.task.metric} (mean, {bars}) against training time "
+                  f"per run.{top}"),
              lambda: tradeoff(results, table, style, palette, time_axis(rows))),
             (Plot("seeds", f"{split.capitalize()} {results.task.metric} of every seed run (box: quartiles, "
-                  "shown from 3 seeds)."), lambda: seed_spread(results, table, style, palette)),
+                  "shown from 3 seeds), best first; names in bold: the top group."),
+             lambda: seed_spread(results, table, style, palette)),
         ]
     if any(row.latency_ms is not None for row in rows):
         plots.append(
-            (Plot("tradeoff-latency", f"{split.capitalize()} {results.task.metric} against inference latency per "
-                  "example at batch 1, as trained (filled) and with the adapter merged into the base weights (hollow, "
-                  "where merging kept the predictions); the dashed line is the Pareto front over both."),
+            (Plot("tradeoff-latency", f"{split.capitalize()} {results.task.metric} (mean, {bars}) against inference "
+                  "latency per example at batch 1, as trained (filled) and with the adapter merged into the base "
+                  "weights (hollow, where merging kept the predictions); the dashed line is the Pareto front over "
+                  f"both.{top}"),
              lambda: tradeoff(results, table, style, palette, LATENCY_AXIS)))
     if expected_curves(table):
         plots.append(
@@ -394,7 +423,8 @@ def pareto_plots(results: ComparisonRecord, style: Style, palette: Palette) -> l
 
 
 def write_combined_figure(table: CombinedTable, directory: Path, style: Style) -> Plot:
-    plot = Plot("combined", "Score of every strategy on each comparison (mean ± sd over seeds).")
+    plot = Plot("combined", "Score of every strategy on each comparison (mean ± sd over seeds); filled: in that "
+                "comparison's top group, hollow: shown worse than its best.")
     with matplotlib.rc_context(style.rc()):
         save(combined(table, style, Palette(table.families.items())), directory, plot.name, style)
     return plot

@@ -7,7 +7,6 @@ whose table and figures disagree.
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 from contextlib import contextmanager
@@ -16,13 +15,13 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from core.errors import UserError
 from core.layout import COMBINED_REPORT_DIR, REPORT_DIR, check_directory_target, staged_directory
-from reports import tables
-from reports.expected import WITHIN, startup_trials
 from core.records import ComparisonRecord, SPLIT_NAMES
 from core.schema import load_results
+from reports import tables
+from reports.confidence import ALPHA
+from reports.expected import WITHIN, startup_trials
 from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
-from reports.recommend import recommend, render as render_recommendation
-from reports.stats import t_critical
+from reports.recommend import MATERIAL, recommend, render as render_recommendation
 from reports.style import STYLES, Style
 from core.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 
@@ -71,25 +70,47 @@ def figure_markdown(plots: Sequence["Plot"]) -> str:
 
 
 # ----------------------------------------------------------------------------- one comparison
-def write_report(run_dir: Path | str, style: str = "paper", out: Path | str | None = None) -> Path:
-    """Regenerate ``RUN_DIR/report/`` (or ``out``) from ``RUN_DIR/results.json``; returns report.md."""
+def write_report(run_dir: Path | str, style: str = "paper", out: Path | str | None = None,
+                 margin: float | None = None) -> Path:
+    """Regenerate ``RUN_DIR/report/`` (or ``out``) from ``RUN_DIR/results.json``, verdicts at equivalence
+    ``margin`` (default: the engine's for the metric); returns report.md."""
     results = load_results(run_dir)
-    return write_single(results, STYLES[style], Path(out) if out else results.directory / REPORT_DIR)
+    return write_single(results, STYLES[style], Path(out) if out else results.directory / REPORT_DIR, margin)
 
 
-def write_single(results: ComparisonRecord, style: Style, target: Path) -> Path:
+def write_single(results: ComparisonRecord, style: Style, target: Path, margin: float | None = None) -> Path:
     from reports.plots import write_figures
 
-    table = tables.main_table(results)
+    table = tables.main_table(results, margin)
     notes = tables.main_notes(table, results)
     grid = tables.main_grid(table)
     with report_directory(target) as stage:
         write_tables(stage, "table", grid, tables.main_csv(table), notes)
+        verdicts = verdicts_section(table, stage)
         (stage / "expected.csv").write_text(tables.expected_csv(table))
         plots = write_figures(results, table, stage, style)
         front, plots = pareto_section(results, stage, plots)
-        (stage / "report.md").write_text(report_markdown(results, table, grid, notes, plots, front))
+        (stage / "report.md").write_text(report_markdown(results, table, grid, notes, plots, front, verdicts, margin))
     return target / "report.md"
+
+
+def verdicts_section(table: tables.MainTable, directory: Path) -> str:
+    """The verdict of every pair (verdicts.md, .csv, .tex) as a report section, or why there are none."""
+    grid = tables.verdict_grid(table)
+    conclusions = table.conclusions
+    if grid is None:
+        why = conclusions.unavailable or "fewer than two strategies were analysed, so there is no pair to judge"
+        return f"No verdicts: {why}.\n"
+    notes = tables.verdict_notes(table)
+    write_tables(directory, "verdicts", grid, tables.verdict_csv(table), notes)
+    analysis = conclusions.analysis
+    top = ", ".join(analysis.top_group)
+    return f"""**Top group** (the best estimate and every strategy not shown worse than it): {top}.
+
+{tables.to_markdown(grid)}
+{bullets(notes)}
+Also as [verdicts.csv](verdicts.csv) (full precision) and [verdicts.tex](verdicts.tex).
+"""
 
 
 def pareto_section(results: ComparisonRecord, directory: Path, plots: Sequence["Plot"]) -> tuple[str, list["Plot"]]:
@@ -129,8 +150,8 @@ def failures_markdown(results: ComparisonRecord) -> str:
 
 
 def report_markdown(results: ComparisonRecord, table: tables.MainTable, grid: tables.Grid, notes: list[str],
-                    plots: Sequence["Plot"], front: str = "") -> str:
-    split = SPLIT_NAMES[results.split]
+                    plots: Sequence["Plot"], front: str, verdicts: str, margin: float | None) -> str:
+    split = SPLIT_NAMES[table.split]
     status = "" if results.complete else ("\n> **Partial results:** the comparison was still running when "
                                           "results.json was written; missing strategies and seeds are not shown.\n")
     status += failures_markdown(results)
@@ -149,6 +170,9 @@ hyperparameters were chosen on.
 {bullets(notes)}
 Also as [table.csv](table.csv) (full precision) and [table.tex](table.tex) (booktabs).
 
+## Which strategies can be told apart
+
+{verdicts}
 {front}## Expected best dev score against search budget
 
 {expected_markdown(results, table)}
@@ -157,11 +181,12 @@ Also as [table.csv](table.csv) (full precision) and [table.tex](table.tex) (book
 {inference_markdown(results, table)}
 ## Recommendation (no constraints)
 
-{render_recommendation(recommend([results]))}
+{render_recommendation(recommend([results], margin=margin))}
 For constraints (memory, time, trainable parameters, artifact size, inference latency and memory), run
-`python -m runners.recommend {results.directory} --max-memory 8GB --max-latency 5ms ...`. Strategies within seed
-noise of the best are a tie, which goes to the one with the fewest trainable parameters; `--prefer memory`,
-`--prefer time` or `--prefer latency` breaks ties on peak memory, training time or inference latency instead.
+`python -m runners.recommend {results.directory} --max-memory 8GB --max-latency 5ms ...`. Among the strategies
+equivalent to the best, the one with the fewest trainable parameters is recommended where it has at least
+{MATERIAL:.0%} fewer (otherwise the higher score); `--prefer memory`, `--prefer time` or `--prefer latency`
+chooses on peak memory, training time or inference latency instead, and `--margin` sets the equivalence margin.
 
 ## Figures
 
@@ -335,26 +360,32 @@ PROTOCOL_NOTES = {  # why the split protocol matters, by results.json's task.pro
 
 def honest_notes(results: ComparisonRecord, table: tables.MainTable) -> list[str]:
     """The limits of the evidence, computed from the numbers rather than boilerplate where possible."""
-    split = SPLIT_NAMES[results.split]
-    n = results.seeds
+    split = SPLIT_NAMES[table.split]
+    n, analysis = results.seeds, table.conclusions.analysis
     notes = []
-    if n >= 2:
-        width = t_critical(n - 1) / math.sqrt(n)
-        notes.append(f"**Seeds:** {n} per strategy. With {n} seeds the 95% interval of a mean is ±{width:.2f} "
-                     f"standard deviations wide; differences smaller than the seed spread are not evidence of a "
-                     f"better strategy, and a significant p-value for one of many comparisons can be luck.")
-    elif n == 1:
-        notes.append("**Seeds:** one per strategy, so nothing here measures seed-to-seed variation; confidence "
-                     "intervals and tests are omitted, and small differences mean nothing.")
+    if analysis is not None:
+        notes.append(f"**Seeds and rows:** {n} seed runs per strategy, scored on the same {analysis.rows:,} {split} "
+                     "rows. A score's interval covers both another training (seed) and another equally valid "
+                     f"{split} sample ({analysis.method}); more seeds do not shrink the rows' part. Verdicts are "
+                     "corrected for the number of pairs, so a difference that would look significant alone can be "
+                     "undetermined here.")
+    elif n >= 1:
+        notes.append(f"**Seeds:** no intervals or verdicts: {table.conclusions.unavailable}. Small differences mean "
+                     "nothing without them.")
     else:
         notes.append("**Seeds:** no seed runs yet, so there are no scores to compare.")
+    if results.task.full_train_size and results.task.sizes.get("train", 0) < results.task.full_train_size:
+        notes.append(f"**Training subsample:** the {results.task.sizes['train']:,} training rows are one fixed draw "
+                     f"(--data-seed {results.settings.get('data_seed', 0)}); seeds change initialisation and data "
+                     "order, not which rows are drawn, so the intervals are about this subsample, not another.")
     first = (" Each strategy's first trial ran its default configuration; the sampler chose the rest."
              if results.settings.get("first_trial") == "defaults" else "")
     small = (" That is a small search: a strategy whose good learning rates lie in a narrow range can look worse "
              "than it would with more trials." if results.budget.kind == "trials" and results.budget.per_strategy < 20 else "")
     notes.append(f"**Budget:** every strategy had the same tuning budget ({results.budget.per_strategy:g} {results.budget.kind})."
                  + first + small)
-    notes.append(f"**Splits:** hyperparameters were selected on dev only, so dev scores are optimistic; {split} scores "
+    notes.append(f"**Splits:** hyperparameters were selected on dev only, so dev scores are optimistic (the table's "
+                 f"selection optimism); {split} scores "
                  f"come from the seed re-runs alone. Do not compare them with scores on other splits (e.g. GLUE test "
                  f"server vs dev numbers in papers). Splits: {results.task.splits.describe(results.task.sizes)}."
                  + PROTOCOL_NOTES.get(results.task.protocol, ""))
@@ -421,7 +452,8 @@ def artifact_range(rows: list[tables.StrategyRow]) -> str:
 
 
 # ----------------------------------------------------------------------------- several comparisons
-def write_reports(run_dirs: Sequence[Path | str], style: str = "paper", out: Path | str | None = None) -> list[Path]:
+def write_reports(run_dirs: Sequence[Path | str], style: str = "paper", out: Path | str | None = None,
+                  margin: float | None = None) -> list[Path]:
     """One comparison: its report (in ``out`` or RUN_DIR/report). Several: each one's own report, then a
     combined one in ``out`` (default runs/combined-report). Every results.json is validated before anything
     is written. Returns the report.md paths, combined last."""
@@ -430,29 +462,30 @@ def write_reports(run_dirs: Sequence[Path | str], style: str = "paper", out: Pat
     if len(set(directories)) != len(directories):
         raise UserError("the same comparison directory was given twice")
     if len(runs) == 1:
-        return [write_single(runs[0], STYLES[style], Path(out) if out else runs[0].directory / REPORT_DIR)]
+        return [write_single(runs[0], STYLES[style], Path(out) if out else runs[0].directory / REPORT_DIR, margin)]
     target = Path(out) if out else COMBINED_REPORT_DIR
     for directory in [target] + [run.directory / REPORT_DIR for run in runs]:
         check_replaceable(directory)
-    written = [write_single(run, STYLES[style], run.directory / REPORT_DIR) for run in runs]
-    return written + [write_combined(runs, STYLES[style], target, written)]
+    written = [write_single(run, STYLES[style], run.directory / REPORT_DIR, margin) for run in runs]
+    return written + [write_combined(runs, STYLES[style], target, written, margin)]
 
 
-def write_combined(runs: list[ComparisonRecord], style: Style, target: Path, reports: list[Path]) -> Path:
+def write_combined(runs: list[ComparisonRecord], style: Style, target: Path, reports: list[Path],
+                   margin: float | None = None) -> Path:
     from reports.plots import write_combined_figure
 
-    table = tables.combined_table(runs)
+    table = tables.combined_table(runs, margin)
     grid = tables.combined_grid(table)
     notes = tables.combined_notes(table)
     with report_directory(target) as stage:
         write_tables(stage, "table", grid, tables.combined_csv(table), notes)
         plot = write_combined_figure(table, stage, style)
-        (stage / "report.md").write_text(combined_markdown(runs, table, grid, notes, plot, target, reports))
+        (stage / "report.md").write_text(combined_markdown(runs, table, grid, notes, plot, target, reports, margin))
     return target / "report.md"
 
 
 def combined_markdown(runs: list[ComparisonRecord], table: tables.CombinedTable, grid: tables.Grid, notes: list[str],
-                      plot: "Plot", target: Path, reports: list[Path]) -> str:
+                      plot: "Plot", target: Path, reports: list[Path], margin: float | None) -> str:
     rows = ["| comparison | model | preset | train examples | seeds | device | report |",
             "|:--|:--|:--|--:|--:|:--|:--|"]
     for label, run, report in zip(table.labels, runs, reports):
@@ -478,7 +511,11 @@ Also as [table.csv](table.csv) and [table.tex](table.tex).
 
 ## Recommendation over all comparisons (no constraints)
 
-{render_recommendation(recommend(runs))}
+{render_recommendation(recommend(runs, margin=margin))}
+Each comparison is analysed here at a family-wise error of {ALPHA / len(runs):.3g} ({ALPHA:g} over the {len(runs)}
+comparisons), so that every verdict this recommendation rests on holds together; each comparison's own report
+judges it alone, at {ALPHA:g}.
+
 ## Figure
 
 {figure_markdown([plot])}

@@ -4,12 +4,14 @@ reportable on its own), all on the same dev and held-out splits with the same se
 manifest ``<sweep>/sweep.json`` listing the sizes. The training sets are nested (core.tasks.nested_indices).
 
 From the per-size results.json files alone, this module gives each strategy's score against training
-examples (mean and t-interval over seeds), the sizes where the ranking changes and whether a change is
-beyond seed noise (the rule ties use: reports.recommend.noise_verdict), and the recommendation at a size
-between the measured ones. There every seed's score is interpolated linearly in log(training examples)
-between the two neighbouring sizes, so a strategy's interpolated scores are paired by seed like measured
-ones, and the paired tests and the tie rule of a single comparison apply unchanged. Outside the measured
-range the nearest size stands in, flagged as extrapolation.
+examples (mean and the engine's interval), the top group at every size, the sizes where the order of two
+strategies changes and whether each is ahead of the other beyond noise on its side (a *better* verdict), and
+the recommendation at a size between the measured ones. Every size is judged by the one statistics engine
+(reports.conclusions), and all sizes of a report together: each at alpha / sizes, so that the verdicts across
+sizes (a change of leader) hold together at alpha. Between two measured sizes every seed run is interpolated
+linearly in log(training examples), each row's prediction value where both sizes recorded predictions (else
+the seed scores, for accuracy), and judged as one comparison of its own (reports.conclusions.conclude_between).
+Outside the measured range the nearest size stands in, flagged as extrapolation.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from itertools import combinations
 from pathlib import Path
 
 from core.errors import UserError
-from core.strategy import FAMILIES
 from core.layout import RESULTS_FILE, SWEEP_FILE, size_dir, size_label
-from core.sweep_manifest import manifest_sizes, read_manifest
 from core.records import ComparisonRecord, SPLIT_NAMES
 from core.schema import load_results
-from reports.recommend import (DEFAULT_PREFERENCE, PREFERENCES, Candidate, Constraints, Recommendation,
-                               candidates, decide, find_tie, noise_verdict, render)
-from reports.stats import Difference, Summary, compare_means, summarize
+from core.strategy import FAMILIES
+from core.sweep_manifest import manifest_sizes, read_manifest
+from reports.conclusions import Conclusions, conclude, conclude_between, ranked_split
+from reports.confidence import ALPHA, Interval, PairVerdict
+from reports.recommend import DEFAULT_PREFERENCE, Candidate, Constraints, Recommendation, candidates, decide, render
+from reports.tables import Spread, spread
 
 Size = int | None  # training examples asked for; None: all of them
 
@@ -63,7 +66,7 @@ class Sweep:
     @property
     def split(self) -> str:
         """The split every size is ranked on: held-out when every size has it, else dev."""
-        return "test" if all(point.results.split == "test" for point in self.points) else "dev"
+        return "test" if all(ranked_split(point.results) == "test" for point in self.points) else "dev"
 
     @property
     def model_short(self) -> str:
@@ -100,10 +103,16 @@ def load_sweep(directory: Path | str) -> Sweep:
 
 def check_split(sweep: Sweep, point: SweepPoint) -> ComparisonRecord:
     """A size's comparison, refused when it ranks on another split than the sweep (a size without held-out)."""
-    if point.results.split != sweep.split:
-        raise UserError(f"{point.results.directory}: ranked on {SPLIT_NAMES[point.results.split]}, the other sizes "
-                        f"on {SPLIT_NAMES[sweep.split]}; re-run that size")
+    if ranked_split(point.results) != sweep.split:
+        raise UserError(f"{point.results.directory}: ranked on {SPLIT_NAMES[ranked_split(point.results)]}, the other "
+                        f"sizes on {SPLIT_NAMES[sweep.split]}; re-run that size")
     return point.results
+
+
+# ----------------------------------------------------------------------------- every size judged
+def judged(sweep: Sweep, margin: float | None = None) -> list[Conclusions]:
+    """Every size's conclusions, each at alpha / sizes, so that the verdicts of all sizes hold together."""
+    return [conclude(check_split(sweep, point), margin, ALPHA / len(sweep.points)) for point in sweep.points]
 
 
 # ----------------------------------------------------------------------------- curves and the table
@@ -111,7 +120,9 @@ def check_split(sweep: Sweep, point: SweepPoint) -> ComparisonRecord:
 class CurvePoint:
     label: str
     examples: int
-    summary: Summary  # over seeds: mean, sd, t-interval
+    summary: Spread  # over seeds: mean, sd
+    interval: Interval | None  # the engine's, at that size (None where not analysed)
+    top: bool  # in that size's top group
 
 
 @dataclass(frozen=True)
@@ -121,59 +132,55 @@ class Curve:
     points: list[CurvePoint]  # the sizes where the strategy has seed runs, ascending
 
 
-def curves(sweep: Sweep) -> list[Curve]:
+def curves(sweep: Sweep, found: list[Conclusions]) -> list[Curve]:
     """Each strategy's score against training examples, family by family."""
     families = {name: strategy.info.family for point in sweep.points
                 for name, strategy in point.results.strategies.items()}
     order = list(FAMILIES)
-    found = []
+    drawn = []
     for name in sorted(families, key=lambda n: order.index(families[n])):
         points = []
-        for point in sweep.points:
+        for point, conclusions in zip(sweep.points, found):
             strategy = point.results.strategies.get(name)
             scores = strategy.scores(sweep.split, sweep.metric) if strategy else {}
             if scores:
-                points.append(CurvePoint(point.label, point.examples, summarize(list(scores.values()))))
-        found.append(Curve(name, families[name], points))
-    return found
+                analysis = conclusions.analysis
+                points.append(CurvePoint(point.label, point.examples, spread(list(scores.values())),
+                                         analysis.scores.get(name) if analysis else None,
+                                         name in conclusions.top_group))
+        drawn.append(Curve(name, families[name], points))
+    return drawn
 
 
 # ----------------------------------------------------------------------------- where the ranking changes
-def ranked_at(sweep: Sweep, point: SweepPoint) -> list[Candidate]:
-    """Every strategy with seed runs at one size, best first (as reports.recommend scores them)."""
-    return candidates([check_split(sweep, point)])[0]
-
-
-def beyond_noise(a: Candidate, b: Candidate) -> tuple[bool, Difference]:
-    """a − b, and whether a and b differ beyond seed noise by the rule ties use: not a tie, with a test."""
-    difference = compare_means(a.scores, b.scores)
-    return difference.p is not None and noise_verdict(a, b, difference) is not None, difference
-
-
 @dataclass(frozen=True)
-class Leader:
+class SizeLeaders:
+    """At one size: the best estimate and the rest of its top group (each with its verdict against the best)."""
+
     point: SweepPoint
-    best: Candidate
-    tied: list[tuple[Candidate, Difference]]  # within seed noise of the best (member − best)
+    conclusions: Conclusions
+
+    @property
+    def best(self) -> str:
+        return self.conclusions.top_group[0]
+
+    @property
+    def others(self) -> list[PairVerdict]:
+        analysis = self.conclusions.analysis
+        return [analysis.pair(self.best, name) for name in self.conclusions.top_group[1:]]
 
 
-def leaders(sweep: Sweep) -> list[Leader]:
-    """The best strategy at every size, and those within seed noise of it."""
-    found = []
-    for point in sweep.points:
-        ranked = ranked_at(sweep, point)
-        if ranked:
-            tie = find_tie(ranked, PREFERENCES[DEFAULT_PREFERENCE])
-            found.append(Leader(point, ranked[0], tie.members if tie else []))
-    return found
+def leaders(sweep: Sweep, found: list[Conclusions]) -> list[SizeLeaders]:
+    """The top group at every size that was analysed."""
+    return [SizeLeaders(point, conclusions) for point, conclusions in zip(sweep.points, found) if conclusions.analysis]
 
 
 @dataclass(frozen=True)
 class Ahead:
-    """One strategy ahead of another beyond seed noise at one size."""
+    """One strategy better than another at one size (the engine's verdict)."""
 
     point: SweepPoint
-    difference: Difference  # ahead − behind
+    pair: PairVerdict
 
 
 @dataclass(frozen=True)
@@ -184,49 +191,46 @@ class Crossing:
     after: SweepPoint
     first: str  # the higher mean at ``before``
     second: str  # the higher mean at ``after``
-    first_ahead: Ahead | None  # the nearest size ≤ before where first leads beyond seed noise
-    second_ahead: Ahead | None  # the nearest size ≥ after where second leads beyond seed noise
+    first_ahead: Ahead | None  # the nearest size ≤ before where first is better than second
+    second_ahead: Ahead | None  # the nearest size ≥ after where second is better than first
     leader_change: bool  # first led everyone at ``before``, second leads everyone at ``after``
 
     @property
     def beyond_noise(self) -> bool:
-        """Each leads the other beyond seed noise on its side of the crossing."""
+        """Each is better than the other on its side of the crossing."""
         return self.first_ahead is not None and self.second_ahead is not None
 
 
-def crossings(sweep: Sweep) -> list[Crossing]:
-    """Every pair of strategies whose order flips between consecutive sizes, and whether beyond seed noise."""
-    by_size = [{c.strategy: c for c in ranked_at(sweep, point)} for point in sweep.points]
-    names = list(dict.fromkeys(name for ranked in by_size for name in ranked))
-    found = []
+def crossings(sweep: Sweep, found: list[Conclusions]) -> list[Crossing]:
+    """Every pair of strategies whose order flips between consecutive sizes, and whether beyond noise."""
+    means = [conclusions.means for conclusions in found]
+    names = list(dict.fromkeys(name for by_size in means for name in by_size))
+    changes = []
     for index in range(len(sweep.points) - 1):
-        here, there = by_size[index], by_size[index + 1]
-        top_here = max(here.values(), key=lambda c: c.score, default=None)
-        top_there = max(there.values(), key=lambda c: c.score, default=None)
+        here, there = means[index], means[index + 1]
         for a, b in combinations(names, 2):
-            if not all(name in ranked for name in (a, b) for ranked in (here, there)):
+            if not all(name in by_size for name in (a, b) for by_size in (here, there)):
                 continue
-            gap_here, gap_there = here[a].score - here[b].score, there[a].score - there[b].score
+            gap_here, gap_there = here[a] - here[b], there[a] - there[b]
             if gap_here * gap_there >= 0:
                 continue
             first, second = (a, b) if gap_here > 0 else (b, a)
-            found.append(Crossing(
+            changes.append(Crossing(
                 sweep.points[index], sweep.points[index + 1], first, second,
-                nearest_lead(sweep, by_size, first, second, range(index, -1, -1)),
-                nearest_lead(sweep, by_size, second, first, range(index + 1, len(sweep.points))),
-                leader_change=top_here.strategy == first and top_there.strategy == second))
-    return found
+                nearest_lead(sweep, found, first, second, range(index, -1, -1)),
+                nearest_lead(sweep, found, second, first, range(index + 1, len(sweep.points))),
+                leader_change=max(here, key=here.get) == first and max(there, key=there.get) == second))
+    return changes
 
 
-def nearest_lead(sweep: Sweep, by_size: list[dict[str, Candidate]], ahead: str, behind: str,
-                 indices: range) -> Ahead | None:
-    """The first size in ``indices`` where ``ahead`` leads ``behind`` beyond seed noise."""
+def nearest_lead(sweep: Sweep, found: list[Conclusions], ahead: str, behind: str, indices: range) -> Ahead | None:
+    """The first size in ``indices`` where ``ahead`` is better than ``behind``."""
     for index in indices:
-        ranked = by_size[index]
-        if ahead in ranked and behind in ranked:
-            separated, difference = beyond_noise(ranked[ahead], ranked[behind])
-            if separated and difference.mean > 0:
-                return Ahead(sweep.points[index], difference)
+        analysis = found[index].analysis
+        if analysis and ahead in analysis.scores and behind in analysis.scores:
+            pair = analysis.pair(ahead, behind)
+            if pair.winner == ahead:
+                return Ahead(sweep.points[index], pair)
     return None
 
 
@@ -260,9 +264,10 @@ class Position:
         if self.measured:
             return f"{self.examples:,} training examples is a measured size (of {measured})."
         return (f"{self.examples:,} training examples lies between the measured {self.lower.examples:,} and "
-                f"{self.upper.examples:,}: every seed's score is interpolated linearly in log(training examples) "
-                f"(weight {self.weight:.2f} on {self.upper.examples:,}); hyperparameters and costs are those chosen "
-                f"at {self.nearer.examples:,}, the nearer size, with training time interpolated linearly.")
+                f"{self.upper.examples:,}: every seed run is interpolated linearly in log(training examples) "
+                f"(weight {self.weight:.2f} on {self.upper.examples:,}) and judged as a comparison of its own; "
+                f"hyperparameters and costs are those chosen at {self.nearer.examples:,}, the nearer size, with "
+                f"training time interpolated linearly.")
 
 
 def log_weight(examples: int, lower: int, upper: int) -> float:
@@ -287,45 +292,51 @@ def locate(sweep: Sweep, examples: int) -> Position:
     return Position(examples, lower, upper, log_weight(examples, lower.examples, upper.examples), extrapolated=False)
 
 
-def blend(low: Candidate, high: Candidate, position: Position) -> Candidate | None:
-    """A strategy at ``position`` from its candidates at the two neighbouring sizes: each seed's score
-    interpolated in log size (over the seeds both sizes have), the nearer size's configuration and costs,
-    training time interpolated linearly in training examples. None when no seed is at both sizes."""
-    seeds = [key for key in low.scores if key in high.scores]
-    if not seeds:
-        return None
-    scores = {key: interpolate(low.scores[key], high.scores[key], position.weight) for key in seeds}
+def blend(low: Candidate, high: Candidate, position: Position, conclusions: Conclusions,
+          scores: list[float]) -> Candidate:
+    """A strategy at ``position`` from its candidates at the two neighbouring sizes: its interpolated seed scores
+    and what the interpolated ``conclusions`` say of it; the nearer size's configuration and costs, training time
+    interpolated linearly in training examples."""
     nearer = high if position.nearer is position.upper else low
     lower, upper = position.lower.examples, position.upper.examples
-    low_row, high_row = low.rows[0], high.rows[0]
-    row = replace(nearer.rows[0], seeds=len(scores), score=summarize(list(scores.values())),
-                  train_seconds=interpolate(low_row.train_seconds, high_row.train_seconds,
+    analysis, name = conclusions.analysis, low.strategy
+    row = replace(nearer.rows[0], seeds=len(scores), score=spread(scores),
+                  interval=analysis.scores.get(name) if analysis else None, top=name in conclusions.top_group,
+                  learned=conclusions.learned(name),
+                  train_seconds=interpolate(low.rows[0].train_seconds, high.rows[0].train_seconds,
                                             (position.examples - lower) / (upper - lower)))
-    return Candidate(low.strategy, [row], scores, nearer.params)
+    return Candidate(name, [row], nearer.params)
 
 
-def candidates_at(sweep: Sweep, position: Position) -> tuple[list[Candidate], dict[str, str]]:
-    """Every strategy's candidate at ``position``, best first, and why the others have none."""
-    low, missing = candidates([check_split(sweep, position.lower)])
+def candidates_at(sweep: Sweep, position: Position, margin: float | None = None
+                  ) -> tuple[list[Candidate], dict[str, str], Conclusions]:
+    """Every strategy's candidate at ``position``, best first, why the others have none, and the conclusions
+    there (a measured size's own, or the interpolated ones)."""
+    low, missing, (found,) = candidates([check_split(sweep, position.lower)], margin)
     if position.lower is position.upper:
-        return low, missing
-    high, missing_high = candidates([check_split(sweep, position.upper)])
+        return low, missing, found
+    high, missing_high, _ = candidates([check_split(sweep, position.upper)], margin)
+    try:
+        between, scores = conclude_between(position.lower.results, position.upper.results, position.weight, margin)
+    except ValueError as error:
+        raise UserError(f"{sweep.directory}: cannot interpolate between {position.lower.examples:,} and "
+                        f"{position.upper.examples:,} examples: {error}") from None
     highs = {c.strategy: c for c in high}
-    found = []
+    blended = []
     for candidate in low:
         other = highs.get(candidate.strategy)
-        blended = blend(candidate, other, position) if other else None
-        if blended is None:
-            missing[candidate.strategy] = (f"no seed runs at {position.upper.examples:,} examples"
-                                           if other is None else "no seed in common between the two sizes")
+        if other is None:
+            missing[candidate.strategy] = f"no seed runs at {position.upper.examples:,} examples"
+        elif candidate.strategy not in scores:
+            missing[candidate.strategy] = "no seed in common between the two sizes"
         else:
-            found.append(blended)
+            blended.append(blend(candidate, other, position, between, scores[candidate.strategy]))
     for name in highs:
         if name not in missing and all(c.strategy != name for c in low):
             missing[name] = f"no seed runs at {position.lower.examples:,} examples"
     for name, why in missing_high.items():
         missing.setdefault(name, why)
-    return sorted(found, key=lambda c: (-c.score, c.cost("trainable_params"))), missing
+    return sorted(blended, key=lambda c: (-c.score, c.cost("trainable_params"))), missing, between
 
 
 @dataclass(frozen=True)
@@ -340,21 +351,21 @@ class SizedRecommendation:
 
 
 def recommend_at(sweep: Sweep, examples: int | None, constraints: Constraints = Constraints(),
-                 prefer: str = DEFAULT_PREFERENCE) -> SizedRecommendation:
-    """The best strategy at ``examples`` training examples (None: the largest measured size), under the
-    constraints, ties going to the cheapest on ``prefer``, as for a single comparison."""
+                 prefer: str = DEFAULT_PREFERENCE, margin: float | None = None) -> SizedRecommendation:
+    """The recommendation at ``examples`` training examples (None: the largest measured size), under the
+    constraints, as for a single comparison: the question is about one size, so its verdicts are one family."""
     position = locate(sweep, examples if examples is not None else sweep.points[-1].examples)
-    ranked, missing = candidates_at(sweep, position)
+    ranked, missing, conclusions = candidates_at(sweep, position, margin)
     runs = [position.lower.results] + ([] if position.upper is position.lower else [position.upper.results])
     label = f"{sweep.label()} at {position.examples:,} training examples"
-    rec = decide(runs, ranked, missing, constraints, prefer, labels=[label], size_asked=examples is not None)
+    rec = decide(runs, ranked, missing, [conclusions], constraints, prefer, labels=[label],
+                 size_asked=examples is not None)
     return SizedRecommendation(sweep, position, examples is not None, ranked, rec)
 
 
 def render_at(sized: SizedRecommendation) -> str:
     """The recommendation at one data size as Markdown that reads as plain text: where the size falls, every
-    strategy's score there with its interval, "no measurable difference" when the leaders are within seed
-    noise, then the recommendation as for a single comparison."""
+    strategy's score there with its interval, then the recommendation as for a single comparison."""
     sweep, position, rec = sized.sweep, sized.position, sized.recommendation
     split = SPLIT_NAMES.get(rec.split, rec.split)
     blocks = [] if sized.asked else [
@@ -362,17 +373,12 @@ def render_at(sized: SizedRecommendation) -> str:
         f"(pass --train-size N for your own data size)."]
     blocks.append(position.describe(sweep))
     if sized.ranked:
-        lines = [f"| strategy | {split} {rec.metric} at {position.examples:,} examples (mean, 95% CI over seeds) |",
+        lines = [f"| strategy | {split} {rec.metric} at {position.examples:,} examples (mean, 95% interval) |",
                  "|:--|--:|"]
         for candidate in sized.ranked:
-            score = candidate.rows[0].score
-            interval = (f" [{score.ci_low:.3f}, {score.ci_high:.3f}]" if score.ci_low is not None
-                        else f" ({score.reason})")
-            lines.append(f"| {candidate.strategy} | {score.mean:.3f}{interval} |")
+            row = candidate.rows[0]
+            interval = (f" [{row.interval.low:.3f}, {row.interval.high:.3f}]" if row.interval is not None
+                        else " (not analysed)")
+            lines.append(f"| {candidate.strategy} | {row.score.mean:.3f}{interval} |")
         blocks.append("\n".join(lines))
-    if rec.tie is not None:
-        names = [rec.tie.best.strategy] + [member.strategy for member, _ in rec.tie.members]
-        blocks.append(f"**No measurable difference** at {position.examples:,} training examples between "
-                      f"{', '.join(names[:-1])} and {names[-1]}: they are within seed noise, so the cheapest on "
-                      f"--prefer {rec.prefer} is recommended.")
     return "\n\n".join(blocks) + "\n\n" + render(rec)

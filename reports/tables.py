@@ -1,55 +1,75 @@
-"""The main table (one row per strategy) and the combined table (strategies × tasks), each rendered as
-Markdown, CSV and LaTeX (booktabs) from one :class:`Grid`, so the three never disagree.
+"""The main table (one row per strategy), the verdicts of every pair, and the combined table (strategies ×
+tasks), each rendered as Markdown, CSV and LaTeX (booktabs) from one :class:`Grid`, so the three never disagree.
 
-Markdown and LaTeX show rounded numbers with the best value of each column in bold; the CSV holds
-the full-precision numbers for anyone who wants to redo the arithmetic.
+Markdown and LaTeX show rounded numbers, the top group in bold (reports.conclusions: the strategies not shown
+worse than the best) and the cheapest value of each cost column in bold; the CSV holds the full-precision
+numbers for anyone who wants to redo the arithmetic. Nothing here decides anything statistical: every interval,
+verdict and flag comes from reports.conclusions, which asks reports.confidence.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
-from core.strategy import FAMILIES, StrategyInfo
-from reports.expected import WITHIN, ExpectedCurve, expected_curve
 from core.records import ComparisonRecord, InferenceCost, SPLIT_NAMES, StrategyRecord
-from reports.stats import ALPHA, CONFIDENCE, Difference, Summary, paired_t_test, summarize
+from core.strategy import FAMILIES, StrategyInfo
+from reports.conclusions import VERDICT_MEANINGS, Conclusions, conclude
+from reports.confidence import ALPHA, MAX_SEEDS, Excess, Interval, PairVerdict
+from reports.expected import WITHIN, ExpectedCurve, expected_curve
 from core.units import format_bytes, format_count, format_milliseconds, format_percent, significant
 
 METRIC_DECIMALS = 3
 NONE = "—"
 
 
+# the metrics a reader sees beside the primary one (core.metrics names), for classification tasks
+BESIDE = {"accuracy": "accuracy", "recall": "macro recall", "macro_f1": "macro F1"}
+SELECTION_MARK, SPLIT_MARK = "†", "‡"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean and sample standard deviation over seed runs: a description of them, not a conclusion."""
+
+    n: int
+    mean: float
+    std: float | None  # None with one value
+
+
+def spread(values: list[float]) -> Spread:
+    return Spread(len(values), statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
+
+
 @dataclass(frozen=True)
 class StrategyRow:
-    """One strategy's numbers, aggregated over its seed runs."""
+    """One strategy's numbers, aggregated over its seed runs, and what the conclusions say of it."""
 
     strategy: str
     info: StrategyInfo
     status: str
     seeds: int
-    score: Summary | None  # on the ranking split (held-out when present)
-    dev: Summary | None
+    score: Spread | None  # on the ranking split (held-out when every seed run has it)
+    interval: Interval | None  # the engine's interval of the score; None where it was not analysed
+    top: bool  # in the top group
+    learned: bool | None  # beat the baseline beyond noise; None where not analysed
+    defaults: bool  # the chosen configuration is the strategy's defaults
+    dev: Spread | None
+    beside: dict[str, float]  # other metrics a reader knows (BESIDE, and MCC where it is the task's), seed means
     trainable_params: int | None
     total_params: int | None
     peak_memory_bytes: int | None  # highest over seeds: what a machine must provide
     train_seconds: float | None  # mean over seeds
     samples_per_second: float | None  # mean over seeds
     artifact_bytes: int | None
-    vs_reference: Difference | None  # score - reference score, paired by seed
     expected: ExpectedCurve | None = None  # expected best dev score against search budget (reports.expected)
     selected_dev: float | None = None  # dev score of the trial that chose this configuration (the study's best)
-    optimism: float | None = None  # selected_dev − held-out mean over seeds; None without a held-out split
+    selection: Excess | None = None  # selected_dev − the seed re-runs' dev mean, and whether beyond noise
+    split_gap: Excess | None = None  # the seed re-runs' dev mean − held-out mean, and whether beyond noise
     inference: InferenceCost | None = None  # what its trained model costs to run (one seed run), when measured
-
-    @property
-    def optimism_exceeds_spread(self) -> bool:
-        """Dev overstates held-out by more than the held-out seed standard deviation."""
-        return self.optimism is not None and self.score.std is not None and self.optimism > self.score.std
 
     @property
     def family(self) -> str:
@@ -95,9 +115,10 @@ class StrategyRow:
 class MainTable:
     split: str
     metric: str
-    rows: list[StrategyRow]
-    reference: str | None  # None when significance is skipped
-    notes: list[str] = field(default_factory=list)
+    rows: list[StrategyRow]  # in the conclusions' order: best first
+    conclusions: Conclusions
+    beside: list[str]  # the metrics shown beside the primary one
+    reference: str | None  # the strategy that declares itself the reference (full fine-tuning), if it has seed runs
 
     @property
     def inference(self) -> list[InferenceCost]:
@@ -105,48 +126,57 @@ class MainTable:
         return [row.inference for row in self.rows if row.inference is not None]
 
 
-def strategy_row(results: ComparisonRecord, strategy: StrategyRecord, reference: StrategyRecord | None) -> StrategyRow:
+def beside_metrics(results: ComparisonRecord) -> list[str]:
+    """The metrics a reader knows, shown beside the task's own: accuracy, macro recall and macro F1, and MCC
+    where it is the task's metric (CoLA, as GLUE scores it); none for regression."""
+    if results.task.num_labels < 2:
+        return []
+    return [name for name in [*BESIDE, "mcc"] if name != results.task.metric and (name in BESIDE or
+                                                                                 results.task.metric == "mcc")]
+
+
+def defaults_chosen(results: ComparisonRecord, strategy: StrategyRecord) -> bool:
+    """The strategy's chosen configuration is its defaults: the first trial of every study runs them."""
+    return results.settings.get("first_trial") == "defaults" and strategy.best is not None and strategy.best.trial == 0
+
+
+def strategy_row(results: ComparisonRecord, strategy: StrategyRecord, conclusions: Conclusions,
+                 beside: list[str]) -> StrategyRow:
     runs = strategy.seed_runs
-    metric, split = results.task.metric, results.split
+    split, metric, name = conclusions.split, results.task.metric, strategy.name
     curve = expected_curve(results, strategy)
     selected = strategy.best.value if strategy.best is not None else None  # the chosen trial's dev score
+    defaults = defaults_chosen(results, strategy)
+    scores = list(strategy.scores(split, metric).values())
+    analysis = conclusions.analysis
     if not runs:
-        return StrategyRow(strategy.name, strategy.info, strategy.status, 0, None, None, None, None, None, None, None,
-                           None, None, curve, selected)
-    scores = strategy.scores(split, metric)
-    score = summarize(list(scores.values()))
-    vs = None
-    if reference is not None and strategy.name != reference.name:
-        vs = paired_t_test(scores, reference.scores(split, metric))
+        return StrategyRow(name, strategy.info, strategy.status, 0, None, None, False, None, defaults, None, {}, None,
+                           None, None, None, None, None, curve, selected)
+    means = {other: [run.metrics.get(split, {}).get(other) for run in runs] for other in beside}
     return StrategyRow(
-        strategy=strategy.name, info=strategy.info, status=strategy.status, seeds=len(runs),
-        score=score, dev=summarize(list(strategy.scores("dev", metric).values())),
+        strategy=name, info=strategy.info, status=strategy.status, seeds=len(runs),
+        score=spread(scores) if scores else None,
+        interval=analysis.scores.get(name) if analysis else None, top=name in conclusions.top_group,
+        learned=conclusions.learned(name), defaults=defaults, dev=spread(list(strategy.scores("dev", metric).values())),
+        beside={other: statistics.fmean(values) for other, values in means.items() if None not in values},
         trainable_params=runs[0].trainable_params, total_params=runs[0].total_params,
         peak_memory_bytes=max(r.peak_memory_bytes for r in runs),
         train_seconds=statistics.fmean(r.train_seconds for r in runs),
         samples_per_second=statistics.fmean(r.train_samples_per_second for r in runs),
-        artifact_bytes=max(r.artifact_bytes for r in runs), vs_reference=vs, expected=curve, selected_dev=selected,
-        optimism=selected - score.mean if selected is not None and split == "test" else None,
+        artifact_bytes=max(r.artifact_bytes for r in runs), expected=curve, selected_dev=selected,
+        selection=conclusions.selection.get(name), split_gap=conclusions.split_gap.get(name),
         inference=strategy.inference,
     )
 
 
-def main_table(results: ComparisonRecord) -> MainTable:
-    """Every strategy's row, grouped by family (in ``FAMILIES`` order) and best first within a family;
-    significance against the strategy that declares itself the reference (full fine-tuning), where it
-    has seed runs."""
-    candidate = next((s for s in results.strategies.values() if s.info.reference), None)
-    reference = candidate if candidate is not None and candidate.seed_runs else None
-    notes = []
-    if candidate is None:
-        notes.append("No significance test: the reference strategy (full fine-tuning) was not part of this comparison.")
-    elif reference is None:
-        notes.append(f"No significance test: `{candidate.name}` has no seed runs ({candidate.status}).")
-    families = list(FAMILIES)
-    ordered = sorted(results.strategies.values(), key=lambda s: families.index(s.info.family))
-    rows = [strategy_row(results, s, reference) for s in ordered]
-    rows.sort(key=lambda r: (families.index(r.family), -(r.score.mean if r.score else -math.inf)))
-    return MainTable(results.split, results.task.metric, rows, reference.name if reference else None, notes)
+def main_table(results: ComparisonRecord, margin: float | None = None, alpha: float = ALPHA) -> MainTable:
+    """Every strategy's row, in the order of its conclusions (reports.conclusions: best first), at the
+    equivalence ``margin`` (default: the engine's for the metric) and family-wise error ``alpha``."""
+    conclusions = conclude(results, margin, alpha)
+    beside = beside_metrics(results)
+    rows = [strategy_row(results, results.strategies[name], conclusions, beside) for name in conclusions.order]
+    reference = next((s.name for s in results.strategies.values() if s.info.reference and s.seed_runs), None)
+    return MainTable(conclusions.split, results.task.metric, rows, conclusions, beside, reference)
 
 
 # ----------------------------------------------------------------------------- one grid, three renderings
@@ -154,6 +184,10 @@ def main_table(results: ComparisonRecord) -> MainTable:
 class Cell:
     text: str
     value: float | None = None  # what "best in column" compares; None never wins
+    bold: bool = False  # bold whatever the column's best (the top group)
+
+    def emphasised(self, best: float | None) -> bool:
+        return self.bold or (self.value is not None and self.value == best)
 
 
 @dataclass(frozen=True)
@@ -187,7 +221,7 @@ def to_markdown(grid: Grid) -> str:
     lines = ["| " + " | ".join(md_escape(c.header) for c in grid.columns) + " |",
              "|" + "|".join(":--" if c.align == "l" else "--:" for c in grid.columns) + "|"]
     for row in grid.rows:
-        cells = [f"**{md_escape(cell.text)}**" if cell.value is not None and cell.value == b else md_escape(cell.text)
+        cells = [f"**{md_escape(cell.text)}**" if cell.emphasised(b) else md_escape(cell.text)
                  for cell, b in zip(row, best)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -196,7 +230,7 @@ def to_markdown(grid: Grid) -> str:
 TEX_REPLACEMENTS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$",
                     "{": r"\{", "}": r"\}", "±": r"$\pm$", "—": "---", "–": "--", "−": "$-$", "Δ": r"$\Delta$",
                     "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "*": r"$^{*}$", "~": r"\textasciitilde{}",
-                    "†": r"$^{\dagger}$", "≠": r"$\neq$"}
+                    "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "≠": r"$\neq$"}
 
 
 def tex_escape(text: str) -> str:
@@ -210,8 +244,8 @@ def to_latex(grid: Grid, comments: list[str]) -> str:
     lines += ["\\begin{tabular}{" + "".join(c.align for c in grid.columns) + "}", r"\toprule",
               " & ".join(c.tex for c in grid.columns) + r" \\", r"\midrule"]
     for row in grid.rows:
-        cells = [f"\\textbf{{{tex_escape(cell.text)}}}" if cell.value is not None and cell.value == b
-                 else tex_escape(cell.text) for cell, b in zip(row, best)]
+        cells = [f"\\textbf{{{tex_escape(cell.text)}}}" if cell.emphasised(b) else tex_escape(cell.text)
+                 for cell, b in zip(row, best)]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -235,33 +269,19 @@ def signed(value: float) -> str:
     return ("+" if value >= 0 else "") + fixed(value)
 
 
-def mean_cell(summary: Summary | None, with_std: bool) -> Cell:
+def mean_cell(summary: Spread | None, with_std: bool, bold: bool = False) -> Cell:
     if summary is None:
         return Cell(NONE)
     text = fixed(summary.mean)
     if with_std:
         text += f" ± {fixed(summary.std)}" if summary.std is not None else " (1 seed)"
-    return Cell(text, round(summary.mean, METRIC_DECIMALS))
+    return Cell(text, round(summary.mean, METRIC_DECIMALS), bold)
 
 
-def ci_cell(summary: Summary | None) -> Cell:
-    if summary is None:
-        return Cell(NONE)
-    if summary.ci_low is None:
-        return Cell(summary.reason or NONE)
-    return Cell(f"[{fixed(summary.ci_low)}, {fixed(summary.ci_high)}]")
-
-
-def difference_cell(row: StrategyRow, reference: str) -> Cell:
-    if row.strategy == reference:
-        return Cell("reference")
-    diff = row.vs_reference
-    if diff is None:
-        return Cell(NONE)
-    if diff.p is None:
-        return Cell(diff.reason or NONE)
-    star = "*" if diff.significant() else ""
-    return Cell(f"{signed(diff.mean)}, p={diff.p:.2g}{star}")
+def interval_cell(row: StrategyRow) -> Cell:
+    if row.interval is not None:
+        return Cell(f"[{fixed(row.interval.low)}, {fixed(row.interval.high)}]", bold=row.top)
+    return Cell("n/a (1 seed)" if row.seeds == 1 else "n/a")
 
 
 def optional(value: float | None, render: Callable[[float], str]) -> Cell:
@@ -277,10 +297,15 @@ def budget_cell(curve: ExpectedCurve | None) -> Cell:
     return Cell(f"{curve.trials_to_within} of {len(curve.unbiased)}")
 
 
-def optimism_cell(row: StrategyRow) -> Cell:
-    if row.optimism is None:
+def excess_cell(found: Excess | None, mark: str) -> Cell:
+    if found is None:
         return Cell(NONE)
-    return Cell(signed(row.optimism) + (" †" if row.optimism_exceeds_spread else ""))
+    return Cell(signed(found.estimate) + (f" {mark}" if found.beyond_noise else ""))
+
+
+def flags(row: StrategyRow) -> list[str]:
+    """What a reader must know about a strategy before reading its score."""
+    return [flag for flag, raised in (("defaults", row.defaults), ("did not learn", row.learned is False)) if raised]
 
 
 def merged_latency_cell(row: StrategyRow) -> Cell:
@@ -310,37 +335,39 @@ def inference_cells(row: StrategyRow) -> list[Cell]:
 def main_grid(table: MainTable) -> Grid:
     split, metric = SPLIT_NAMES[table.split], table.metric
     columns = [Column("strategy", "Strategy", align="l"), Column("family", "Family", align="l"),
-               Column(f"{split} {metric} (mean ± sd)", tex_escape(f"{split.capitalize()} {metric} (mean ± sd)"), "max"),
-               Column(f"{split} {int(CONFIDENCE * 100)}% CI (t)", tex_escape(f"{int(CONFIDENCE * 100)}% CI")),
-               Column(f"dev {metric} (mean)", tex_escape(f"Dev {metric}"), "max"),
-               Column("trainable params", "Trainable", "min"), Column("trainable %", r"\%", "min"),
-               Column("peak memory", "Peak mem.", "min"), Column("train time", "Train time", "min"),
-               Column("samples/s (train)", "Samples/s", "max"), Column("artifact", "Artifact", "min")]
-    if table.reference:
-        columns.append(Column(f"Δ {split} vs {table.reference}, p", tex_escape(f"Δ vs {table.reference} (p)")))
+               Column(f"{split} {metric} (mean ± sd)", tex_escape(f"{split.capitalize()} {metric} (mean ± sd)")),
+               Column(f"{split} 95% interval", tex_escape("95% interval"))]
+    columns += [Column(f"{BESIDE.get(name, name.upper())}", tex_escape(BESIDE.get(name, name.upper()).capitalize()))
+                for name in table.beside]
+    columns += [Column(f"dev {metric} (mean)", tex_escape(f"Dev {metric}")),
+                Column("trainable params", "Trainable", "min"), Column("trainable %", r"\%", "min"),
+                Column("peak memory", "Peak mem.", "min"), Column("train time", "Train time", "min"),
+                Column("samples/s (train)", "Samples/s", "max"), Column("artifact", "Artifact", "min")]
     points = f"{WITHIN * 100:g} pt"
     columns.append(Column(f"trials to within {points}", tex_escape(f"Trials to {points}")))
+    columns.append(Column("selection optimism (dev)", "Sel. opt."))
     if table.split == "test":
-        columns.append(Column(f"dev − {split} (best trial)", tex_escape(f"Dev − {split}")))
+        columns.append(Column(f"dev − {split} (seed runs)", tex_escape(f"Dev − {split}")))
+    columns.append(Column("flags", "Flags", align="l"))
     if table.inference:
         columns += inference_columns(table)
     rows = []
     for row in table.rows:
         if row.score is None:
-            cells = [Cell(row.strategy), Cell(row.family), Cell(f"{row.status}: no seed runs")] + \
-                [Cell(NONE)] * (len(columns) - 3)
-            rows.append(cells)
+            reason = f"{row.status}: no seed runs" if not row.seeds else f"{metric} undefined on every seed run"
+            rows.append([Cell(row.strategy), Cell(row.family), Cell(reason)] + [Cell(NONE)] * (len(columns) - 3))
             continue
-        cells = [Cell(row.strategy), Cell(row.family), mean_cell(row.score, True), ci_cell(row.score), mean_cell(row.dev, False),
-                 optional(row.trainable_params, format_count), optional(row.trainable_percent, format_percent),
-                 optional(row.peak_memory_bytes, format_bytes),
-                 optional(row.train_seconds, lambda s: f"{significant(s)} s"),
-                 optional(row.samples_per_second, significant), optional(row.artifact_bytes, format_bytes)]
-        if table.reference:
-            cells.append(difference_cell(row, table.reference))
-        cells.append(budget_cell(row.expected))
+        cells = [Cell(row.strategy, bold=row.top), Cell(row.family), mean_cell(row.score, True, row.top),
+                 interval_cell(row)]
+        cells += [optional(row.beside.get(name), fixed) for name in table.beside]
+        cells += [mean_cell(row.dev, False), optional(row.trainable_params, format_count),
+                  optional(row.trainable_percent, format_percent), optional(row.peak_memory_bytes, format_bytes),
+                  optional(row.train_seconds, lambda s: f"{significant(s)} s"),
+                  optional(row.samples_per_second, significant), optional(row.artifact_bytes, format_bytes),
+                  budget_cell(row.expected), excess_cell(row.selection, SELECTION_MARK)]
         if table.split == "test":
-            cells.append(optimism_cell(row))
+            cells.append(excess_cell(row.split_gap, SPLIT_MARK))
+        cells.append(Cell(", ".join(flags(row)) or NONE))
         if table.inference:
             cells += inference_cells(row)
         rows.append(cells)
@@ -349,28 +376,88 @@ def main_grid(table: MainTable) -> Grid:
 
 def main_csv(table: MainTable) -> str:
     prefix = f"{SPLIT_NAMES[table.split]}_{table.metric}".replace("-", "_")
-    header = ["strategy", "status", "seeds", f"{prefix}_mean", f"{prefix}_std", f"{prefix}_ci95_low",
-              f"{prefix}_ci95_high", f"dev_{table.metric}_mean", "trainable_params", "total_params",
-              "trainable_percent", "peak_memory_bytes", "train_seconds_mean", "train_samples_per_second_mean",
-              "artifact_bytes", f"diff_vs_{table.reference or 'reference'}", f"p_vs_{table.reference or 'reference'}",
-              "stats_note", "family", "iid_trials", f"expected_best_dev_{table.metric}_all_iid_trials",
-              "trials_to_within_0.5pt", f"dev_{table.metric}_best_trial", "optimism", "optimism_exceeds_sd",
-              "dev_mean_minus_held_out_mean", *INFERENCE_CSV]
+    header = ["strategy", "status", "seeds", f"{prefix}_mean", f"{prefix}_std", f"{prefix}_interval_low",
+              f"{prefix}_interval_high", f"{prefix}_interval_df", "top_group", "learned", "defaults_chosen",
+              *(f"{SPLIT_NAMES[table.split]}_{name}_mean".replace("-", "_") for name in table.beside),
+              f"dev_{table.metric}_mean", "trainable_params", "total_params", "trainable_percent", "peak_memory_bytes",
+              "train_seconds_mean", "train_samples_per_second_mean", "artifact_bytes", "family", "iid_trials",
+              f"expected_best_dev_{table.metric}_all_iid_trials", "trials_to_within_0.5pt",
+              f"dev_{table.metric}_best_trial", "selection_optimism", "selection_optimism_se",
+              "selection_optimism_beyond_noise", "dev_minus_held_out", "dev_minus_held_out_se",
+              "dev_minus_held_out_beyond_noise", *INFERENCE_CSV]
     rows = []
     for row in table.rows:
-        score, diff, curve = row.score, row.vs_reference, row.expected
-        note = (score.reason if score else row.status) or (diff.reason if diff else None)
+        score, interval, curve = row.score, row.interval, row.expected
         available = curve is not None and curve.available
         rows.append([row.strategy, row.status, row.seeds, score and score.mean, score and score.std,
-                     score and score.ci_low, score and score.ci_high, row.dev and row.dev.mean, row.trainable_params,
-                     row.total_params, row.trainable_percent, row.peak_memory_bytes, row.train_seconds,
-                     row.samples_per_second, row.artifact_bytes, diff and diff.mean, diff and diff.p, note, row.family,
+                     interval and interval.low, interval and interval.high, interval and interval.df, row.top,
+                     row.learned, row.defaults, *(row.beside.get(name) for name in table.beside),
+                     row.dev and row.dev.mean, row.trainable_params, row.total_params, row.trainable_percent,
+                     row.peak_memory_bytes, row.train_seconds, row.samples_per_second, row.artifact_bytes, row.family,
                      len(curve.draws.used) if curve else 0, curve.unbiased[-1].mean if available else None,
-                     curve.trials_to_within if available else None, row.selected_dev, row.optimism,
-                     row.optimism_exceeds_spread if row.optimism is not None else None,
-                     row.dev.mean - score.mean if row.dev and score and table.split == "test" else None,
-                     *inference_values(row.inference)])
+                     curve.trials_to_within if available else None, row.selected_dev,
+                     *excess_values(row.selection), *excess_values(row.split_gap), *inference_values(row.inference)])
     return to_csv(header, rows)
+
+
+def excess_values(found: Excess | None) -> list[object]:
+    return [None, None, None] if found is None else [found.estimate, found.standard_error, found.beyond_noise]
+
+
+# ----------------------------------------------------------------------------- the verdict of every pair
+def verdict_grid(table: MainTable) -> Grid | None:
+    """Every pair of analysed strategies, in ranking order: the difference, its simultaneous interval, the
+    verdict, and for an undetermined pair the seed runs or held-out rows that would likely decide it."""
+    analysis = table.conclusions.analysis
+    if analysis is None or not analysis.pairs:
+        return None
+    split = SPLIT_NAMES[table.split]
+    seeds = min(analysis.seeds.values())
+    columns = [Column("ahead", "Ahead", align="l"), Column("behind", "Behind", align="l"),
+               Column(f"difference ({split} {table.metric})", "Difference"),
+               Column(f"simultaneous {1 - analysis.alpha:.0%} interval",
+                      tex_escape(f"Simultaneous {1 - analysis.alpha:.0%} interval")),
+               Column("verdict", "Verdict", align="l"),
+               Column(f"seeds per strategy that would decide (now {seeds})", "Seeds to decide"),
+               Column(f"{split} rows that would decide (now {analysis.rows:,})", "Rows to decide")]
+    rows = [[Cell(pair.ahead), Cell(pair.behind), Cell(signed(pair.difference.estimate)),
+             Cell(f"[{signed(pair.difference.low)}, {signed(pair.difference.high)}]"),
+             Cell(verdict_text(pair), bold=pair.verdict != "undetermined"),
+             needed_cell(pair, pair.needed_seeds, f"more than {MAX_SEEDS}"),
+             needed_cell(pair, pair.needed_examples, "none: the seeds' term alone is too large")]
+            for pair in analysis.pairs]
+    return Grid(columns, rows)
+
+
+def verdict_text(pair: PairVerdict) -> str:
+    return f"{pair.ahead} better" if pair.verdict == "better" else pair.verdict
+
+
+def needed_cell(pair: PairVerdict, needed: int | None, beyond: str) -> Cell:
+    if pair.verdict != "undetermined":
+        return Cell(NONE)
+    return Cell(beyond if needed is None else f"{needed:,}")
+
+
+def verdict_csv(table: MainTable) -> str:
+    header = ["ahead", "behind", "difference", "interval_low", "interval_high", "interval_level", "df", "p_adjusted",
+              "verdict", "margin", "pairs", "needed_seeds", "needed_examples"]
+    analysis = table.conclusions.analysis
+    rows = [[p.ahead, p.behind, p.difference.estimate, p.difference.low, p.difference.high, p.difference.level,
+             p.difference.df, p.p_adjusted, p.verdict, p.margin, p.comparisons, p.needed_seeds, p.needed_examples]
+            for p in (analysis.pairs if analysis else [])]
+    return to_csv(header, rows)
+
+
+def verdict_notes(table: MainTable) -> list[str]:
+    """How to read the verdicts: the margin, the correction, each verdict's meaning, and the power estimate."""
+    analysis = table.conclusions.analysis
+    meanings = [f"*{verdict}*: {meaning}" for verdict, meaning in VERDICT_MEANINGS.items()]
+    return [f"Difference: ahead − behind on {SPLIT_NAMES[table.split]} {table.metric}; interval: {analysis.correction} "
+            f"({analysis.method}). Equivalence margin: ±{analysis.margin:g} (`--margin`).", *meanings,
+            "Seeds or rows that would decide: the fewest seed runs per strategy (at today's rows), or held-out rows "
+            "(at today's seeds), at which the pair would be decided with 80% probability if the observed difference "
+            "and variance were the truth: a guide to what to add, not a promise."]
 
 
 INFERENCE_CSV = ["latency_b1_ms", "throughput", "inference_batch_size", "inference_memory_bytes", "merged_latency_b1_ms",
@@ -406,30 +493,51 @@ def expected_csv(table: MainTable) -> str:
 
 def main_notes(table: MainTable, results: ComparisonRecord) -> list[str]:
     """What the reader needs to read the table right; printed under it (and as LaTeX comments)."""
-    split = SPLIT_NAMES[table.split]
-    notes = [f"{split.capitalize()} {table.metric}: mean ± sample standard deviation over seed re-runs of each "
-             f"strategy's best configuration; {int(CONFIDENCE * 100)}% CI: Student-t interval of the mean over seeds "
-             f"(n−1 degrees of freedom). Dev {table.metric}: the split hyperparameters were selected on, so it is "
-             f"optimistic.",
-             "Peak memory: the highest over seeds "
-             f"({memory_kinds(results)}); train time and samples/s: means over seeds; bold: best in each column."]
-    if table.reference:
-        notes.append(f"Δ vs {table.reference}: difference of {split} means; p: two-sided paired t-test across seeds "
-                     f"matched by seed number; * p < {ALPHA}.")
+    split, conclusions = SPLIT_NAMES[table.split], table.conclusions
+    analysis = conclusions.analysis
+    notes = [f"{split.capitalize()} {table.metric}: mean ± sample standard deviation over the seed re-runs of each "
+             f"strategy's best configuration, best first; dev {table.metric}: the split hyperparameters were selected "
+             f"on, so it is optimistic."]
+    if analysis is not None:
+        notes.append(f"95% interval: {analysis.method}. **Bold: the top group**, the best estimate and every strategy "
+                     f"not shown worse than it ({analysis.correction}; equivalence margin ±{analysis.margin:g}); "
+                     f"the verdicts of every pair are below the table.")
+        if not conclusions.per_row:
+            notes.append(f"Evidence: {conclusions.evidence}.")
+        notes.append(f"Baseline: {analysis.baseline.description}. *did not learn*: not above "
+                     + ("the majority class and chance" if analysis.baseline.majority is not None else "chance")
+                     + " beyond noise (one-sided, Bonferroni over the strategies).")
+        if analysis.excluded:
+            notes.append("Not analysed (no interval, not in the verdicts): " + "; ".join(
+                f"{name}: {why}" for name, why in analysis.excluded.items()) + ".")
+        if analysis.rows_left_out:
+            notes.append(f"{analysis.rows_left_out} {split} rows some seed run did not predict are left out of the "
+                         f"intervals and verdicts, for every strategy.")
+    elif conclusions.unavailable:
+        notes.append(f"No intervals and no verdicts: {conclusions.unavailable}.")
+    notes.append("Bold in the cost columns: the cheapest (samples/s: the fastest).")
+    if table.beside:
+        named = ", ".join(BESIDE.get(name, name.upper()) for name in table.beside)
+        notes.append(f"{named}: means over seeds on {split}, beside the task's metric ({table.metric}), which alone "
+                     "ranks and is judged.")
+    if results.settings.get("first_trial") == "defaults":
+        chosen = [row.strategy for row in table.rows if row.defaults]
+        notes.append("*defaults*: the chosen configuration is the strategy's defaults (every study's first trial runs "
+                     "them; the search found nothing better on dev)" + (f": {', '.join(chosen)}." if chosen else
+                                                                       "; none here."))
     notes.append(f"Trials to within {WITHIN * 100:g} pt: the fewest random-search trials n whose expected best dev "
                  f"{table.metric} is within {WITHIN:g} of the expected best of all N i.i.d. trials, shown as n of N "
                  "(unbiased estimator of Tang et al. 2020; which trials count, and why: report.md, section Expected "
                  "best dev score against search budget); n/a where fewer than 2 trials were i.i.d. draws.")
-    if table.split == "test":
-        notes.append(optimism_note(table))
+    notes.append(optimism_note(table))
     if table.inference:
         notes.append(inference_note(table))
     if results.seeds == 0:
         notes.append("No strategy has seed runs yet, so there is nothing to summarise.")
     elif results.seeds == 1:
-        notes.append("Only one seed per strategy: confidence intervals and significance tests are omitted "
-                     "(n/a (1 seed)) rather than estimated.")
-    return notes + table.notes
+        notes.append("Only one seed per strategy: nothing measures seed-to-seed variation, so there are no intervals, "
+                     "verdicts or optimism flags (n/a (1 seed)).")
+    return notes
 
 
 def inference_note(table: MainTable) -> str:
@@ -449,20 +557,22 @@ def inference_note(table: MainTable) -> str:
 
 
 def optimism_note(table: MainTable) -> str:
-    """What the dev − held-out column is, and where it is more than seed noise."""
-    rows = [row for row in table.rows if row.optimism is not None]
-    flagged = [row.strategy for row in rows if row.optimism_exceeds_spread]
-    note = (f"Dev − held-out: the dev {table.metric} of the trial that chose each configuration (what the search "
-            f"reported) minus that configuration's held-out mean over seeds. Positive: the tuned dev score overstates "
-            f"what it does on unseen data (the best of several trials on dev is partly luck, and the splits differ). ")
-    if flagged:
-        names = ", ".join(flagged)
-        note += (f"†: larger than the held-out seed sd, so more than seed noise: {names}. Expect "
-                 f"{'its' if len(flagged) == 1 else 'their'} dev scores not to hold beyond this search.")
-    elif any(row.score.std is not None for row in rows):
-        note += "No strategy's exceeds its held-out seed sd."
-    else:
-        note += "With one seed there is no seed spread to compare it with."
+    """The two optimism figures, each flagged only where it exceeds its own noise."""
+    split = SPLIT_NAMES[table.split]
+
+    def flagged(found: list[tuple[str, Excess | None]]) -> str:
+        names = [name for name, excess in found if excess is not None and excess.beyond_noise]
+        return ", ".join(names) if names else "none"
+
+    note = (f"Selection optimism: the dev {table.metric} of the trial that chose the configuration minus the mean dev "
+            f"{table.metric} of its seed re-runs, how much picking the best of several trials on dev flattered it; "
+            f"{SELECTION_MARK} where it exceeds its noise (the re-runs' seed spread; one-sided, Bonferroni over the "
+            f"strategies): {flagged([(row.strategy, row.selection) for row in table.rows])}.")
+    if table.split == "test":
+        note += (f" Dev − {split}: the seed re-runs' mean dev {table.metric} minus their mean {split} {table.metric}, "
+                 f"the difference between the two splits (not selection: the re-runs were not selected); "
+                 f"{SPLIT_MARK} where it exceeds the noise of both scores (two-sided, Bonferroni over the strategies): "
+                 f"{flagged([(row.strategy, row.split_gap) for row in table.rows])}.")
     return note
 
 
@@ -482,8 +592,9 @@ class CombinedTable:
     metrics: list[str]
     splits: list[str]
     strategies: list[str]
-    cells: dict[str, list[Summary | None]]  # strategy → one summary per comparison
+    cells: dict[str, list[Spread | None]]  # strategy → one summary per comparison
     families: dict[str, str]  # strategy → its declared family
+    top_groups: list[list[str]]  # each comparison's top group (reports.conclusions)
 
     def average(self, strategy: str) -> float | None:
         """Mean over comparisons, only where the strategy has a score in every one."""
@@ -502,29 +613,30 @@ def run_labels(runs: list[ComparisonRecord]) -> list[str]:
     return [f"{label} ({r.directory.name})" for label, r in zip(labels, runs)]
 
 
-def combined_table(runs: list[ComparisonRecord]) -> CombinedTable:
+def combined_table(runs: list[ComparisonRecord], margin: float | None = None) -> CombinedTable:
     families = {name: strategy.info.family for run in runs for name, strategy in run.strategies.items()}
     order = list(FAMILIES)
     strategies = sorted(families, key=lambda name: order.index(families[name]))
-    cells: dict[str, list[Summary | None]] = {}
+    found = [conclude(run, margin) for run in runs]
+    cells: dict[str, list[Spread | None]] = {}
     for name in strategies:
         cells[name] = []
-        for run in runs:
-            scores = run.strategies[name].scores(run.split, run.task.metric) if name in run.strategies else {}
-            cells[name].append(summarize(list(scores.values())) if scores else None)
-    return CombinedTable(run_labels(runs), [r.task.metric for r in runs], [r.split for r in runs], strategies, cells,
-                         families)
+        for run, conclusions in zip(runs, found):
+            scores = run.strategies[name].scores(conclusions.split, run.task.metric) if name in run.strategies else {}
+            cells[name].append(spread(list(scores.values())) if scores else None)
+    return CombinedTable(run_labels(runs), [r.task.metric for r in runs], [c.split for c in found], strategies, cells,
+                         families, [c.top_group for c in found])
 
 
 def combined_grid(table: CombinedTable) -> Grid:
     columns = [Column("strategy", "Strategy", align="l")]
-    columns += [Column(f"{label} ({SPLIT_NAMES[split]} {metric})", tex_escape(label), "max")
+    columns += [Column(f"{label} ({SPLIT_NAMES[split]} {metric})", tex_escape(label))
                 for label, metric, split in zip(table.labels, table.metrics, table.splits)]
-    columns.append(Column("average", "Avg.", "max"))
+    columns.append(Column("average", "Avg."))
     rows = []
     for name in table.strategies:
         average = table.average(name)
-        rows.append([Cell(name)] + [mean_cell(s, True) for s in table.cells[name]]
+        rows.append([Cell(name)] + [mean_cell(s, True, name in top) for s, top in zip(table.cells[name], table.top_groups)]
                     + [Cell(NONE) if average is None else Cell(fixed(average), round(average, METRIC_DECIMALS))])
     return Grid(columns, rows)
 
@@ -548,4 +660,5 @@ def combined_notes(table: CombinedTable) -> list[str]:
     return ["Each cell: mean ± sample standard deviation over seeds on that comparison's held-out split "
             "(dev where a comparison has none, as labelled in the header). Average: mean of the per-task means, "
             "only for strategies present in every comparison; metrics of different tasks are averaged as they are, "
-            "as GLUE papers do. Bold: best in each column."]
+            "as GLUE papers do, and the average is a description, not a verdict. Bold: each comparison's top group "
+            "(its own report: the strategies not shown worse than its best)."]

@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if outcome.record is None:  # a worker process
         return Exit.OK
     print(answer_lines(outcome.record))
-    write_outputs(outcome, args.no_report)
+    write_outputs(outcome, args.no_report, args.margin)
     return partial_status(outcome) or (Exit.OK if outcome.record.race.answer else Exit.UNDETERMINED)
 
 

@@ -20,7 +20,7 @@ from core.exits import Exit
 
 PROG = "peftbench"
 RUNNERS = Path(__file__).resolve().parent
-NOT_COMMANDS = ("cli", "common")  # modules of runners/ that are not commands
+NOT_COMMANDS = ("cli", "common", "flags")  # modules of runners/ that are not commands
 # How --help describes the commands it knows (and lists them first, in this order); any other runner module
 # with a main() is a command too, described by its docstring's first line.
 SUMMARIES = {

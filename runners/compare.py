@@ -21,6 +21,7 @@ from core.exits import Exit
 from runners.comparing import (add_comparison_arguments, default_out, options_from_args, partial_status,
                                progress_for, settings_from_args, write_outputs)
 from runners.common import strategy_listing
+from runners.flags import add_margin_argument
 
 
 def build_parser() -> cli.ArgumentParser:
@@ -41,6 +42,7 @@ def build_parser() -> cli.ArgumentParser:
                         "the task's metric (e.g. accuracy), then costs to minimise, from trainable_params, peak_memory, "
                         "train_time; e.g. accuracy,trainable_params (default: the metric alone)")
     parser.add_argument("--sweep-size", help=argparse.SUPPRESS)  # a worker's size of a sweep (run_sweep)
+    add_margin_argument(parser)
     return parser
 
 
@@ -59,15 +61,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings_from_args(args)
     settings.validate()
     out = Path(args.out) if args.out else default_out(settings)
-    return finish(orchestrate.compare(settings, replace(options, out=out), progress), args.no_report)
+    return finish(orchestrate.compare(settings, replace(options, out=out), progress), args.no_report, args.margin)
 
 
-def finish(outcome, no_report: bool) -> int:
+def finish(outcome, no_report: bool, margin: float | None = None) -> int:
     """Print what a comparison ended with (a worker process prints nothing) and return its exit status."""
     if outcome.record is None:
         return Exit.OK
-    print(ranking_table(outcome.record))
-    write_outputs(outcome, no_report)
+    print(ranking_table(outcome.record, margin))
+    write_outputs(outcome, no_report, margin)
     return partial_status(outcome) or Exit.OK
 
 
@@ -86,11 +88,11 @@ def run_sweep(args: argparse.Namespace, options, progress) -> int:
     codes, reports = [], []
 
     def after_size(outcome) -> None:  # each size is printed as it ends, and the sweep's report then includes it
-        codes.append(finish(outcome, args.no_report))
+        codes.append(finish(outcome, args.no_report, args.margin))
         if not args.no_report:
             from reports.sweep_render import write_sweep_report
 
-            reports.append(write_sweep_report(options.out))
+            reports.append(write_sweep_report(options.out, margin=args.margin))
 
     orchestrate.sweep(plans, options, progress, after_size)
     if reports:
@@ -109,35 +111,48 @@ def sweep_settings(args: argparse.Namespace, size: int | None):
     return settings
 
 
-def ranking_table(results) -> str:
-    """The short ranking printed at the end: by held-out mean over seeds. A score that is undefined (null,
-    core.metrics) is left out; a strategy with none is listed last as n/a, never ranked by it."""
+def ranking_table(results, margin: float | None = None) -> str:
+    """The short ranking printed at the end, in report.md's order (reports.conclusions: best first): each
+    strategy's mean ± sd on the ranking split and its 95% interval, marked where it is in the top group or did
+    not learn; then the top group, the baseline and how they were judged. A strategy without a score (no seed
+    runs, or its metric undefined on every seed run) is listed last."""
     import statistics
 
-    metric = results.task.metric
-    split = results.split
-    rows = []
-    for name, record in results.strategies.items():
+    from reports.conclusions import conclude
+
+    conclusions = conclude(results, margin)
+    analysis, split, metric = conclusions.analysis, conclusions.split, results.task.metric
+    lines = [f"rank strategy   {'held-out' if split == 'test' else 'dev'} {metric} (mean ± sd, "
+             f"{results.settings.get('seeds', results.seeds)} seeds)  95% interval        dev  trainable  train time  "
+             "peak memory"]
+    for rank, name in enumerate(conclusions.order, start=1):
+        record = results.strategies[name]
         runs = record.seed_runs
         if not runs:
-            rows.append((float("-inf"), f"{name:9}  {record.status}: no seed runs"))
+            lines.append(f"{rank:>4} {name:9}  {record.status}: no seed runs")
             continue
         held = list(record.scores(split, metric).values())
-        dev = list(record.scores("dev", metric).values())
         if not held:
-            rows.append((float("-inf"), f"{name:9}  n/a: {metric} is undefined on every seed run"))
+            lines.append(f"{rank:>4} {name:9}  n/a: {metric} is undefined on every seed run")
             continue
-        mean = statistics.mean(held)
         spread = statistics.stdev(held) if len(held) > 1 else 0.0
-        first = runs[0]
-        dev_mean = f"{statistics.mean(dev):.4f}" if dev else "   n/a"
-        rows.append((mean, f"{name:9}  {mean:.4f} ± {spread:.4f}  {dev_mean}  "
-                           f"{first.trainable_percent:8.3f}%  "
-                           f"{statistics.mean(r.train_seconds for r in runs):7.1f}s  "
-                           f"{max(r.peak_memory_bytes for r in runs) / 2**20:7.0f} MiB"))
-    header = (f"rank strategy   {'held-out' if split == 'test' else 'dev'} {metric} (mean ± sd, "
-              f"{results.settings['seeds']} seeds)  dev  trainable  train time  peak memory")
-    lines = [header] + [f"{i:>4} {row}" for i, (_, row) in enumerate(sorted(rows, key=lambda r: -r[0]), start=1)]
+        interval = analysis.scores.get(name) if analysis else None
+        shown = f"[{interval.low:.4f}, {interval.high:.4f}]" if interval else f"{'n/a':18}"
+        dev = list(record.scores("dev", metric).values())
+        mark = ("did not learn" if conclusions.learned(name) is False else
+                "top group" if name in conclusions.top_group else "")
+        lines.append(f"{rank:>4} {name:9}  {statistics.mean(held):.4f} ± {spread:.4f}  {shown}  "
+                     f"{statistics.mean(dev):.4f}  {runs[0].trainable_percent:8.3f}%  "
+                     f"{statistics.mean(r.train_seconds for r in runs):7.1f}s  "
+                     f"{max(r.peak_memory_bytes for r in runs) / 2**20:7.0f} MiB  {mark}".rstrip())
+    if analysis is None:
+        lines.append(f"no intervals or verdicts: {conclusions.unavailable}")
+    else:
+        lines.append(f"top group (not shown worse than the best; margin ±{analysis.margin:g}, "
+                     f"{analysis.correction}): {', '.join(analysis.top_group)}")
+        lines.append(f"baseline: {analysis.baseline.description}")
+    if not conclusions.per_row:
+        lines.append(f"evidence: {conclusions.evidence}")
     return "\n".join(lines)
 
 

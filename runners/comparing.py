@@ -181,14 +181,14 @@ def progress_for(quiet: bool):
     return lambda settings, coordinator, logger: Progress(settings, quiet or not coordinator, logger)
 
 
-def write_outputs(outcome, no_report: bool) -> None:
+def write_outputs(outcome, no_report: bool, margin: float | None = None) -> None:
     """What every finished comparison prints after its own answer: trackers' notes, the report, results.json."""
     for note in outcome.notes:
         print(note, file=sys.stderr)
     if not no_report:
         from runners.report import write_report
 
-        print(f"report: {write_report(outcome.out, style='paper')}")
+        print(f"report: {write_report(outcome.out, style='paper', margin=margin)}")
     print(f"results: {outcome.out / 'results.json'}")
 
 

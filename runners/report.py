@@ -20,6 +20,7 @@ from reports.render import write_report, write_reports
 from reports.style import STYLES
 from core.sweep_manifest import is_sweep
 from reports.sweep_render import write_sweep_report
+from runners.flags import add_margin_argument
 
 __all__ = ["main", "write_report"]  # write_report: what runners.compare calls after a comparison
 
@@ -32,6 +33,7 @@ def build_parser() -> cli.ArgumentParser:
                         "(default: paper)")
     parser.add_argument("--out", help=f"output directory (default: RUN_DIR/report; with several RUN_DIRs the "
                         f"combined report, default {COMBINED_REPORT_DIR}/)")
+    add_margin_argument(parser)
     return parser
 
 
@@ -41,9 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sweeps:
         if len(args.run_dirs) > 1:
             raise UserError(f"{sweeps[0]} is a data-size sweep; report it on its own")
-        print(write_sweep_report(sweeps[0], args.style, args.out))
+        print(write_sweep_report(sweeps[0], args.style, args.out, args.margin))
         return 0
-    for path in write_reports(args.run_dirs, args.style, args.out):
+    for path in write_reports(args.run_dirs, args.style, args.out, args.margin):
         print(path)
     return 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from core.exits import Exit
 from core.schema import SCHEMA_VERSION, to_json
 from runners.compare import main
 from tests.conftest import sentiment_rows, sst2_dir
@@ -287,7 +288,8 @@ def test_the_first_seed_run_of_each_strategy_records_its_inference_cost(finished
         else:
             assert cost["merged"] is None and cost["merge_note"].startswith("nothing to merge")
     process = run_cli("runners.recommend", str(finished), "--max-latency", "10s", "--prefer", "latency")
-    assert process.returncode == 0, process.stderr
+    # whether the tiny random model learned anything is beside the point here: any answer but an error
+    assert process.returncode in (Exit.OK, Exit.UNDETERMINED, Exit.NOTHING_LEARNED), process.stderr
     assert "Constraints: inference latency per example (batch 1) ≤ 10,000 ms." in process.stdout
 
 

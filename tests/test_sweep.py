@@ -13,8 +13,8 @@ import sqlite3
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
-from scipy import stats as scipy_stats
 
 from core.errors import UserError
 from runners.compare import main
@@ -74,6 +74,18 @@ def test_rerunning_the_sweep_runs_nothing_new(sweep, tiny_model, data_dir):
     assert all(before[label][f"sst2-tiny-bert0-frozen-smoke-train-{label}:COMPLETE"] == 3 for label in SIZES)
 
 
+def size_analysis(run: Path):
+    """The engine's analysis of one size from its raw predictions, at the sweep's per-size error (2 sizes)."""
+    from reports.confidence import RowValues, analyse
+
+    results = json.loads((run / "results.json").read_text())
+    labels = results["task"]["labels"]["test"]
+    ids = np.arange(len(labels))
+    predictions = {name: [RowValues(ids, np.array(r["predictions"]["test"])) for r in record["seed_runs"]]
+                   for name, record in results["strategies"].items()}
+    return analyse(predictions, RowValues(ids, np.array(labels)), "accuracy", alpha=0.05 / 2)
+
+
 def seed_scores(run: Path, strategy: str) -> list[float]:
     results = json.loads((run / "results.json").read_text())
     return [r["metrics"]["test"]["accuracy"] for r in results["strategies"][strategy]["seed_runs"]]
@@ -95,10 +107,10 @@ def test_the_data_size_figure_and_table_recomputed_from_results(sweep):
             assert int(row["train_examples"]) == examples and int(row["seeds"]) == 2
             assert float(row["mean"]) == pytest.approx(mean) and float(table[name][f"{examples} mean"]) == pytest.approx(mean)
             assert float(table[name][f"{examples} std"]) == pytest.approx(sd)
-            if sd > 0:
-                half = scipy_stats.t.ppf(0.975, 1) * sd / math.sqrt(2)
-                assert (float(row["ci_low"]), float(row["ci_high"])) == (pytest.approx(mean - half),
-                                                                         pytest.approx(mean + half))
+            interval = size_analysis(sweep / f"train-{label}").scores[name]
+            assert (float(row["interval_low"]), float(row["interval_high"])) == (
+                pytest.approx(interval.low), pytest.approx(interval.high))
+            assert float(row["interval_level"]) == pytest.approx(1 - 0.05 / 2)  # the 2 sizes judged together
             assert f"{mean:.3f} ± {sd:.3f}" in (report / "table.md").read_text()
     markdown = (report / "report.md").read_text()
     assert "![" in markdown and "(data-size.png)" in markdown and "(expected-best.png)" in markdown
@@ -181,6 +193,7 @@ def level(tmp_path_factory):
 
 
 def test_interpolation_between_sizes_by_hand(crossing):
+    from reports.conclusions import conclude_between
     from reports.sweep import candidates_at, load_sweep, locate, log_weight
     from reports.tables import main_table
 
@@ -190,11 +203,14 @@ def test_interpolation_between_sizes_by_hand(crossing):
     position = locate(sweep, 300)
     assert (position.lower.examples, position.upper.examples, position.extrapolated) == (100, 500, False)
     assert position.nearer is position.upper and position.weight == pytest.approx(weight)
-    ranked, missing = candidates_at(sweep, position)
-    assert not missing and [c.strategy for c in ranked] == ["bitfit", "full"]
+    ranked, missing, between = candidates_at(sweep, position)
+    assert not missing and [c.strategy for c in ranked] == ["bitfit", "full"] == between.order
     bitfit, full = ranked
-    assert [bitfit.scores[(0, seed)] for seed in range(3)] == pytest.approx(
-        [0.70 + 0.08 * weight, 0.71 + 0.08 * weight, 0.72 + 0.08 * weight])
+    _, scores = conclude_between(position.lower.results, position.upper.results, weight)
+    assert scores["bitfit"] == pytest.approx([0.70 + 0.08 * weight, 0.71 + 0.08 * weight, 0.72 + 0.08 * weight])
+    # the interpolated predictions are judged: bitfit's interval, from its blended per-row values
+    assert between.per_row and bitfit.rows[0].interval == between.analysis.scores["bitfit"]
+    assert bitfit.rows[0].interval.contains(bitfit.score) and "interpolated between two sizes" in between.analysis.method
     assert bitfit.score == pytest.approx(0.764609, abs=1e-6) and full.score == pytest.approx(0.719217, abs=1e-6)
     assert bitfit.rows[0].score.std == pytest.approx(0.01) and full.rows[0].score.std == pytest.approx(0.01)
     rows = {point.examples: {row.strategy: row for row in main_table(point.results).rows} for point in sweep.points}
@@ -215,19 +231,22 @@ def test_measured_and_outside_sizes(crossing):
     assert "**Extrapolation:** 5,000 training examples is above the largest measured size" in above.describe(sweep)
 
 
-def test_the_crossing_beyond_seed_noise_is_found(crossing, level):
-    from reports.sweep import crossings, load_sweep
+def test_the_crossing_beyond_noise_is_found(crossing, level):
+    """Every size judged at 0.05 / 4: at 500 and 1,000 the 2-point gaps are undetermined (their intervals reach
+    past 0 and past the 5-point margin), so the evidence is bitfit better at 100 and full better at 2,000."""
+    from reports.sweep import crossings, judged, load_sweep
 
-    (found,) = crossings(load_sweep(crossing))
+    sweep = load_sweep(crossing)
+    concluded = judged(sweep)
+    assert all(c.analysis.alpha == pytest.approx(0.05 / 4) for c in concluded)
+    assert [c.analysis.pairs[0].verdict for c in concluded] == ["better", "undetermined", "undetermined", "better"]
+    (found,) = crossings(sweep, concluded)
     assert (found.before.examples, found.after.examples, found.first, found.second) == (500, 1000, "bitfit", "full")
     assert found.leader_change and found.beyond_noise
-    # at 500 the gap (0.02) exceeds the seed sd (0.01), p = 0.07: not a tie; at 1,000 every seed differs by
-    # exactly 0.02, which allows no test, so the evidence for full is at 2,000
-    assert found.first_ahead.point.examples == 500 and found.first_ahead.difference.mean == pytest.approx(0.02)
-    assert found.second_ahead.point.examples == 2000
-    assert found.second_ahead.difference.p == pytest.approx(scipy_stats.ttest_rel(
-        CROSSING["full"][2000], CROSSING["bitfit"][2000]).pvalue)
-    (within,) = crossings(load_sweep(level))
+    assert found.first_ahead.point.examples == 100 and found.first_ahead.pair.winner == "bitfit"
+    assert found.second_ahead.point.examples == 2000 and found.second_ahead.pair.difference.estimate == pytest.approx(
+        statistics.fmean(CROSSING["full"][2000]) - statistics.fmean(CROSSING["bitfit"][2000]))
+    (within,) = crossings(load_sweep(level), judged(load_sweep(level)))
     assert (within.first, within.second) == ("bitfit", "full") and not within.beyond_noise
     assert within.first_ahead is None and within.second_ahead is None
 
@@ -237,15 +256,19 @@ def test_the_sweep_report_says_where_the_ranking_changes(crossing, level):
 
     text = write_sweep_report(crossing).read_text()
     assert "| 500 → 1,000 | bitfit above full, then below (the leader changes) | **yes** |" in text
-    assert "1 change of order between neighbouring sizes; 1 beyond seed noise" in text
+    assert "1 change of order between neighbouring sizes; 1 beyond noise" in text
+    assert "| 100 | bitfit 0.710 | none: it is better than every other |" in text
+    assert "| 500 | bitfit 0.790 | full (undetermined) |" in text
+    assert "each of the 4 sizes at a family-wise error of 0.0125, 0.05 over the sizes" in text
+    assert "### Every pair at every size" in text and "| 2,000 | full | bitfit | +0.047 |" in text
     text = write_sweep_report(level).read_text()
     assert "| 100 → 2,000 | bitfit above full, then below (the leader changes) | no |" in text
 
 
-def recommend_text(capsys, *args: str) -> str:
+def recommend_text(capsys, *args: str, status: int = 0) -> str:
     from runners.recommend import main as recommend
 
-    assert recommend(list(args)) == 0
+    assert recommend(list(args)) == status
     return capsys.readouterr().out
 
 
@@ -253,20 +276,27 @@ def test_recommendations_differ_where_the_curves_cross_beyond_noise(crossing, ca
     small = recommend_text(capsys, str(crossing), "--train-size", "100")
     large = recommend_text(capsys, str(crossing), "--train-size", "2000")
     assert "**Use bitfit**" in small and "**Use full**" in large
-    assert "No measurable difference" not in small + large
+    assert "Why: every other candidate that meets the constraints is shown worse than another" in small + large
     assert "100 training examples is a measured size" in small
     between = recommend_text(capsys, str(crossing), "--train-size", "300")
     assert "300 training examples lies between the measured 100 and 500" in between
     assert "| bitfit | 0.765 [" in between and "**Use bitfit**" in between
+    # between 500 and 1,000 (2 points apart either way) one size alone, one pair: equivalent within 5 points
+    middle = recommend_text(capsys, str(crossing), "--train-size", "700")
+    assert "Why: bitfit and full are equivalent within ±0.05" in middle and "**Use bitfit**" in middle
     capped = recommend_text(capsys, str(crossing), "--train-size", "2000", "--max-trainable-params", "1M")
     assert "**Use bitfit**" in capped and "- full: trainable parameters 22.6M > 1M" in capped
 
 
-def test_no_measurable_difference_where_they_do_not(level, capsys):
+def test_equivalent_where_they_do_not_differ(level, capsys):
+    """The level sweep: the two are within a point at both ends; one size's one pair, judged alone, lies inside
+    ±5 points: equivalent, and the far cheaper bitfit is recommended. (The sweep's report, judging both sizes
+    together at 0.025 each, calls the same pairs undetermined.)"""
     for size in ("100", "2000"):
         text = recommend_text(capsys, str(level), "--train-size", size)
-        assert f"**No measurable difference** at {int(size):,} training examples between" in text
-        assert "**Use bitfit**" in text and "bitfit trains 30.2k parameters vs 22.6M, so bitfit" in text
+        first, second = ("bitfit", "full") if size == "100" else ("full", "bitfit")
+        assert f"Why: {first} and {second} are equivalent within ±0.05" in text
+        assert "**Use bitfit**" in text and "bitfit trains 30.2k parameters" in text
 
 
 def test_without_train_size_a_sweep_answers_at_its_largest_size(crossing, capsys):
