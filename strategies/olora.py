@@ -27,6 +27,7 @@ class Olora(Lora):
     hyperparameters = lora_hyperparameters(alpha_ratio=1.0, dropout=0.0)
 
     keep_from_decay = ("lora_A", "lora_B")  # they start as part of the pretrained weight
+    base_weights = "residual"  # W - BA: saved converted to a plain LoRA on the untouched base
 
     def lora_options(self):
         return {"init_lora_weights": "olora"}
