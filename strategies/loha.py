@@ -20,7 +20,7 @@ from core.strategy import Hyperparameter, Strategy, decay_groups, trainable_name
 from strategies.lora import TARGETS, refuse_conv1d, target_modules
 
 TARGETS_PARAMETER = Hyperparameter("targets", "attention", choices=TARGETS,
-                                   help="attention: query/value projections (peft's per-family choice); all_linear: every linear layer")
+                                   help="the attention projections peft picks per family, or every linear layer")
 ALPHA_RATIO = Hyperparameter("alpha_ratio", 1.0, 0.25, 4.0, help="alpha = alpha_ratio * rank (scale alpha/rank)")
 RANK_DROPOUT = Hyperparameter("rank_dropout", 0.0, 0.0, 0.3, help="dropout over the rank dimension")
 MODULE_DROPOUT = Hyperparameter("module_dropout", 0.0, 0.0, 0.3, help="probability of skipping a whole adapted layer")
