@@ -142,18 +142,9 @@ def test_declared_metadata_is_known(name):
 def biased_bert(tiny_model, tmp_path_factory) -> str:
     """The tiny BERT with small random biases (transformers initialises them to zero, and a bias-scaling path, like
     GLoRA's D, would then get no gradient)."""
-    from transformers import AutoModel, AutoTokenizer
+    from tests.fixtures.families import with_random_biases
 
-    folder = tmp_path_factory.mktemp("biased-bert")
-    model = AutoModel.from_pretrained(tiny_model)
-    torch.manual_seed(2)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if name.endswith(".bias"):
-                parameter.add_(torch.randn_like(parameter) * 0.05)
-    model.save_pretrained(folder, safe_serialization=True)
-    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(folder)
-    return str(folder)
+    return with_random_biases(tiny_model, tmp_path_factory.mktemp("biased"))
 
 
 def make(name: str, model_dir: str):
