@@ -43,6 +43,18 @@ SENTENCES = ["a great film", "boring and long, i would not recommend this to any
 LABELS = torch.tensor([0, 1, 0, 1])
 
 
+def two_steps(strategy, model: torch.nn.Module, inputs: dict[str, torch.Tensor], labels: torch.Tensor) -> None:
+    """Two optimiser steps through the strategy's own optimiser and step hook (a factor that starts at zero gives its
+    partner a gradient only after one step). The contract test (tests/test_contract.py) steps the same way."""
+    model.train()
+    optimizer = strategy.make_optimizer(model, 1e-2, 0.01, fused=False)
+    for step in (1, 2):
+        torch.nn.functional.cross_entropy(model(**inputs), labels).backward()
+        optimizer.step()
+        strategy.after_optimizer_step(model, step, 10)
+        optimizer.zero_grad()
+
+
 @dataclass
 class Cell:
     outcome: str  # "ok", "refused" or "failed"
@@ -74,13 +86,7 @@ def check_cell(directory: str, name: str) -> Cell:
         if name != "frozen" and not any(not n.startswith("classifier.") for n in trainable):
             return Cell("failed", "nothing but the head trains")
         before = {n: t.detach().clone() for n, t in [*model.named_parameters(), *model.named_buffers()]}
-        model.train()
-        optimizer = strategy.make_optimizer(model, 1e-2, 0.01, fused=False)
-        for step in (1, 2):
-            torch.nn.functional.cross_entropy(model(**inputs), LABELS).backward()
-            optimizer.step()
-            strategy.after_optimizer_step(model, step, 10)
-            optimizer.zero_grad()
+        two_steps(strategy, model, inputs, LABELS)
         after = {n: t.detach() for n, t in [*model.named_parameters(), *model.named_buffers()]}
         unchanged = sorted(n for n in trainable if torch.equal(before[n], after[n]))
         changed = sorted(n for n in before if n not in trainable and not torch.equal(before[n], after[n]))

@@ -1,4 +1,4 @@
-"""BEFT (Huang et al., 2025, "BEFT: Bias-Efficient Fine-Tuning of Language Models in Low-Data Regimes",
+"""BEFT (2025, "BEFT: Bias-Efficient Fine-Tuning of Language Models in Low-Data Regimes",
 arXiv:2509.15974) through peft (``BeftConfig``).
 
 BitFit narrowed to the one bias the paper finds matters most: only a trained shift of each block's value

@@ -15,8 +15,7 @@ is peft's default, alpha = 2 × rank its example's. Linear and GPT-2 Conv1D laye
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.lora import stores_transposed
-from strategies.loha import TARGETS_PARAMETER, PeftTuner
+from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 
 class Deft(PeftTuner):
@@ -30,7 +29,7 @@ class Deft(PeftTuner):
         Hyperparameter("rank", 8, 1, 64, log=True, help="rank of the removed and injected subspace"),
         Hyperparameter("alpha_ratio", 2.0, 0.5, 4.0, help="the injection is scaled by alpha / rank, alpha = alpha_ratio × rank"),
         Hyperparameter("projector", "relu", choices=("relu", "qr"), help="P @ relu(P)ᵀ (relu) or an orthogonal projector (qr)"),
-        Hyperparameter("dropout", 0.0, 0.0, 0.3, help="dropout on the adapter input"),
+        DROPOUT,
         TARGETS_PARAMETER,
     )
     undecayed = ("deft_R",)  # R starts as the projection of the pretrained weight
@@ -38,7 +37,6 @@ class Deft(PeftTuner):
     def peft_config(self, encoder):
         from peft import DeftConfig
 
-        targets = self.targets(encoder)
         return DeftConfig(r=self.params["rank"], alpha=self.params["alpha_ratio"] * self.params["rank"],
                           decomposition_method=self.params["projector"], deft_dropout=self.params["dropout"],
-                          target_modules=targets, fan_in_fan_out=stores_transposed(encoder, targets))
+                          **self.placement(encoder))

@@ -14,8 +14,7 @@ peft's docs recommend k = 2 up to rank 32 and k = 4 above. Learning rate: peft's
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.lora import stores_transposed
-from strategies.loha import TARGETS_PARAMETER, PeftTuner, check_divides
+from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner, check_divides
 
 
 class Gralora(PeftTuner):
@@ -29,15 +28,15 @@ class Gralora(PeftTuner):
         Hyperparameter("rank", 16, choices=(4, 8, 16, 32, 64), help="total rank r (LoRA's parameter count)"),
         Hyperparameter("k", 2, choices=(2, 4), help="grid size: k × k blocks, each of rank r / k"),
         Hyperparameter("alpha_ratio", 2.0, 0.5, 4.0, help="alpha = alpha_ratio × rank (scale alpha / rank)"),
-        Hyperparameter("dropout", 0.0, 0.0, 0.3, help="dropout on the adapter input"),
+        DROPOUT,
         TARGETS_PARAMETER,
     )
 
     def peft_config(self, encoder):
         from peft import GraloraConfig
 
-        targets = self.targets(encoder)
-        check_divides(self.name, encoder, targets, self.params["k"], "k")
-        return GraloraConfig(r=self.params["rank"], gralora_k=self.params["k"], alpha=self.params["alpha_ratio"] * self.params["rank"],
-                             gralora_dropout=self.params["dropout"], hybrid_r=0, target_modules=targets,
-                             fan_in_fan_out=stores_transposed(encoder, targets))
+        placement = self.placement(encoder)
+        check_divides(self.name, encoder, placement["target_modules"], self.params["k"], "k")
+        return GraloraConfig(r=self.params["rank"], gralora_k=self.params["k"], hybrid_r=0,
+                             alpha=self.params["alpha_ratio"] * self.params["rank"],
+                             gralora_dropout=self.params["dropout"], **placement)

@@ -14,7 +14,7 @@ tuning (4.5e-3 on a 3B decoder); the default here is 5× peftbench's LoRA rate, 
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.loha import TARGETS_PARAMETER, PeftTuner
+from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 
 class Hira(PeftTuner):
@@ -25,7 +25,7 @@ class Hira(PeftTuner):
     learning_rate = Hyperparameter("lr", 1e-2, 1e-3, 5e-2, log=True, help="peak learning rate")
     hyperparameters = (
         Hyperparameter("rank", 8, 1, 64, log=True, help="rank of B and A"),
-        Hyperparameter("dropout", 0.0, 0.0, 0.3, help="dropout on the adapter input"),
+        DROPOUT,
         TARGETS_PARAMETER,
     )
 

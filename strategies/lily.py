@@ -1,4 +1,4 @@
-"""Lily (Zhong et al., 2024, "Low-Rank Interconnected Adaptation across Layers", arXiv:2407.09946) through peft
+"""Lily (2024, "Low-Rank Interconnected Adaptation across Layers", arXiv:2407.09946) through peft
 (``LilyConfig``).
 
 LoRA's A and B shared across layers instead of owned per layer: every ``stride_A`` consecutive layers of a kind

@@ -10,20 +10,21 @@ encoder; the head is our own module outside the peft model, so it trains and is 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import nn
 
 from core.architecture import linear_shape
 from core.errors import UserError
 from core.strategy import Hyperparameter, Strategy, decay_groups, trainable_named_parameters
-from strategies.lora import TARGETS, refuse_conv1d, target_modules
+from strategies.lora import TARGETS, refuse_conv1d, stores_transposed, target_modules
 
 TARGETS_PARAMETER = Hyperparameter("targets", "attention", choices=TARGETS,
                                    help="the attention projections peft picks per family, or every linear layer")
 ALPHA_RATIO = Hyperparameter("alpha_ratio", 1.0, 0.25, 4.0, help="alpha = alpha_ratio * rank (scale alpha/rank)")
 RANK_DROPOUT = Hyperparameter("rank_dropout", 0.0, 0.0, 0.3, help="dropout over the rank dimension")
 MODULE_DROPOUT = Hyperparameter("module_dropout", 0.0, 0.0, 0.3, help="probability of skipping a whole adapted layer")
+DROPOUT = Hyperparameter("dropout", 0.0, 0.0, 0.3, help="dropout on the adapter input")
 
 
 class PeftTuner(Strategy):
@@ -49,6 +50,13 @@ class PeftTuner(Strategy):
         if not self.takes_conv1d:
             refuse_conv1d(encoder, paths, self.name)
         return paths
+
+    def placement(self, encoder: nn.Module) -> dict[str, Any]:
+        """A peft config's ``target_modules`` (:meth:`targets`) and, for a method that takes Conv1D, whether the
+        targets store their weights transposed (``fan_in_fan_out``)."""
+        targets = self.targets(encoder)
+        return {"target_modules": targets, **({"fan_in_fan_out": stores_transposed(encoder, targets)}
+                                              if self.takes_conv1d else {})}
 
     def prepare(self, model, total_steps):
         from peft import get_peft_model

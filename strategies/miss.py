@@ -1,4 +1,4 @@
-"""MiSS (Kang & Yin, 2024, "MiSS: Balancing LoRA Performance and Efficiency with Simple Shard Sharing",
+"""MiSS (2024, "MiSS: Balancing LoRA Performance and Efficiency with Simple Shard Sharing",
 arXiv:2409.15371; formerly Bone) through peft (``MissConfig``).
 
 A single trained matrix per adapted weight instead of LoRA's two: a ``rank`` × out shard, starting at zero (the
@@ -15,7 +15,7 @@ not exceed any adapted layer's input width (the ranges keep it at most 64, every
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.loha import TARGETS_PARAMETER, PeftTuner
+from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 
 class Miss(PeftTuner):
@@ -26,7 +26,7 @@ class Miss(PeftTuner):
     learning_rate = Hyperparameter("lr", 2e-3, 2e-4, 2e-2, log=True, help="peak learning rate")
     hyperparameters = (
         Hyperparameter("rank", 16, 2, 64, log=True, help="rows of the shared shard"),
-        Hyperparameter("dropout", 0.0, 0.0, 0.3, help="dropout on the adapter input"),
+        DROPOUT,
         TARGETS_PARAMETER,
     )
 

@@ -1,4 +1,4 @@
-"""OSF (Nayak et al., 2025, "Sculpting Subspaces: Constrained Full Fine-Tuning in LLMs for Continual Learning",
+"""OSF (2025, "Sculpting Subspaces: Constrained Full Fine-Tuning in LLMs for Continual Learning",
 arXiv:2504.07097) through peft (``OSFConfig``).
 
 Each adapted weight is split by SVD into its top singular directions, frozen, and the rest, which trains: the

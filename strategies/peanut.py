@@ -1,4 +1,4 @@
-"""PEANuT (Zhong et al., 2024, "PEANuT: Parameter-Efficient Adaptation with Weight-aware Neural Tweakers",
+"""PEANuT (2024, "PEANuT: Parameter-Efficient Adaptation with Weight-aware Neural Tweakers",
 arXiv:2410.01870) through peft (``PeanutConfig``).
 
 The update is computed from the pretrained weight by a small trained network instead of being free:

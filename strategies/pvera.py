@@ -15,8 +15,7 @@ Linear and GPT-2 Conv1D layers.
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.lora import stores_transposed
-from strategies.loha import TARGETS_PARAMETER, PeftTuner
+from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 
 class Pvera(PeftTuner):
@@ -29,14 +28,12 @@ class Pvera(PeftTuner):
     hyperparameters = (
         Hyperparameter("rank", 256, 16, 1024, log=True, help="rank r of the shared random matrices"),
         Hyperparameter("d_initial", 0.1, 0.01, 1.0, log=True, help="initial value of the d vectors (≤ 0.1 advised)"),
-        Hyperparameter("dropout", 0.0, 0.0, 0.3, help="dropout on the adapter input"),
+        DROPOUT,
         TARGETS_PARAMETER,
     )
 
     def peft_config(self, encoder):
         from peft import PveraConfig
 
-        targets = self.targets(encoder)
         return PveraConfig(r=self.params["rank"], d_initial=self.params["d_initial"], pvera_dropout=self.params["dropout"],
-                           projection_prng_key=0, sample_at_inference=False, target_modules=targets,
-                           fan_in_fan_out=stores_transposed(encoder, targets))
+                           projection_prng_key=0, sample_at_inference=False, **self.placement(encoder))

@@ -14,8 +14,7 @@ example: 3e-4 on a 7B decoder where LoRA uses 1e-4). Linear and GPT-2 Conv1D lay
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.lora import stores_transposed
-from strategies.loha import TARGETS_PARAMETER, PeftTuner
+from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 
 class RandLora(PeftTuner):
@@ -28,14 +27,12 @@ class RandLora(PeftTuner):
     hyperparameters = (
         Hyperparameter("rank", 32, 8, 64, log=True, help="rank of each random basis (smaller: more bases, more parameters)"),
         Hyperparameter("alpha_ratio", 20.0, 2.0, 40.0, log=True, help="randlora_alpha = alpha_ratio × rank (scale alpha / rank)"),
-        Hyperparameter("dropout", 0.0, 0.0, 0.3, help="dropout on the adapter input"),
+        DROPOUT,
         TARGETS_PARAMETER,
     )
 
     def peft_config(self, encoder):
         from peft import RandLoraConfig
 
-        targets = self.targets(encoder)
         return RandLoraConfig(r=self.params["rank"], randlora_alpha=self.params["alpha_ratio"] * self.params["rank"],
-                              randlora_dropout=self.params["dropout"], projection_prng_key=0, target_modules=targets,
-                              fan_in_fan_out=stores_transposed(encoder, targets))
+                              randlora_dropout=self.params["dropout"], projection_prng_key=0, **self.placement(encoder))

@@ -14,8 +14,7 @@ paper's recommendation and ``u`` 64 peft's default. Linear and GPT-2 Conv1D laye
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.lora import stores_transposed
-from strategies.loha import TARGETS_PARAMETER, PeftTuner
+from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 
 class TinyLora(PeftTuner):
@@ -29,14 +28,12 @@ class TinyLora(PeftTuner):
         Hyperparameter("rank", 2, 1, 16, log=True, help="rank of the frozen SVD factors of each weight"),
         Hyperparameter("u", 64, 4, 256, log=True, help="trained numbers per vector v"),
         Hyperparameter("weight_tying", 0.0, 0.0, 1.0, help="fraction of layers sharing one v (1: a single vector)"),
-        Hyperparameter("dropout", 0.0, 0.0, 0.3, help="dropout on the adapter input"),
+        DROPOUT,
         TARGETS_PARAMETER,
     )
 
     def peft_config(self, encoder):
         from peft import TinyLoraConfig
 
-        targets = self.targets(encoder)
         return TinyLoraConfig(r=self.params["rank"], u=self.params["u"], weight_tying=self.params["weight_tying"],
-                              tinylora_dropout=self.params["dropout"], projection_seed=42, target_modules=targets,
-                              fan_in_fan_out=stores_transposed(encoder, targets))
+                              tinylora_dropout=self.params["dropout"], projection_seed=42, **self.placement(encoder))

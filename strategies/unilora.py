@@ -15,8 +15,7 @@ Linear and GPT-2 Conv1D layers.
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.lora import stores_transposed
-from strategies.loha import TARGETS_PARAMETER, PeftTuner
+from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 
 class UniLora(PeftTuner):
@@ -29,14 +28,12 @@ class UniLora(PeftTuner):
     hyperparameters = (
         Hyperparameter("rank", 4, 1, 32, log=True, help="rank of the LoRA matrices read from the vector"),
         Hyperparameter("theta_d_length", 16384, 1024, 131072, log=True, help="length of the one trained vector"),
-        Hyperparameter("dropout", 0.0, 0.0, 0.3, help="dropout on the adapter input"),
+        DROPOUT,
         TARGETS_PARAMETER,
     )
 
     def peft_config(self, encoder):
         from peft import UniLoraConfig
 
-        targets = self.targets(encoder)
         return UniLoraConfig(r=self.params["rank"], theta_d_length=self.params["theta_d_length"], proj_seed=42,
-                             unilora_dropout=self.params["dropout"], target_modules=targets,
-                             fan_in_fan_out=stores_transposed(encoder, targets))
+                             unilora_dropout=self.params["dropout"], **self.placement(encoder))

@@ -16,7 +16,6 @@ it does not is refused in one line. Linear and GPT-2 Conv1D layers.
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.lora import stores_transposed
 from strategies.loha import TARGETS_PARAMETER, PeftTuner, check_divides, head_lr
 
 
@@ -41,9 +40,7 @@ class VBLoRA(PeftTuner):
     def peft_config(self, encoder):
         from peft import VBLoRAConfig
 
-        targets = self.targets(encoder)
-        check_divides(self.name, encoder, targets, self.params["vector_length"], "vector_length")
+        placement = self.placement(encoder)
+        check_divides(self.name, encoder, placement["target_modules"], self.params["vector_length"], "vector_length")
         return VBLoRAConfig(r=self.params["rank"], num_vectors=self.params["num_vectors"],
-                            vector_length=self.params["vector_length"],
-                            topk=self.params["topk"], target_modules=targets,
-                            fan_in_fan_out=stores_transposed(encoder, targets))
+                            vector_length=self.params["vector_length"], topk=self.params["topk"], **placement)

@@ -1,4 +1,4 @@
-"""WaveFT (Bilican et al., 2025, "Exploring Sparsity for Parameter Efficient Fine Tuning Using Wavelets",
+"""WaveFT (2025, "Exploring Sparsity for Parameter Efficient Fine Tuning Using Wavelets",
 arXiv:2505.12532) through peft (``WaveFTConfig``).
 
 FourierFT's idea in the wavelet domain: ``n_frequency`` coefficients at fixed random positions of each adapted

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import torch
 
+from benchmarks.methods_matrix import two_steps
 from core import artifacts
 from core.build import build_model
 from core.config import TrainConfig
@@ -156,17 +157,6 @@ def tensors(model) -> dict[str, torch.Tensor]:
     return {name: t.detach().clone() for name, t in [*model.named_parameters(), *model.named_buffers()]}
 
 
-def two_steps(strategy, model, inputs: dict[str, torch.Tensor]) -> None:
-    """Two optimiser steps (a factor that starts at zero gives its partner a gradient only after one)."""
-    model.train()
-    optimizer = strategy.make_optimizer(model, 1e-2, 0.01, fused=False)
-    for step in (1, 2):
-        torch.nn.functional.cross_entropy(model(**inputs), LABELS).backward()
-        optimizer.step()
-        strategy.after_optimizer_step(model, step, 10)
-        optimizer.zero_grad()
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_exactly_the_expected_parameters_train_and_two_steps_change_only_them(name, biased_bert):
     strategy, model = make(name, biased_bert)
@@ -178,7 +168,7 @@ def test_exactly_the_expected_parameters_train_and_two_steps_change_only_them(na
     assert len(encoder) == row.tensors, sorted(encoder)
 
     before = tensors(model)
-    two_steps(strategy, model, INPUTS)
+    two_steps(strategy, model, INPUTS, LABELS)
     after = tensors(model)
     assert sorted(n for n in trainable if torch.equal(before[n], after[n])) == [], "trainable but unchanged"
     assert sorted(n for n in before if n not in trainable and not torch.equal(before[n], after[n])) == [], \
@@ -304,7 +294,7 @@ def test_on_gpt2_every_strategy_trains_what_it_makes_trainable_or_refuses_in_one
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert any(not n.startswith("classifier.") for n in trainable) or name == "frozen"
     before = tensors(model)
-    two_steps(strategy, model, inputs)
+    two_steps(strategy, model, inputs, LABELS)
     after = tensors(model)
     assert sorted(n for n in trainable if torch.equal(before[n], after[n])) == []
     assert sorted(n for n in before if n not in trainable and not torch.equal(before[n], after[n])) == []
