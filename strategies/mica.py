@@ -6,7 +6,9 @@ the ``rank`` left singular vectors with the *smallest* singular values and froze
 directions a weight uses most, MiCA adapts those it barely uses, which the paper argues interferes least with what
 the model already knows, at half LoRA's trained parameters.
 
-LoRA's defaults and learning rate: B is orthonormal, so the update's scale per unit of A is LoRA's own.
+LoRA's defaults and learning rate: B is orthonormal, so the update's scale per unit of A is LoRA's own. Half the
+matrices train, and on SST-2 (the quick preset's 2,000 examples, one epoch) a higher rate paid: dev accuracy
+79.9 % at LoRA's 2e-3, 82.7 % at 5e-3; the default stays LoRA's, the search reaches 1e-2.
 """
 
 from __future__ import annotations

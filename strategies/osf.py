@@ -10,15 +10,19 @@ low part (the function is unchanged up to float rounding), so they get no weight
 changed: the layer adds the difference between the trained and the initial low part.
 
 Learning rate: peft's method comparison trains it at half its LoRA rate (it moves pretrained directions, as full
-fine-tuning does); the default here is half peftbench's LoRA rate. Preserving 90 % of the rank trains about as
-many parameters as a rank-38 LoRA on the MiniLM (peft's default, 50 %, would train a third of each weight).
-``nn.Linear`` layers only.
+fine-tuning does); the default here is half peftbench's LoRA rate. At such rates a freshly initialised head barely
+moves in a short run, so it trains at its own ``head_lr``, by default the rate the head-only strategy (``frozen``)
+trains it at. On SST-2 (the quick preset's 2,000 examples, one epoch), with the head at the method's rate, dev
+accuracy was 56.1 % at 1e-4, 61.4 % at 3e-4 and 67.4 % at 1e-3; with the head at 5e-3, 79.7 % and 80.0 % at 3e-4
+and 1e-3; at 1e-2, 80.5 % (the defaults). Preserving 90 % of the rank trains about as many parameters as a
+rank-38 LoRA on the MiniLM (peft's default, 50 %, trains a third of each weight: 81.4 % at 3e-4, 1.8 M
+parameters). ``nn.Linear`` layers only.
 """
 
 from __future__ import annotations
 
 from core.strategy import Hyperparameter
-from strategies.loha import TARGETS_PARAMETER, PeftTuner
+from strategies.loha import TARGETS_PARAMETER, PeftTuner, head_lr
 
 
 class Osf(PeftTuner):
@@ -29,6 +33,7 @@ class Osf(PeftTuner):
     learning_rate = Hyperparameter("lr", 1e-3, 5e-5, 1e-2, log=True, help="peak learning rate")
     hyperparameters = (
         Hyperparameter("preserved", 0.9, 0.5, 0.98, help="fraction of each weight's rank kept frozen (its top directions)"),
+        head_lr(1e-2, 1e-3, 5e-2),
         TARGETS_PARAMETER,
     )
     undecayed = ("osf_svd_params",)  # the pretrained weight's own low-rank factors
