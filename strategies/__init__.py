@@ -26,6 +26,7 @@ from strategies.hra import Hra
 from strategies.ia3 import Ia3
 from strategies.kasa import Kasa
 from strategies.lily import Lily
+from strategies.loftq import LoftQ
 from strategies.llrd import Llrd
 from strategies.ln_tuning import LnTuning
 from strategies.loha import LoHa
@@ -88,6 +89,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     # LoRA's own variants: initialisations, optimiser, reparameterisations within peft's LoraConfig
     LoraOrthogonal,
     Mica,
+    LoftQ,
     Kasa,
     LoraFA,
     # low-rank and shared-basis updates

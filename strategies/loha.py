@@ -3,7 +3,7 @@ Learning", ICLR; as packaged by LyCORIS and peft): the update of a frozen weight
 two low-rank products, ``ΔW = (B1 A1) ⊙ (B2 A2)``, so rank ``r`` matrices give an update of rank up to r².
 
 :class:`PeftTuner`, the base of every method here that peft applies to chosen layers of the encoder
-(LoHa, LoKr, OFT, BOFT, HRA, (IA)³, LN tuning), lives in this file. As for LoRA, peft wraps only the
+(LoHa, LoKr, OFT, BOFT, HRA, (IA)³, LN tuning and the newer peft methods, FourierFT to BEFT), lives in this file. As for LoRA, peft wraps only the
 encoder; the head is our own module outside the peft model, so it trains and is saved without
 ``modules_to_save`` (peft#2171). Layers are found from the model's structure (``core.architecture``).
 """

@@ -93,6 +93,7 @@ CONTRACT: dict[str, Row] = {
     "mica": Row(QV + r"lora_A\.default\.weight$", QV_LAYERS),  # B is frozen on the minor singular vectors
     "kasa": Row(QV + r"(lora_[AB]\.default\.weight|lora_diag\.default)$", QV_LAYERS * 3, starts_pretrained=False,
                 gpt2=r"^kasa: " + LINEAR_ONLY),
+    "loftq": Row(LORA, QV_LAYERS * 2, starts_pretrained=False, gpt2=r"^loftq: " + LINEAR_ONLY),  # Q(W) + BA ≈ W
     "lorafa": Row(QV + r"lora_B\.default\.weight$", QV_LAYERS),  # A is frozen
     "delora": Row(QV + r"delora_(A|B|lambda)\.default$", QV_LAYERS * 3, gpt2=LINEAR_ONLY),
     "gralora": Row(QV + r"gralora_[AB]\.default$", QV_LAYERS * 2),

@@ -151,3 +151,15 @@ def test_a_misfit_through_the_cli_exits_2_with_one_line(tmp_path, tiny_model, da
     process = run_cli("runners.train", "--strategy", "vblora", "--param", "vector_length=128", "--model", tiny_model,
                       "--data-dir", data_dir, "--out", str(tmp_path / "out"), "--quiet")
     assert_one_line_error(process, "vblora: vector_length (128) must divide")
+
+
+@pytest.mark.parametrize("alpha_ratio", [1.0, 2.0])  # 1: peft's own setting; 2: B carries the scale (peft's does not)
+def test_loftq_base_is_4bit_and_with_lora_it_approximates_the_weight_better_than_alone(alpha_ratio, tiny_model):
+    _, plain = make("frozen", tiny_model)
+    _, model = make("loftq", tiny_model, iterations=2, alpha_ratio=alpha_ratio)
+    pretrained = plain.encoder.encoder.layer[0].attention.self.query.weight
+    layer = model.encoder.base_model.model.encoder.layer[0].attention.self.query
+    quantised = layer.base_layer.weight
+    assert all(block.unique().numel() <= 16 for block in quantised.reshape(-1, 64))  # NF4: 16 levels a block
+    approximation = quantised + layer.scaling["default"] * layer.lora_B["default"].weight @ layer.lora_A["default"].weight
+    assert (pretrained - approximation).norm() < 0.9 * (pretrained - quantised).norm()
