@@ -11,10 +11,12 @@ Beside them, so a trained model can be used without peftbench (README, "Deploy a
   is pooling over the encoder's ``last_hidden_state`` then ``logits = pooled @ weight.T + bias``;
 - ``adapter/``, for every strategy whose encoder is a ``peft.PeftModel``: the standard peft adapter folder
   (``adapter_config.json`` + ``adapter_model.safetensors``) that ``PeftModel.from_pretrained(
-  AutoModel.from_pretrained(base), "adapter")`` loads. Methods that rewrite the base weights at
-  initialisation (PiSSA, OLoRA: peft's ``init_lora_weights``) are saved converted to a plain LoRA on the
-  untouched base (peft's ``path_initial_model_for_weight_conversion``, rank doubled). A quantised base
-  (QLoRA, QDoRA) must be loaded quantised the same way: ``head.json`` carries the quantisation config.
+  AutoModel.from_pretrained(base), "adapter")`` loads. What the strategy declares of the base weights
+  (``Strategy.base_weights``) decides the rest: an adapter over a rewritten residual (PiSSA, OLoRA) is saved
+  converted to a plain LoRA on the untouched base (peft's ``path_initial_model_for_weight_conversion``, rank
+  doubled); one over weights rewritten in a way no adapter on the untouched base reproduces (KaSA's truncation)
+  is not written at all, since it would load to other predictions: such a model exports merged. A quantised
+  base (QLoRA, QDoRA) must be loaded quantised the same way: ``head.json`` carries the quantisation config.
 """
 
 from __future__ import annotations
@@ -43,8 +45,6 @@ HEAD_CONFIG = "head.json"
 ADAPTER_DIR = "adapter"
 HEAD_FORMAT = "peftbench-head"
 HEAD_FORMAT_VERSION = 1
-# peft initialisations that rewrite the base weights (the base keeps a residual): saved converted to LoRA
-MUTATING_INITS = ("pissa", "olora", "corda", "lora_ga")
 
 
 def trainable_state(model) -> dict:
@@ -64,8 +64,9 @@ def save_trainable(model, config, strategy, num_labels: int, total_steps: int) -
     write_atomic(folder / CONFIG_FILE, json.dumps(saved, indent=2).encode())
     write_atomic(folder / WEIGHTS_FILE, blob)
     write_head(folder, model, config, strategy.name, num_labels)
-    if is_peft_encoder(model.encoder):
-        write_adapter(folder / ADAPTER_DIR, model, lambda: build_model(config, strategy, num_labels, total_steps))
+    if is_peft_encoder(model.encoder) and strategy.base_weights != "rewritten":
+        write_adapter(folder / ADAPTER_DIR, model, strategy.base_weights,
+                      lambda: build_model(config, strategy, num_labels, total_steps))
     return len(blob), str(folder / WEIGHTS_FILE)
 
 
@@ -131,21 +132,19 @@ def write_head_files(folder: Path, record: dict[str, Any], tensors: dict) -> Non
     write_atomic(Path(folder) / HEAD_CONFIG, (json.dumps(record, indent=2) + "\n").encode())
 
 
-def mutates_base(encoder) -> bool:
-    """Whether a peft encoder's initialisation rewrote its base weights (PiSSA, OLoRA, ...)."""
-    return any(str(getattr(c, "init_lora_weights", "")).lower().startswith(MUTATING_INITS)
-               for c in encoder.peft_config.values())
-
-
-def write_adapter(target: Path, model, initial_model=None) -> None:
+def write_adapter(target: Path, model, base_weights: str, initial_model=None) -> None:
     """The standard peft adapter folder of ``model.encoder`` at ``target``, replacing any earlier one.
 
-    Where the initialisation rewrote the base weights, the adapter is converted to a LoRA on the untouched
-    base: ``initial_model()`` rebuilds the model as it was before training (seeded, so bit for bit) and
-    peft subtracts its initial adapter (``path_initial_model_for_weight_conversion``)."""
+    ``base_weights`` is the strategy's declaration (``core.strategy.BASE_WEIGHTS``). Over a residual, the adapter
+    is converted to a LoRA on the untouched base: ``initial_model()`` rebuilds the model as it was before training
+    (seeded, so bit for bit) and peft subtracts its initial adapter (``path_initial_model_for_weight_conversion``).
+    Over rewritten weights no adapter reproduces the model on the untouched base: one line says so."""
+    if base_weights == "rewritten":
+        raise UserError("this strategy rewrites the pretrained weights at initialisation in a way no adapter on the "
+                        "untouched base reproduces, so it has no adapter to export; export it with --merge")
     with staged_directory(Path(target)) as staging, tempfile.TemporaryDirectory(prefix="peftbench-adapter-") as scratch:
         options = {}
-        if mutates_base(model.encoder):
+        if base_weights == "residual":
             if initial_model is None:
                 raise UserError("this adapter rewrote its base weights at initialisation; converting it needs the "
                                 "initial model")

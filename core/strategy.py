@@ -29,6 +29,16 @@ FAMILIES = {
     "quantised": "a reparameterised update trains on a quantised frozen encoder",
     "prompt": "virtual tokens or prefixes are prepended to a frozen encoder's inputs",
 }
+# What a strategy's initialisation does to the pretrained weights it adapts (``Strategy.base_weights``): saving and
+# exporting a trained adapter depend on it (``core.artifacts``), so the strategy declares it and the contract test
+# (tests/test_contract.py) checks the declaration against the built model.
+BASE_WEIGHTS = {
+    "kept": "the pretrained weights stay exactly as loaded",
+    "residual": "rewritten at initialisation into a residual whose complement a LoRA adapter holds; peft converts the "
+                "trained adapter into a LoRA on the untouched base (PiSSA, OLoRA)",
+    "rewritten": "rewritten at initialisation in a way no adapter on the untouched base reproduces (a truncated or "
+                 "quantised weight): the trained model exports merged, not as an adapter",
+}
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
@@ -117,6 +127,7 @@ class Strategy:
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()
     encoder_frozen: ClassVar[bool] = False  # True: the encoder never changes, so its features can be cached
     requires: ClassVar[tuple[str, ...]] = ()  # Python packages it needs beyond the core's (e.g. bitsandbytes)
+    base_weights: ClassVar[str] = "kept"  # a key of BASE_WEIGHTS: what initialisation does to the pretrained weights
 
     def __init__(self, params: dict[str, Any] | None = None):
         self.params = self.resolve_params(params)

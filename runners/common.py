@@ -47,8 +47,13 @@ def add_run_arguments(parser: cli.ArgumentParser, model_default: str | None, max
 
 
 def strategy_listing() -> str:
-    """Every registered strategy: family, summary, default learning rate and hyperparameters with ranges."""
-    lines = []
+    """Every registered strategy: family, summary, default learning rate and hyperparameters with ranges; then the
+    groups ``--strategies`` takes, so the names to pick from are the last thing on screen."""
+    import textwrap
+
+    from strategies import groups
+
+    lines = [f"{len(STRATEGIES)} strategies by family (the groups --strategies takes are at the end)"]
     for family, meaning in FAMILIES.items():
         members = [cls for cls in STRATEGIES.values() if cls.family == family]
         if not members:
@@ -58,4 +63,9 @@ def strategy_listing() -> str:
             lines.append(f"  {cls.name:14} {cls.summary}")
             lines.append(f"  {'':14} {cls.learning_rate.describe()}")
             lines += [f"  {'':14} {h.describe()}" for h in cls.hyperparameters]
+    lines.append("groups (--strategies takes a group's name for all its members):")
+    width = max(map(len, groups())) + 1
+    for group, members in groups().items():
+        lines += textwrap.wrap(", ".join(members), 110, initial_indent=f"  {group:{width}} ",
+                               subsequent_indent=" " * (width + 3))
     return "\n".join(lines)

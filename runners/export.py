@@ -365,8 +365,8 @@ def export(run_dir: Path, strategy: str, seed: int | None, out: Path, merge: boo
             write_merged(staging, out, encoder, tokenizer, head, weights, expected, summary)
         elif peft:
             write_peft_adapter(staging, out, folder, model, tokenizer, head, weights, expected, summary,
-                               initial_model=lambda: build_model(saved.config, method, saved.num_labels,
-                                                                 saved.total_steps))
+                               method.base_weights, initial_model=lambda: build_model(saved.config, method,
+                                                                                      saved.num_labels, saved.total_steps))
         else:
             write_trainable(staging, out, folder, model, tokenizer, summary)
         (staging / "README.md").write_text(readme(summary, head), encoding="utf-8")
@@ -401,7 +401,7 @@ def write_merged(staging: Path, out: Path, encoder, tokenizer, head, weights, ex
 
 
 def write_peft_adapter(staging: Path, out: Path, folder: Path, model, tokenizer, head, weights, expected, summary,
-                       initial_model) -> None:
+                       base_weights: str, initial_model) -> None:
     """``adapter/`` (the seed run's, or written now for a run saved before runs wrote one) and ``tokenizer/``."""
     from transformers import AutoTokenizer
 
@@ -411,7 +411,7 @@ def write_peft_adapter(staging: Path, out: Path, folder: Path, model, tokenizer,
     if (source / "adapter_config.json").is_file():
         shutil.copytree(source, staging / "adapter")
     else:
-        artifacts.write_adapter(staging / "adapter", model, initial_model)
+        artifacts.write_adapter(staging / "adapter", model, base_weights, initial_model)
     tokenizer.save_pretrained(staging / "tokenizer")
     summary["gaps"]["adapter/ + head"] = check("the peft adapter/ on its base with the head", snippet_logits(
         adapter_encoder(staging / "adapter", head), AutoTokenizer.from_pretrained(staging / "tokenizer"), head,

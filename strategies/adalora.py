@@ -56,14 +56,16 @@ def orthogonality_gradient(parameter: torch.nn.Parameter, weight: float, rows: b
         parameter.grad.add_(gradient if rows else gradient.T, alpha=weight)
 
 
-def add_orthogonality_gradient(encoder: torch.nn.Module, weight: float) -> int:
-    """Register :func:`orthogonality_gradient` on every trainable ``lora_A``/``lora_B`` of a peft AdaLoRA
-    encoder, averaged over them as peft averages its loss term. Returns how many matrices got it."""
+def add_orthogonality_gradient(encoder: torch.nn.Module, weight: float, average: bool = True) -> int:
+    """Register :func:`orthogonality_gradient` on every trainable ``lora_A``/``lora_B`` of a peft encoder, averaged
+    over them as peft averages AdaLoRA's loss term (``average``) or summed as it sums KaSA's. Returns how many
+    matrices got it."""
     matrices = [(name, p) for name, p in encoder.named_parameters()
                 if p.requires_grad and (".lora_A." in name or ".lora_B." in name)]
     if weight > 0:
         for name, parameter in matrices:
-            hook = partial(orthogonality_gradient, weight=weight / len(matrices), rows=".lora_A." in name)
+            hook = partial(orthogonality_gradient, weight=weight / len(matrices) if average else weight,
+                           rows=".lora_A." in name)
             parameter.register_post_accumulate_grad_hook(hook)
     return len(matrices)
 

@@ -31,6 +31,17 @@ def target_modules(encoder, targets: str, method: str) -> list[str]:
     return chosen
 
 
+def refuse_conv1d(encoder, targets: list[str], method: str) -> None:
+    """One line where a method peft implements for ``nn.Linear`` only meets GPT-2's ``Conv1D`` (weight stored
+    transposed), instead of a traceback or a shape error deep inside peft."""
+    from torch import nn
+
+    conv1d = [path for path in targets if not isinstance(encoder.get_submodule(path), nn.Linear)]
+    if conv1d:
+        raise UserError(f"{method}: peft implements it for nn.Linear layers only, and {conv1d[0]} of "
+                        f"{type(encoder).__name__} is a {type(encoder.get_submodule(conv1d[0])).__name__}")
+
+
 def stores_transposed(encoder, targets: list[str]) -> bool:
     """GPT-2's Conv1D keeps its weight as (in, out); peft needs to be told (``fan_in_fan_out``)."""
     return any(type(encoder.get_submodule(t)).__name__ == "Conv1D" for t in targets)
@@ -49,6 +60,8 @@ class Lora(Strategy):
         Hyperparameter("targets", "attention", choices=TARGETS, help="which linear layers get LoRA"),
     )
 
+    # Whether peft implements the variant for GPT-2's Conv1D too (OLoRA's QR and KaSA's truncation do not).
+    takes_conv1d: ClassVar[bool] = True
     # Name fragments of trained tensors that hold (part of) a pretrained weight rather than an update starting
     # at zero (DoRA's magnitudes, PiSSA's A and B): weight decay would shrink the pretrained weight, so none.
     keep_from_decay: ClassVar[tuple[str, ...]] = ()
@@ -64,6 +77,8 @@ class Lora(Strategy):
         from peft import LoraConfig, get_peft_model
 
         targets = target_modules(model.encoder, self.params["targets"], self.name)
+        if not self.takes_conv1d:
+            refuse_conv1d(model.encoder, targets, self.name)
         config = LoraConfig(r=self.params["rank"], lora_alpha=self.lora_alpha(), lora_dropout=self.params["dropout"],
                             target_modules=targets, fan_in_fan_out=stores_transposed(model.encoder, targets),
                             bias="none", **self.lora_options())

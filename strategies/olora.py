@@ -27,6 +27,8 @@ class Olora(Lora):
     hyperparameters = lora_hyperparameters(alpha_ratio=1.0, dropout=0.0)
 
     keep_from_decay = ("lora_A", "lora_B")  # they start as part of the pretrained weight
+    base_weights = "residual"  # W - BA: saved converted to a plain LoRA on the untouched base
+    takes_conv1d = False  # peft's QR initialisation ignores fan_in_fan_out (a shape error on GPT-2)
 
     def lora_options(self):
         return {"init_lora_weights": "olora"}

@@ -37,6 +37,7 @@ class Pissa(Lora):
     )
 
     keep_from_decay = ("lora_A", "lora_B")  # they start as part of the pretrained weight
+    base_weights = "residual"  # W - BA: saved converted to a plain LoRA on the untouched base
 
     def lora_options(self):
         iterations = self.params["svd_iters"]

@@ -116,8 +116,11 @@ class ComparisonSettings:
     @property
     def startup_trials(self) -> int:
         """TPE's random start-up trials per study (results.json records it: the expected-best curves use only
-        trials drawn before the model took over)."""
-        return min(4, max(1, int(self.budget) // 2))
+        trials drawn before the model took over). At least 3 (the defaults and two random draws, the fewest an
+        expected-best curve is drawn from), half the budget on larger ones up to TPE's own default of 10, and always
+        one trial left to TPE."""
+        budget = int(self.budget)
+        return max(1, min(budget - 1, max(3, min(10, budget // 2))))
 
     @property
     def costs(self) -> tuple[str, ...]:

@@ -1,39 +1,21 @@
-"""The LoRA family beyond LoRA and QLoRA, on the tiny model: for each method exactly the expected parameters
-train and one optimiser step changes them and no frozen one (methods that rewrite the base weights at
-initialisation: frozen at their post-init values); a saved run reloads to the same predictions; impossible
-hyperparameters are one-line user errors (exit code 2 on the command line); and, method by method, what
-makes it itself (its scale, initialisation, learning rates, rank allocation, projections or 4-bit base)."""
+"""The LoRA family beyond LoRA and QLoRA, on the tiny model, method by method: what makes it itself (its scale,
+initialisation, learning rates, rank allocation, projections or 4-bit base), and impossible hyperparameters as
+one-line user errors (exit code 2 on the command line). What every strategy shares (exactly the expected parameters
+train, reloading, export) is tests/test_contract.py."""
 
 from __future__ import annotations
-
-import math
-import re
 
 import pytest
 import torch
 
 from core.build import build_model
 from core.config import TrainConfig
-from core.data import collate, encode_split
 from core.errors import UserError
-from core.tasks import TaskRequest, load_task
 from core.train import train
-from strategies import STRATEGIES, get_strategy, groups, load_trained
+from strategies import STRATEGIES, get_strategy, groups
 from tests.test_cli_train import assert_one_line_error, run_cli
 
-LORA = r"\.(query|value)\.lora_[AB]\."
-# For each method: the encoder parameters that must train (the head, ``classifier.*``, always trains).
-EXPECTED_TRAINABLE = {
-    "dora": r"\.(query|value)\.lora_(A|B|magnitude_vector)\.",
-    "rslora": LORA,
-    "pissa": LORA,
-    "olora": LORA,
-    "loraplus": LORA,
-    "adalora": r"\.(query|key|value|dense)\.lora_[ABE]\.",  # all linear layers by default
-    "vera": r"\.(query|value)\.vera_lambda_[bd]\.",
-    "qdora": r"\.(query|value)\.lora_(A|B|magnitude_vector)\.",
-}
-METHODS = list(EXPECTED_TRAINABLE)
+METHODS = ["dora", "rslora", "pissa", "olora", "loraplus", "adalora", "vera", "qdora"]  # this file's methods
 INPUTS = {"input_ids": torch.randint(1000, 2000, (4, 7), generator=torch.Generator().manual_seed(1)),
           "attention_mask": torch.ones(4, 7, dtype=torch.long)}
 LABELS = torch.tensor([0, 1, 0, 1])
@@ -42,10 +24,6 @@ LABELS = torch.tensor([0, 1, 0, 1])
 def make(name: str, tiny_model: str, total_steps: int = 10, **params):
     strategy = get_strategy(name, params)
     return strategy, build_model(TrainConfig(model=tiny_model, seed=0), strategy, num_labels=2, total_steps=total_steps)
-
-
-def tensors(model) -> dict[str, torch.Tensor]:
-    return {name: t.detach().clone() for name, t in [*model.named_parameters(), *model.named_buffers()]}
 
 
 def first_query(model):
@@ -61,29 +39,6 @@ def test_registry_and_declared_info():
         assert info.family == ("quantised" if name == "qdora" else "reparameterised")
         assert info.step_hook is (name == "adalora")
         assert info.own_optimizer is (name == "loraplus")
-
-
-@pytest.mark.parametrize("name", METHODS)
-def test_exactly_the_expected_parameters_train_and_only_they_change(name, tiny_model):
-    strategy, model = make(name, tiny_model)
-    pattern = re.compile(EXPECTED_TRAINABLE[name])
-    expected = lambda n: n.startswith("classifier.") or pattern.search(n) is not None  # noqa: E731
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
-    assert trainable and frozen
-    assert {n for n in trainable if not expected(n)} == set()
-    assert {n for n in frozen if expected(n)} == set()
-    assert {n for n in trainable if not n.startswith("classifier.")}, "no adapter trains"
-
-    model.train()
-    before = tensors(model)  # after initialisation: PiSSA's and OLoRA's base weights are already the residual
-    optimizer = strategy.make_optimizer(model, 1e-2, 0.01, fused=False)
-    torch.nn.functional.cross_entropy(model(**INPUTS), LABELS).backward()
-    optimizer.step()
-    strategy.after_optimizer_step(model, 1, 10)
-    after = tensors(model)
-    assert [n for n in trainable if torch.equal(before[n], after[n])] == []
-    assert [n for n in before if n not in trainable and not torch.equal(before[n], after[n])] == []  # buffers too
 
 
 @pytest.mark.parametrize("name,params", [
@@ -133,20 +88,6 @@ def trained_runs(tiny_model, data_dir, tmp_path_factory):
         return runs[name]
 
     return run
-
-
-@pytest.mark.parametrize("name", METHODS)
-def test_saved_run_reloads_to_identical_predictions(name, trained_runs, data_dir):
-    result, trained, folder = trained_runs(name)
-    model, tokenizer, _ = load_trained(str(folder))
-    data = load_task(TaskRequest("sst2", data_dir))
-    split = encode_split(data.dev, data.spec, tokenizer, 128)
-    inputs, labels = collate(split, list(range(len(split))), tokenizer.pad_token_id)
-    with torch.no_grad():
-        reloaded, original = model(**inputs), trained(**inputs)
-    assert torch.equal(reloaded, original)
-    accuracy = (reloaded.argmax(-1) == labels).float().mean().item()
-    assert math.isclose(accuracy, result.metrics["dev"]["accuracy"], abs_tol=1e-9)
 
 
 def test_adalora_allocates_ranks_during_training_and_the_saved_masks_carry_them(trained_runs):

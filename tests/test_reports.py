@@ -132,7 +132,7 @@ def test_table_numbers_match_a_recomputation_from_results_json(sst2):
         merged = inference["merged"]
         assert row["merged_latency_b1_ms"] == (merged["latency_ms"] if merged else "")
         assert row["merge_note"] == (inference["merge_note"] or "")
-        # TPE, 4 trials: n_startup_trials = min(4, max(1, 4 // 2)) = 2, so after the defaults (trial 0) only
+        # TPE, 4 trials, recorded n_startup_trials = 2 (the fixture's), so after the defaults (trial 0) only
         # trial 1 was drawn at random: one i.i.d. trial, too few for a curve (tests/test_expected.py has them)
         assert row["iid_trials"] == 1 and row["trials_to_within_0.5pt"] == ""
     assert not any(key.startswith(("p_vs", "diff_vs")) for key in next(iter(table.values())))
