@@ -24,6 +24,7 @@ from core.pareto import front_indices  # noqa: E402
 from reports.expected import ExpectedCurve  # noqa: E402
 from core.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
 from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
+from reports.race import RACE_TRACE, RACE_TRACE_CAPTION, race_trace  # noqa: E402
 from reports.style import Palette, Style  # noqa: E402
 from reports.tables import CombinedTable, MainTable, StrategyRow  # noqa: E402
 from core.units import format_count  # noqa: E402
@@ -352,6 +353,9 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
             (Plot("expected-best", f"Expected best dev {results.task.metric} after n trials of random search (unbiased "
                   "estimator of Tang et al. 2020, from each strategy's i.i.d. trials only); band: ± 1 sd of the best of "
                   "n trials."), lambda: expected_best(results, table, style, palette)))
+    if results.race is not None:
+        plots.append((Plot(RACE_TRACE, RACE_TRACE_CAPTION.format(split=split.capitalize(), metric=results.task.metric)),
+                      lambda: race_trace(results, style, palette)))
     plots += [
         (Plot("learning-curves", f"Dev {results.task.metric} during training of each strategy's best trial."),
          lambda: learning_curves(results, style, palette)),

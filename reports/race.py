@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
     from reports.style import Palette, Style
 
+RACE_TRACE = "race-trace"  # the trace figure's file stem
+RACE_TRACE_CAPTION = ("The race: each strategy's {split} {metric} at each look (interval at the look's level) against "
+                      "the training samples it had spent; x: where it was dropped.")
 STOPPED = {"one left": "one strategy was left", "all equivalent": "every strategy left was equivalent to the leader",
            "budget": "the budget ran out", "seeds": "the seed runs reached the most allowed (--max-seeds)"}
 
@@ -57,7 +60,7 @@ def race_markdown(results: ComparisonRecord) -> str:
               "|--:|:--|--:|--:|:--|:--|"]
     lines += [f"| {look.look} | {look.strategy} | {look.seed_runs} | {format_count(look.samples)} | {score_cell(look)} "
               f"| {look.status} |" for look in race.trace if look.look > 0]
-    lines += ["", "![The race](race-trace.png)", ""]
+    lines.append("")
     return "\n".join(lines)
 
 

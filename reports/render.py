@@ -21,6 +21,7 @@ from reports import tables
 from reports.confidence import ALPHA
 from reports.expected import WITHIN, startup_trials
 from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
+from reports.race import RACE_TRACE, race_markdown
 from reports.recommend import MATERIAL, recommend, render as render_recommendation
 from reports.style import STYLES, Style
 from core.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
@@ -90,7 +91,9 @@ def write_single(results: ComparisonRecord, style: Style, target: Path, margin: 
         (stage / "expected.csv").write_text(tables.expected_csv(table))
         plots = write_figures(results, table, stage, style)
         front, plots = pareto_section(results, stage, plots)
-        (stage / "report.md").write_text(report_markdown(results, table, grid, notes, plots, front, verdicts, margin))
+        race, plots = race_section(results, plots)
+        (stage / "report.md").write_text(report_markdown(results, table, grid, notes, plots, front + race, verdicts,
+                                                         margin))
     return target / "report.md"
 
 
@@ -132,6 +135,15 @@ Also as [front.csv](front.csv) (full precision, every hyperparameter) and [front
 {figure_markdown([plot for plot in plots if plot.name in names])}
 """
     return section, [plot for plot in plots if plot.name not in names]
+
+
+def race_section(results: ComparisonRecord, plots: Sequence["Plot"]) -> tuple[str, list["Plot"]]:
+    """A race's answer, drops and trace with its figure, as a report section; the trace figure is taken out of
+    ``plots``. Nothing for a comparison."""
+    if results.race is None:
+        return "", list(plots)
+    shown = [plot for plot in plots if plot.name == RACE_TRACE]
+    return f"{race_markdown(results)}\n{figure_markdown(shown)}\n", [plot for plot in plots if plot.name != RACE_TRACE]
 
 
 def failures_markdown(results: ComparisonRecord) -> str:

@@ -29,8 +29,9 @@ def add_comparison_arguments(parser: cli.ArgumentParser) -> tuple[argparse._Argu
                              f" strategies; --list-strategies shows them) (default: {DEFAULT_GROUP})")
     parser.add_argument("--list-strategies", action="store_true",
                         help="print every strategy, its family and its hyperparameters (defaults and ranges), and exit")
-    parser.add_argument("--preset", choices=list(PRESETS), help="smoke (tests, seconds), quick (CPU default: "
-                        "2,000 training examples, 3 trials, 3 seeds), full (GPU default: all data, 20 trials, 5 seeds)")
+    parser.add_argument("--preset", choices=list(PRESETS), help="; ".join(
+        f"{p.name}: {'all' if p.train_size is None else format(p.train_size, ',')} training examples, {p.trials} "
+        f"trials, {p.seeds} seeds" for p in PRESETS.values()) + " (default: quick on CPU, full on a GPU)")
     add_run_arguments(parser, model_default=None, max_length_default=None)
     budget = parser.add_argument_group("budget")
     budget.add_argument("--trials", type=cli.positive_int, help="tuning trials per strategy (default: the preset's)")

@@ -90,7 +90,8 @@ def test_a_race_writes_a_comparison_marked_as_a_race(race):
         assert strategy["study_name"].endswith("-race") and strategy["status"] in ("done", "dropped")
         if strategy["status"] == "done":
             assert len(strategy["seed_runs"]) >= 2 and all(run["predictions"]["test"] for run in strategy["seed_runs"])
-    assert (race / "report" / "report.md").is_file()
+    report = (race / "report" / "report.md").read_text()
+    assert "## The race" in report and "![The race" in report and (race / "report" / "race-trace.png").is_file()
 
 
 def test_with_a_run_budget_the_same_command_gives_the_same_race(race, tiny_model, data_dir, tmp_path):
