@@ -239,7 +239,7 @@ def dev_batch(folder: Path, data_dir: str):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_saved_run_reloads_to_identical_predictions_and_exports(name, trained_runs, data_dir, tmp_path):
-    from runners import export
+    from studies import export
 
     trained, folder = trained_runs(name)
     reloaded, tokenizer, inputs = dev_batch(folder, data_dir)

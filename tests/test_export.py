@@ -276,7 +276,7 @@ def test_bad_export_input_is_one_line_and_exit_2(args, fragment, run_dir, tmp_pa
 
 
 def test_the_readme_shows_the_code_every_export_is_checked_with():
-    from runners.export import LOAD_MERGED, PREDICT
+    from studies.export import LOAD_MERGED, PREDICT
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     deploy = readme.split("## Deploy a chosen strategy", 1)[1].split("\n## ", 1)[0]

@@ -99,7 +99,7 @@ def test_the_exported_loading_code_never_repacks_with_the_flag_forced_on(repack_
                                                                        tmp_path):
     """runners.export checks the adapter as its README loads it; that code switches the flag off too."""
     from core.artifacts import read_head
-    from runners.export import adapter_encoder
+    from studies.export import adapter_encoder
 
     config = TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, train_size=16, max_length=32,
                          batch_size=8, output_dir=str(tmp_path / "run"), progress=False)

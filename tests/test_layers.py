@@ -1,0 +1,62 @@
+"""The house's layers (docs/architecture.md): imports go one way, and every code reference in that document
+names something that exists, so its worked examples stay true to the code."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# package → the packages it may import; nothing imports runners, and core imports none of the others
+ALLOWED = {
+    "core": set(),
+    "strategies": {"core"},
+    "reports": {"core"},
+    "studies": {"core", "strategies", "reports"},
+    "runners": {"core", "strategies", "studies", "reports"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+        found |= {module.split(".")[0] for module in modules}
+    return found & set(ALLOWED)
+
+
+@pytest.mark.parametrize("package", list(ALLOWED))
+def test_imports_go_one_way(package):
+    wrong = {str(path.relative_to(ROOT)): sorted(imports - ALLOWED[package] - {package})
+             for path in sorted((ROOT / package).glob("*.py"))
+             if (imports := imported_packages(path)) - ALLOWED[package] - {package}}
+    assert wrong == {}
+
+
+def test_every_code_reference_in_the_architecture_doc_exists():
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    references = set(re.findall(r"`((?:core|studies|reports|runners|strategies)(?:\.\w+)+)`", text))
+    paths = set(re.findall(r"`((?:core|studies|reports|runners|strategies|tests|docs)/[\w./]+)`", text))
+    assert len(references) > 20 and paths
+    missing = []
+    for reference in sorted(references):
+        parts = reference.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest importable prefix, then attributes
+            try:
+                value = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            for attribute in parts[cut:]:
+                value = getattr(value, attribute, None)
+            if value is None:
+                missing.append(reference)
+            break
+        else:
+            missing.append(reference)
+    missing += [path for path in sorted(paths) if not (ROOT / path).exists()]
+    assert missing == []
