@@ -27,6 +27,7 @@ import numpy as np
 from core.errors import UserError
 from core.exits import Exit
 from core.layout import RESULTS_FILE
+from core.constraints import DEFAULT_PREFERENCE, MATERIAL, PREFERENCES, Constraints, Limit, Preference
 from core.records import ComparisonRecord, SPLIT_NAMES
 from reports.conclusions import Conclusions
 from reports.confidence import ALPHA, MAX_SEEDS, Analysis, PairVerdict
@@ -35,30 +36,8 @@ from reports.tables import StrategyRow, main_table, signed
 from core.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 
 SMALL_PRESETS = ("smoke", "quick")
-MATERIAL = 0.10  # a cost decides between interchangeable strategies only where it is at least this much lower
 FEW_STEPS = 100  # optimiser steps below which a fine-tuned encoder has hardly moved from its start
 IMBALANCED = 0.6  # a majority class at least this common is worth naming as a cause
-
-
-@dataclass(frozen=True)
-class Constraints:
-    max_memory_bytes: int | None = None
-    max_train_seconds: float | None = None
-    max_trainable_params: int | None = None
-    max_artifact_bytes: int | None = None
-    max_latency_ms: float | None = None
-    max_inference_memory_bytes: int | None = None
-    cpu_only: bool = False
-
-    def limits(self) -> list["Limit"]:
-        """The numeric constraints that are set."""
-        return [limit for limit in LIMITS if getattr(self, limit.field) is not None]
-
-    def describe(self) -> str:
-        parts = [f"{limit.name} ≤ {limit.render(getattr(self, limit.field))}" for limit in self.limits()]
-        if self.cpu_only:
-            parts.append("runs on a CPU")
-        return ", ".join(parts) or "none"
 
 
 @dataclass(frozen=True)
@@ -83,61 +62,13 @@ class Candidate:
         return None if any(value is None for value in values) else max(values)
 
 
-@dataclass(frozen=True)
-class Preference:
-    """A cost to choose on among interchangeable strategies (``--prefer``)."""
-
-    name: str
-    measure: str  # Candidate.cost measure
-    one: str  # what one strategy does, e.g. "trains {} parameters"
-    render: Callable[[float], str]
-
-    def value(self, candidate: "Candidate") -> str:
-        return shown(candidate.cost(self.measure), self.render)
-
-
-PREFERENCES = {
-    "params": Preference("params", "trainable_params", "trains {} parameters", format_count),
-    "memory": Preference("memory", "peak_memory_bytes", "peaks at {} of memory", format_bytes),
-    "time": Preference("time", "train_seconds", "trains in {}", format_seconds),
-    "latency": Preference("latency", "deployed_latency_ms", "answers in {} per example", format_milliseconds),
-}
-DEFAULT_PREFERENCE = "params"
-
-
 def shown(value: float | None, render: Callable[[float], str]) -> str:
     return "not measured" if value is None else render(value)
 
 
-@dataclass(frozen=True)
-class Limit:
-    field: str  # Constraints attribute
-    flag: str
-    name: str
-    measure: str  # StrategyRow attribute
-    render: Callable[[float], str]
-
-    def exceeded(self, candidate: Candidate, constraints: Constraints) -> str | None:
-        """A one-line reason when ``candidate`` breaks this limit."""
-        value, limit = candidate.cost(self.measure), getattr(constraints, self.field)
-        if value is None:
-            return f"{self.name} not measured, so {self.flag} cannot be checked"
-        if value <= limit:
-            return None
-        return f"{self.name} {self.render(value)} > {self.render(limit)} ({self.flag})"
-
-
-LIMITS = (
-    Limit("max_memory_bytes", "--max-memory", "peak memory", "peak_memory_bytes", format_bytes),
-    Limit("max_train_seconds", "--max-train-time", "training time", "train_seconds", format_seconds),
-    Limit("max_trainable_params", "--max-trainable-params", "trainable parameters", "trainable_params", format_count),
-    Limit("max_artifact_bytes", "--max-artifact-size", "artifact size", "artifact_bytes", format_bytes),
-    # inference: the best form that gives the trained predictions (merged, where merging keeps them)
-    Limit("max_latency_ms", "--max-latency", "inference latency per example (batch 1)", "deployed_latency_ms",
-          format_milliseconds),
-    Limit("max_inference_memory_bytes", "--max-inference-memory", "inference memory", "deployed_memory_bytes",
-          format_bytes),
-)
+def exceeded(limit: Limit, candidate: Candidate, constraints: Constraints) -> str | None:
+    """A one-line reason when ``candidate`` (the worst of its comparisons) breaks ``limit``."""
+    return limit.exceeded(candidate.cost(limit.row), constraints)
 
 
 @dataclass(frozen=True)
@@ -202,7 +133,7 @@ def candidates(runs: list[ComparisonRecord], margin: float | None = None
 
 def violations(candidate: Candidate, constraints: Constraints) -> list[tuple[Limit, str]]:
     return [(limit, reason) for limit in constraints.limits()
-            if (reason := limit.exceeded(candidate, constraints)) is not None]
+            if (reason := exceeded(limit, candidate, constraints)) is not None]
 
 
 def binding_constraint(ranked: list[Candidate], broken: dict[str, list[tuple[Limit, str]]],
@@ -214,7 +145,7 @@ def binding_constraint(ranked: list[Candidate], broken: dict[str, list[tuple[Lim
         if len(broken[candidate.strategy]) == 1:
             limit, _ = broken[candidate.strategy][0]
             admitted = [c.strategy for c in ranked if [other for other, _ in broken[c.strategy]] == [limit]]
-            needed = shown(candidate.cost(limit.measure), limit.render)
+            needed = shown(candidate.cost(limit.row), limit.render)
             return (f"{limit.flag} binds: without it {label(candidate)} would qualify (it needs {limit.name} "
                     f"{needed}); removing it admits {', '.join(admitted)}")
     closest = min(ranked, key=lambda c: len(broken[c.strategy]))
@@ -325,7 +256,7 @@ def pick(members: list[Candidate], prefer: Preference) -> Candidate:
     ``MATERIAL`` lower."""
     chosen = members[0]
     for candidate in members[1:]:
-        cost, current = candidate.cost(prefer.measure), chosen.cost(prefer.measure)
+        cost, current = candidate.cost(prefer.row), chosen.cost(prefer.row)
         if cost is not None and current is not None and cost <= (1 - MATERIAL) * current:
             chosen = candidate
     return chosen
@@ -372,8 +303,8 @@ def check_measured(runs: list[ComparisonRecord], ranked: list[Candidate], constr
     """A constraint or preference on a cost measured for none of the strategies (inference costs, in a
     results.json from before peftbench measured them) cannot be checked: one line, rather than an answer
     that rules every strategy out."""
-    wanted = [(limit.flag, limit.measure, limit.name) for limit in constraints.limits()]
-    wanted.append((f"--prefer {prefer}", PREFERENCES[prefer].measure, PREFERENCES[prefer].name))
+    wanted = [(limit.flag, limit.row, limit.name) for limit in constraints.limits()]
+    wanted.append((f"--prefer {prefer}", PREFERENCES[prefer].row, PREFERENCES[prefer].name))
     for flag, measure, what in wanted:
         if ranked and all(c.cost(measure) is None for c in ranked):
             files = ", ".join(str(run.directory / RESULTS_FILE) for run in runs)
@@ -454,12 +385,15 @@ def recommended_blocks(rec: Recommendation, split: str) -> list[str]:
 
 def cost_reason(chosen: Candidate, members: list[Candidate], prefer: Preference) -> str:
     """Why the pick among interchangeable strategies: its cost, materially lower, or the higher score."""
-    others = ", ".join(f"{prefer.value(c)} ({c.strategy})" for c in members if c is not chosen)
+    def cost(candidate: Candidate) -> str:
+        return shown(candidate.cost(prefer.row), prefer.render)
+
+    others = ", ".join(f"{cost(c)} ({c.strategy})" for c in members if c is not chosen)
     rule = f"a cost decides only where it is at least {MATERIAL:.0%} lower, else the higher score"
     if chosen is members[0]:
         return (f"no other is at least {MATERIAL:.0%} cheaper on --prefer {prefer.name} ({chosen.strategy} "
-                f"{prefer.one.format(prefer.value(chosen))}; {others}), so the higher-scoring {chosen.strategy} ({rule})")
-    return f"{chosen.strategy} {prefer.one.format(prefer.value(chosen))} against {others}, so {chosen.strategy} ({rule})"
+                f"{prefer.one.format(cost(chosen))}; {others}), so the higher-scoring {chosen.strategy} ({rule})")
+    return f"{chosen.strategy} {prefer.one.format(cost(chosen))} against {others}, so {chosen.strategy} ({rule})"
 
 
 def undetermined_blocks(rec: Recommendation, split: str) -> list[str]:

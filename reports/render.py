@@ -22,7 +22,8 @@ from reports.confidence import ALPHA
 from reports.expected import WITHIN, startup_trials
 from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
 from reports.race import RACE_TRACE, race_markdown
-from reports.recommend import MATERIAL, recommend, render as render_recommendation
+from core.constraints import MATERIAL
+from reports.recommend import recommend, render as render_recommendation
 from reports.style import STYLES, Style
 from core.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 

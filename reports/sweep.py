@@ -29,7 +29,8 @@ from core.strategy import FAMILIES
 from core.sweep_manifest import manifest_sizes, read_manifest
 from reports.conclusions import Conclusions, conclude, conclude_between, ranked_split
 from reports.confidence import ALPHA, Interval, PairVerdict
-from reports.recommend import DEFAULT_PREFERENCE, Candidate, Constraints, Recommendation, candidates, decide, render
+from core.constraints import DEFAULT_PREFERENCE, Constraints
+from reports.recommend import Candidate, Recommendation, candidates, decide, render
 from reports.tables import Spread, spread
 
 Size = int | None  # training examples asked for; None: all of them

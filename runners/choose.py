@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Sequence
 
 from core import cli
-from core.constraints import Constraints
 from core.errors import UserError
 from core.exits import Exit
-from core.units import format_seconds, parse_bytes, parse_count, parse_milliseconds, parse_seconds
+from core.units import format_seconds, parse_seconds
 from runners.common import strategy_listing
 from runners.comparing import (add_comparison_arguments, default_out, options_from_args, partial_status,
                                progress_for, settings_from_args, write_outputs)
-from runners.recommend import flag_type
+from runners.flags import (add_constraint_arguments, add_margin_argument, add_prefer_argument, constraints_from_args,
+                           flag_type)
 
 
 def build_parser() -> cli.ArgumentParser:
-    from studies.race import DEFAULT_TIME_BUDGET, MAX_SEEDS, PREFERENCES
+    from studies.race import DEFAULT_TIME_BUDGET, MAX_SEEDS
 
     parser = cli.ArgumentParser(prog="python -m runners.choose", description=__doc__,
                                 exits=(Exit.PARTIAL, Exit.UNDETERMINED))
@@ -45,19 +45,9 @@ def build_parser() -> cli.ArgumentParser:
     budget.add_argument("--max-seeds", type=cli.positive_int, default=MAX_SEEDS,
                         help=f"seed runs per strategy the race may add to decide (default: {MAX_SEEDS})")
     race = parser.add_argument_group("the answer")
-    race.add_argument("--margin", type=cli.positive_float,
-                      help="equivalence margin in the metric's units: strategies within it of the leader are "
-                           "equivalent (default: what the default budget can resolve, 0.05 for accuracy; "
-                           "docs/statistics.md)")
-    race.add_argument("--prefer", choices=list(PREFERENCES), default="params",
-                      help="among strategies left equivalent, the one at least 10%% cheaper on this (default: params)")
-    race.add_argument("--max-memory", type=flag_type(parse_bytes), help="peak memory per run, e.g. 8GB")
-    race.add_argument("--max-train-time", type=flag_type(parse_seconds), help="training time per run, e.g. 10min")
-    race.add_argument("--max-trainable-params", type=flag_type(parse_count),
-                      help="trainable parameters, e.g. 1M (checked before any training, at each strategy's defaults)")
-    race.add_argument("--max-artifact-size", type=flag_type(parse_bytes), help="size of what a strategy saves")
-    race.add_argument("--max-latency", type=flag_type(parse_milliseconds), help="inference latency at batch 1")
-    race.add_argument("--max-inference-memory", type=flag_type(parse_bytes), help="inference memory")
+    add_margin_argument(race)
+    add_prefer_argument(race)
+    add_constraint_arguments(race)
     return parser
 
 
@@ -77,10 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     race = RaceSettings(
         margin=args.margin, budget_kind="runs" if args.run_budget else "seconds",
         budget=float(args.run_budget or args.time_budget), max_seeds=args.max_seeds, prefer=args.prefer,
-        constraints=Constraints(max_memory_bytes=args.max_memory, max_train_seconds=args.max_train_time,
-                                max_trainable_params=args.max_trainable_params,
-                                max_artifact_bytes=args.max_artifact_size, max_latency_ms=args.max_latency,
-                                max_inference_memory_bytes=args.max_inference_memory))
+        constraints=constraints_from_args(args))
     out = Path(args.out) if args.out else default_out(settings, "-race")
     options = replace(options_from_args(args, argv, "runners.choose"), out=out)
     outcome = orchestrate.compare(settings, options, progress_for(args.quiet), race=race)

@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 import optuna
 
-from core.constraints import Constraints, broken
+from core.constraints import DEFAULT_PREFERENCE, MATERIAL, PREFERENCES, Constraints, broken
 from core.records import RaceLook, RaceRecord, RunResult
 from core.strategy import Strategy
 from studies import queue
@@ -44,7 +44,6 @@ log = logging.getLogger("peftbench.race")
 DEFAULT_TIME_BUDGET = 15 * 60  # seconds: answers on the quick preset, 2 CPU cores (README, "Choose a strategy")
 MAX_SEEDS = 10
 STATE = "race_state"  # user attribute of the race's own study: its state after the last look
-MATERIAL = 0.10  # a cost decides among equivalent strategies only when it is at least this much lower
 
 
 @dataclass(frozen=True)
@@ -54,22 +53,13 @@ class RaceSettings:
     budget_kind: str = "seconds"  # seconds | runs
     budget: float = DEFAULT_TIME_BUDGET
     max_seeds: int = MAX_SEEDS
-    prefer: str = "params"  # params | memory | time | latency
+    prefer: str = DEFAULT_PREFERENCE  # a key of core.constraints.PREFERENCES
     constraints: Constraints = Constraints()
 
     @property
     def looks(self) -> int:
         """Round r ends with r + 1 seed runs, so there are at most max_seeds − 1 looks."""
         return self.max_seeds - 1
-
-
-PREFERENCES: dict[str, Callable[[RunResult], float | None]] = {  # the cost ``prefer`` names, from a run record
-    "params": lambda run: run.trainable_params,
-    "memory": lambda run: run.peak_memory_bytes,
-    "time": lambda run: run.train_seconds,
-    "latency": lambda run: min((form.latency_ms for form in run.inference.forms()), default=None)
-    if run.inference else None,
-}
 
 
 def schedule(look: int, trials: int, max_seeds: int) -> tuple[int, int]:
@@ -258,7 +248,7 @@ class Race:
     def cheapest(self, left: list[str], runs: dict[str, list[RunResult]]) -> str:
         """Among strategies equivalent to the leader (``left[0]``): the cheapest on ``prefer``, where it is at least
         MATERIAL cheaper than the leader; else the leader."""
-        cost = PREFERENCES[self.race.prefer]
+        cost = PREFERENCES[self.race.prefer].measure
 
         def worst(name: str) -> float:
             values = [value for run in runs[name] if (value := cost(run)) is not None]

@@ -16,7 +16,8 @@ from core.errors import UserError
 from core.pareto import spread
 from core.schema import load_results
 from reports.pareto_sets import front_points
-from reports.recommend import Constraints, recommend, render
+from core.constraints import Constraints
+from reports.recommend import recommend, render
 from reports.render import write_report
 from runners.compare import main
 from studies.compare import FRONT_SEED_CONFIGS

@@ -16,7 +16,8 @@ from core.errors import UserError
 from core.exits import Exit
 from core.records import ComparisonRecord
 from core.schema import load_results, parse
-from reports.recommend import Constraints, recommend, render
+from core.constraints import Constraints
+from reports.recommend import recommend, render
 from reports.tables import main_table
 from core.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
 from tests.fixtures.make_results import MiB, make_results, set_accuracy, smoke_results, variant, write_run
