@@ -108,6 +108,10 @@ class StrategyInfo:
     step_hook: bool  # needs a call after every optimiser step (e.g. AdaLoRA's rank allocation)
     own_optimizer: bool  # builds its own optimiser (e.g. LoRA+'s per-matrix learning rates)
     reference: bool  # the baseline others are measured against ("Δ vs full")
+    # its place among its family's registered strategies, in registry order, and their number: these fix its colour
+    # and marker in every figure of every report (reports.style); None for a strategy outside the registry
+    family_index: int | None = None
+    family_size: int | None = None
 
 
 class Strategy:
@@ -127,6 +131,8 @@ class Strategy:
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()
     encoder_frozen: ClassVar[bool] = False  # True: the encoder never changes, so its features can be cached
     requires: ClassVar[tuple[str, ...]] = ()  # Python packages it needs beyond the core's (e.g. bitsandbytes)
+    family_index: ClassVar[int | None] = None  # set by the registry (strategies/__init__.py), for reports' styles
+    family_size: ClassVar[int | None] = None
     base_weights: ClassVar[str] = "kept"  # a key of BASE_WEIGHTS: what initialisation does to the pretrained weights
 
     def __init__(self, params: dict[str, Any] | None = None):
@@ -138,6 +144,7 @@ class Strategy:
             name=cls.name, label=cls.label or cls.name, family=cls.family, summary=cls.summary,
             encoder_frozen=cls.encoder_frozen, step_hook=cls.after_optimizer_step is not Strategy.after_optimizer_step,
             own_optimizer=cls.make_optimizer is not Strategy.make_optimizer, reference=cls.reference,
+            family_index=cls.family_index, family_size=cls.family_size,
         )
 
     @classmethod

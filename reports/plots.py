@@ -322,7 +322,7 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
     split = SPLIT_NAMES[table.split]
     top = " Bold in the legend: the top group." if table.conclusions.top_group else ""
     bars = "95% interval (seeds and rows)" if table.conclusions.analysis else "± sd over seeds"
-    palette = Palette((row.strategy, row.family) for row in table.rows)
+    palette = Palette(row.info for row in table.rows)
     plots: list[tuple[Plot, Callable[[], Figure]]] = pareto_plots(results, style, palette)
     if rows:
         plots += [
@@ -430,5 +430,5 @@ def write_combined_figure(table: CombinedTable, directory: Path, style: Style) -
     plot = Plot("combined", "Score of every strategy on each comparison (mean ± sd over seeds); filled: in that "
                 "comparison's top group, hollow: shown worse than its best.")
     with matplotlib.rc_context(style.rc()):
-        save(combined(table, style, Palette(table.families.items())), directory, plot.name, style)
+        save(combined(table, style, Palette(table.infos.values())), directory, plot.name, style)
     return plot

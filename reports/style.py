@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from core.strategy import StrategyInfo
+
 # One hue per family (a strategy's family is declared by the strategy and carried in results.json), from
 # dark to light within the family; markers tell the members of a family apart, also in greyscale.
 FAMILY_COLORMAPS = {"full": "Blues", "selective": "Greys", "additive": "Greens", "reparameterised": "Oranges",
@@ -20,23 +22,35 @@ class Look:
 
 
 class Palette:
-    """Colour and marker of every strategy in a report: the family decides the hue, the strategy's place
-    in its family (in the order given) the shade and the marker. Built once per figure set, so a
-    strategy looks the same in every figure of a report."""
+    """Colour and marker of every strategy in a report: the family decides the hue; the strategy's place among its
+    family's registered strategies (``StrategyInfo.family_index``, from the registry) the shade and the marker, so
+    a strategy looks the same in every figure of every report whatever else is compared. A strategy without that
+    place (written by an older peftbench) takes the next free one of its family, in the order given."""
 
-    def __init__(self, strategies: Iterable[tuple[str, str]]):
+    def __init__(self, strategies: Iterable[StrategyInfo | tuple[str, str]]):
         from matplotlib import colormaps
         from matplotlib.colors import to_hex
 
-        members: dict[str, list[str]] = {family: [] for family in FAMILY_COLORMAPS}
-        for name, family in strategies:
-            if name not in members.setdefault(family, []):
-                members[family].append(name)
+        placed: dict[str, dict[str, tuple[int, int | None]]] = {family: {} for family in FAMILY_COLORMAPS}
+        loose: dict[str, list[str]] = {}
+        for item in strategies:
+            info = item if isinstance(item, StrategyInfo) else None
+            name, family = (info.name, info.family) if info else item
+            members = placed.setdefault(family, {})
+            if name in members or name in loose.get(family, []):
+                continue
+            if info is not None and info.family_index is not None:
+                members[name] = (info.family_index, info.family_size)
+            else:
+                loose.setdefault(family, []).append(name)
         self.looks: dict[str, Look] = {}  # in family order: legends list strategies family by family
-        for family, names in members.items():
+        for family, members in placed.items():
+            free = (index for index in range(10**6) if index not in {i for i, _ in members.values()})
+            members.update({name: (next(free), None) for name in loose.get(family, [])})
+            size = max([s or 0 for _, s in members.values()] + [i + 1 for i, _ in members.values()], default=0)
             cmap = colormaps[FAMILY_COLORMAPS.get(family, "Greys")]
-            shades = [0.85] if len(names) == 1 else [0.95 - 0.5 * i / (len(names) - 1) for i in range(len(names))]
-            for index, (name, shade) in enumerate(zip(names, shades)):
+            for name, (index, _) in sorted(members.items(), key=lambda item: item[1][0]):
+                shade = 0.85 if size == 1 else 0.95 - 0.5 * index / (size - 1)
                 self.looks[name] = Look(to_hex(cmap(shade)), MARKERS[index % len(MARKERS)])
 
     def in_order(self, strategies: Iterable[str]) -> list[str]:

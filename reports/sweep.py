@@ -25,7 +25,7 @@ from core.errors import UserError
 from core.layout import RESULTS_FILE, SWEEP_FILE, size_dir, size_label
 from core.records import ComparisonRecord, SPLIT_NAMES
 from core.schema import load_results
-from core.strategy import FAMILIES
+from core.strategy import FAMILIES, StrategyInfo
 from core.sweep_manifest import manifest_sizes, read_manifest
 from reports.conclusions import Conclusions, conclude, conclude_between, ranked_split
 from reports.confidence import ALPHA, Interval, PairVerdict
@@ -129,17 +129,20 @@ class CurvePoint:
 @dataclass(frozen=True)
 class Curve:
     strategy: str
-    family: str
+    info: StrategyInfo  # what the strategy declares: its family and place in the registry
     points: list[CurvePoint]  # the sizes where the strategy has seed runs, ascending
+
+    @property
+    def family(self) -> str:
+        return self.info.family
 
 
 def curves(sweep: Sweep, found: list[Conclusions]) -> list[Curve]:
     """Each strategy's score against training examples, family by family."""
-    families = {name: strategy.info.family for point in sweep.points
-                for name, strategy in point.results.strategies.items()}
+    infos = {name: strategy.info for point in sweep.points for name, strategy in point.results.strategies.items()}
     order = list(FAMILIES)
     drawn = []
-    for name in sorted(families, key=lambda n: order.index(families[n])):
+    for name in sorted(infos, key=lambda n: order.index(infos[n].family)):
         points = []
         for point, conclusions in zip(sweep.points, found):
             strategy = point.results.strategies.get(name)
@@ -149,7 +152,7 @@ def curves(sweep: Sweep, found: list[Conclusions]) -> list[Curve]:
                 points.append(CurvePoint(point.label, point.examples, spread(list(scores.values())),
                                          analysis.scores.get(name) if analysis else None,
                                          name in conclusions.top_group))
-        drawn.append(Curve(name, families[name], points))
+        drawn.append(Curve(name, infos[name], points))
     return drawn
 
 

@@ -163,7 +163,7 @@ def write_sweep_figures(sweep: Sweep, found: list[Curve], tables_by_size: SizeTa
     from reports.plots import Plot, expected_curves, save
     from reports.style import Palette
 
-    palette = Palette((curve.strategy, curve.family) for curve in found)
+    palette = Palette(curve.info for curve in found)
     split = SPLIT_NAMES[sweep.split]
     level = f"{1 - ALPHA / len(sweep.points):.1%}"
     plots = [(Plot("data-size", f"{split.capitalize()} {sweep.metric} against training examples (log scale): "

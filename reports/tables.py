@@ -593,7 +593,7 @@ class CombinedTable:
     splits: list[str]
     strategies: list[str]
     cells: dict[str, list[Spread | None]]  # strategy → one summary per comparison
-    families: dict[str, str]  # strategy → its declared family
+    infos: dict[str, StrategyInfo]  # strategy → what it declares (family, place in the registry)
     top_groups: list[list[str]]  # each comparison's top group (reports.conclusions)
 
     def average(self, strategy: str) -> float | None:
@@ -614,9 +614,9 @@ def run_labels(runs: list[ComparisonRecord]) -> list[str]:
 
 
 def combined_table(runs: list[ComparisonRecord], margin: float | None = None) -> CombinedTable:
-    families = {name: strategy.info.family for run in runs for name, strategy in run.strategies.items()}
+    infos = {name: strategy.info for run in runs for name, strategy in run.strategies.items()}
     order = list(FAMILIES)
-    strategies = sorted(families, key=lambda name: order.index(families[name]))
+    strategies = sorted(infos, key=lambda name: order.index(infos[name].family))
     found = [conclude(run, margin) for run in runs]
     cells: dict[str, list[Spread | None]] = {}
     for name in strategies:
@@ -625,7 +625,7 @@ def combined_table(runs: list[ComparisonRecord], margin: float | None = None) ->
             scores = run.strategies[name].scores(conclusions.split, run.task.metric) if name in run.strategies else {}
             cells[name].append(spread(list(scores.values())) if scores else None)
     return CombinedTable(run_labels(runs), [r.task.metric for r in runs], [c.split for c in found], strategies, cells,
-                         families, [c.top_group for c in found])
+                         infos, [c.top_group for c in found])
 
 
 def combined_grid(table: CombinedTable) -> Grid:

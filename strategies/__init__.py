@@ -119,6 +119,10 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Supertuning,
     Beft,
 )}
+for _family in {cls.family for cls in STRATEGIES.values()}:  # each strategy's fixed look in reports (reports.style)
+    _members = [cls for cls in STRATEGIES.values() if cls.family == _family]
+    for _index, _cls in enumerate(_members):
+        _cls.family_index, _cls.family_size = _index, len(_members)
 
 
 DEFAULT_GROUP = "classic"  # what runners.compare compares unless told otherwise

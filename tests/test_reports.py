@@ -588,3 +588,35 @@ def test_the_report_and_recommend_commands_never_import_torch():
              "runners.recommend; print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[1]).stdout == "False\n"
+
+
+def test_a_strategy_has_the_same_colour_and_marker_in_every_figure_of_reports_that_compare_different_strategies(
+        tmp_path, monkeypatch):
+    """Two reports, the second with fewer strategies in another order (bitfit without frozen, its family's first):
+    every figure of both draws each strategy in one colour and one marker, the registry's place decides it."""
+    from matplotlib.colors import to_hex
+
+    from reports.style import STYLES
+
+    drawn: dict[str, dict[str, set]] = {}
+    saved = plots.save
+
+    def capture(fig, directory, name, style):
+        for legend in fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]:
+            for handle, text in zip(legend.legend_handles, legend.get_texts()):
+                if hasattr(handle, "get_marker") and handle.get_marker() not in ("None", ""):
+                    looks = drawn.setdefault(directory.parent.name, {})
+                    looks.setdefault(text.get_text(), set()).add((to_hex(handle.get_color()), handle.get_marker()))
+        saved(fig, directory, name, style)
+
+    monkeypatch.setattr(plots, "save", capture)
+    runs = {"all-seven": make_results(), "four": make_results(strategies=("bitfit", "qlora", "lora", "full"))}
+    for name, results in runs.items():
+        render.write_single(load_results(write_run(tmp_path / name / "run", results)), STYLES["paper"],
+                            tmp_path / name / "report")
+    seven, four = ({strategy: looks for strategy, looks in drawn[name].items() if strategy in runs[name]["strategies"]}
+                   for name in ("all-seven", "four"))
+    assert set(four) == {"bitfit", "qlora", "lora", "full"} and len(seven) == 7
+    for name in four:
+        assert len(seven[name]) == 1 and seven[name] == four[name], name
+    assert len({look for looks in seven.values() for look in looks}) == 7  # and seven strategies, seven looks
