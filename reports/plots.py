@@ -354,7 +354,7 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
                   "estimator of Tang et al. 2020, from each strategy's i.i.d. trials only); band: ± 1 sd of the best of "
                   "n trials."), lambda: expected_best(results, table, style, palette)))
     if results.race is not None:
-        plots.append((Plot(RACE_TRACE, RACE_TRACE_CAPTION.format(split=split.capitalize(), metric=results.task.metric)),
+        plots.append((Plot(RACE_TRACE, RACE_TRACE_CAPTION.format(split=split, metric=results.task.metric)),
                       lambda: race_trace(results, style, palette)))
     plots += [
         (Plot("learning-curves", f"Dev {results.task.metric} during training of each strategy's best trial."),

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 RACE_TRACE = "race-trace"  # the trace figure's file stem
 RACE_TRACE_CAPTION = ("The race: each strategy's {split} {metric} at each look (interval at the look's level) against "
-                      "the training samples it had spent; x: where it was dropped.")
+                      "the training samples it had spent (dodged sideways where strategies had spent the same); x: "
+                      "where it was dropped.")
 STOPPED = {"one left": "one strategy was left", "all equivalent": "every strategy left was equivalent to the leader",
            "budget": "the budget ran out", "seeds": "the seed runs reached the most allowed (--max-seeds)"}
 
@@ -75,23 +76,27 @@ def race_trace(results: ComparisonRecord, style: Style, palette: Palette) -> Fig
     strategy left the race, an ×."""
     from reports.plots import legend_below, new_figure
 
+    from matplotlib.ticker import FuncFormatter
+
     race = results.race
     fig = new_figure(style, 1.3)
     ax = fig.add_subplot()
     names = list(dict.fromkeys(look.strategy for look in race.trace if look.estimate is not None))
-    for name in names:
+    spent = [look.samples for look in race.trace if look.estimate is not None]
+    dodge = 0.01 * ((max(spent) - min(spent)) or max(spent, default=1))  # every strategy starts at the same spend
+    for index, name in enumerate(names):
         looks = [look for look in race.trace if look.strategy == name and look.estimate is not None]
-        xs = [look.samples for look in looks]
+        xs = [look.samples + (index - (len(names) - 1) / 2) * dodge for look in looks]
         ax.errorbar(xs, [look.estimate for look in looks],
                     yerr=[[look.estimate - look.low for look in looks], [look.high - look.estimate for look in looks]],
                     color=palette.color(name), marker=palette.marker(name), markersize=style.marker_size * 0.8,
                     capsize=2, linewidth=1)
         gone = next((look for look in race.trace if look.strategy == name and look.status == "dropped"), None)
         if gone is not None and looks:
-            ax.plot(looks[-1].samples, looks[-1].estimate, marker="x", color="black", markersize=style.marker_size * 1.4,
+            ax.plot(xs[-1], looks[-1].estimate, marker="x", color="black", markersize=style.marker_size * 1.4,
                     linestyle="none")
-    ax.set_xscale("log")
-    ax.set_xlabel("training samples spent (tuning trials and seed runs)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: format_count(value)))
+    ax.set_xlabel("training samples spent (trials and seed runs)")
     ax.set_ylabel(f"{SPLIT_NAMES[race.split]} {results.task.metric}")
     ax.grid(True, alpha=0.3)
     legend_below(fig, names, style, palette, lines=True)

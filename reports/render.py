@@ -395,8 +395,10 @@ def honest_notes(results: ComparisonRecord, table: tables.MainTable) -> list[str
              if results.settings.get("first_trial") == "defaults" else "")
     small = (" That is a small search: a strategy whose good learning rates lie in a narrow range can look worse "
              "than it would with more trials." if results.budget.kind == "trials" and results.budget.per_strategy < 20 else "")
-    notes.append(f"**Budget:** every strategy had the same tuning budget ({results.budget.per_strategy:g} {results.budget.kind})."
-                 + first + small)
+    shared = (f"every strategy had the same tuning budget ({results.budget.per_strategy:g} {results.budget.kind})."
+              if results.race is None else f"a race: at most {results.budget.per_strategy:g} tuning "
+              f"{results.budget.kind} per strategy, spent only while the strategy was still in (The race).")
+    notes.append(f"**Budget:** {shared}" + first + small)
     notes.append(f"**Splits:** hyperparameters were selected on dev only, so dev scores are optimistic (the table's "
                  f"selection optimism); {split} scores "
                  f"come from the seed re-runs alone. Do not compare them with scores on other splits (e.g. GLUE test "
