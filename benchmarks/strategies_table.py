@@ -93,7 +93,15 @@ def comparison_args(args: argparse.Namespace) -> list[str]:
                       for flag in ([flag, str(getattr(args, name))] if getattr(args, name) else [])]
 
 
-def defaults_record(results: dict[str, Any], strategy: dict[str, Any]) -> dict[str, Any] | None:
+def defaults_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The trial that ran the defaults: the first, or the retry of it where a kill interrupted it (``retry_of``)."""
+    origin = {trial["number"]: trial["number"] if trial.get("retry_of") is None else trial["retry_of"]
+              for trial in trials}
+    runs = [trial for trial in trials if origin[trial["number"]] == 0]
+    return next((trial for trial in runs if trial["state"] == "COMPLETE"), runs[0] if runs else None)
+
+
+def defaults_record(results: dict[str, Any], strategy: dict[str, Any], number: int) -> dict[str, Any] | None:
     """The defaults trial's run record (trainable parameters, training time) from the comparison's Optuna storage."""
     import optuna
 
@@ -101,8 +109,8 @@ def defaults_record(results: dict[str, Any], strategy: dict[str, Any]) -> dict[s
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=strategy["study_name"], storage=results["storage"])
-    first = next((trial for trial in study.trials if trial.number == 0), None)
-    return None if first is None else first.user_attrs.get(TRIAL_RESULT)
+    trial = next((trial for trial in study.trials if trial.number == number), None)
+    return None if trial is None else trial.user_attrs.get(TRIAL_RESULT)
 
 
 def table_rows(results: dict[str, Any], majority: float, learned: dict[str, bool | None]) -> list[Row]:
@@ -117,8 +125,9 @@ def table_rows(results: dict[str, Any], majority: float, learned: dict[str, bool
     for name, strategy in results["strategies"].items():
         cls = STRATEGIES[name]
         trials = strategy.get("trials") or []
-        first = next((trial for trial in trials if trial["number"] == 0), None)
-        record = defaults_record(results, strategy) if first and first["state"] == "COMPLETE" else None
+        first = defaults_trial(trials)
+        record = (defaults_record(results, strategy, first["number"]) if first and first["state"] == "COMPLETE"
+                  else None)
         dev = first["value"] if record is not None else None
         low, high = wilson_interval(round(dev * dev_size), dev_size) if dev is not None else (None, None)
         best = strategy.get("best") or {}
