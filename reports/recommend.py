@@ -29,6 +29,7 @@ from core.exits import Exit
 from core.layout import RESULTS_FILE
 from core.constraints import DEFAULT_PREFERENCE, MATERIAL, PREFERENCES, Constraints, Limit, Preference
 from core.records import ComparisonRecord, SPLIT_NAMES
+from core.task_files import IMBALANCED  # a majority class at least this common is worth naming as a cause
 from reports.conclusions import Conclusions
 from reports.confidence import ALPHA, MAX_SEEDS, Analysis, PairVerdict
 from reports.pareto_sets import configurations
@@ -37,7 +38,6 @@ from core.units import format_bytes, format_count, format_milliseconds, format_s
 
 SMALL_PRESETS = ("smoke", "quick")
 FEW_STEPS = 100  # optimiser steps below which a fine-tuned encoder has hardly moved from its start
-IMBALANCED = 0.6  # a majority class at least this common is worth naming as a cause
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from runners.flags import (add_constraint_arguments, add_margin_argument, add_pr
 
 
 def build_parser() -> cli.ArgumentParser:
-    from studies.race import DEFAULT_TIME_BUDGET, MAX_SEEDS
+    from studies.race import DEFAULT_MAX_SEEDS, DEFAULT_TIME_BUDGET
 
     parser = cli.ArgumentParser(prog="python -m runners.choose", description=__doc__,
                                 exits=(Exit.PARTIAL, Exit.UNDETERMINED))
@@ -42,8 +42,8 @@ def build_parser() -> cli.ArgumentParser:
     spend.add_argument("--run-budget", type=cli.positive_int,
                        help="stop starting runs after this many (tuning trials and seed runs): reproducible with "
                             "one worker and the seeded sampler")
-    budget.add_argument("--max-seeds", type=cli.positive_int, default=MAX_SEEDS,
-                        help=f"seed runs per strategy the race may add to decide (default: {MAX_SEEDS})")
+    budget.add_argument("--max-seeds", type=cli.positive_int, default=DEFAULT_MAX_SEEDS,
+                        help=f"seed runs per strategy the race may add to decide (default: {DEFAULT_MAX_SEEDS})")
     race = parser.add_argument_group("the answer")
     add_margin_argument(race)
     add_prefer_argument(race)

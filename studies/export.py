@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
+from core.inference import TOLERANCE  # |Δlogit| float rounding explains: the exported files must be within it
 from core.layout import ComparisonDir, check_directory_target, staged_directory
 from core.records import ComparisonRecord, RunResult
 from core.schema import load_results
@@ -21,7 +22,6 @@ PROBES = [
     "the worst film this year", "wonderful and moving", "not funny at all , a chore to sit through",
 ]
 PROBE_PAIRS = ["it was good", "it was bad", "it was good", "it was bad", "it was good", "it was bad"]
-TOLERANCE = 1e-4  # |Δlogit| allowed between the exported files and peftbench's model (float rounding only)
 
 # The code README.md and the command print: the head applied by hand. ``logits`` is run on the exported
 # files before they are written (``check``), so this text is tested with every export.

@@ -42,7 +42,7 @@ from studies.results import first_failure, seed_results
 
 log = logging.getLogger("peftbench.race")
 DEFAULT_TIME_BUDGET = 15 * 60  # seconds: answers on the quick preset, 2 CPU cores (README, "Choose a strategy")
-MAX_SEEDS = 10
+DEFAULT_MAX_SEEDS = 10  # seed runs per strategy a race may add (--max-seeds)
 STATE = "race_state"  # user attribute of the race's own study: its state after the last look
 
 
@@ -52,7 +52,7 @@ class RaceSettings:
     alpha: float = 0.05
     budget_kind: str = "seconds"  # seconds | runs
     budget: float = DEFAULT_TIME_BUDGET
-    max_seeds: int = MAX_SEEDS
+    max_seeds: int = DEFAULT_MAX_SEEDS
     prefer: str = DEFAULT_PREFERENCE  # a key of core.constraints.PREFERENCES
     constraints: Constraints = Constraints()
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.inference import TOLERANCE
 from tests.test_cli_train import assert_one_line_error, run_cli
 
-TOLERANCE = 1e-4
 
 
 # ----------------------------------------------------------------------------- loading without peftbench
