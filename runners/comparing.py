@@ -145,7 +145,7 @@ def default_out(settings, suffix: str = "") -> Path:
     return RUNS_ROOT / (run_name(settings.task, settings.model, settings.preset.name) + suffix)
 
 
-class Progress:
+class TerminalProgress:
     """One bar for the whole comparison (the core draws one per run); plain lines in the log."""
 
     def __init__(self, settings, quiet: bool, logger: logging.Logger):
@@ -179,7 +179,7 @@ class Progress:
 
 def progress_for(quiet: bool):
     """The progress a comparison's processes show: the coordinator's bar and lines, unless --quiet."""
-    return lambda settings, coordinator, logger: Progress(settings, quiet or not coordinator, logger)
+    return lambda settings, coordinator, logger: TerminalProgress(settings, quiet or not coordinator, logger)
 
 
 def write_outputs(outcome, no_report: bool, margin: float | None = None) -> None:

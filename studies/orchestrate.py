@@ -41,7 +41,7 @@ class Options:
 
 
 class Progress(Protocol):
-    """What the command shows as it goes (``runners.compare.Progress``): one line per finished run."""
+    """What the command shows as it goes (``runners.comparing.TerminalProgress``): one line per finished run."""
 
     def say(self, line: str) -> None: ...
 

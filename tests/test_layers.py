@@ -60,3 +60,20 @@ def test_every_code_reference_in_the_architecture_doc_exists():
             missing.append(reference)
     missing += [path for path in sorted(paths) if not (ROOT / path).exists()]
     assert missing == []
+
+
+def test_no_two_modules_declare_the_same_constant_or_class():
+    """One source for each rule: a module-level constant or a class (records among them) is declared in one module,
+    and every other imports it."""
+    declared: dict[str, list[str]] = {}
+    for package in ALLOWED:
+        for path in sorted((ROOT / package).glob("*.py")):
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                targets = [node.target] if isinstance(node, ast.AnnAssign) else \
+                    node.targets if isinstance(node, ast.Assign) else []
+                names = [t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper() and len(t.id) > 1]
+                if isinstance(node, ast.ClassDef) and package != "strategies":
+                    names.append(node.name)
+                for name in names:
+                    declared.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in declared.items() if len(paths) > 1} == {}
