@@ -26,7 +26,8 @@ from core.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
 from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
 from reports.race import RACE_TRACE, RACE_TRACE_CAPTION, race_trace  # noqa: E402
 from reports.style import Palette, Style  # noqa: E402
-from reports.tables import CombinedTable, MainTable, StrategyRow  # noqa: E402
+from reports.tables import (MIN_IMPORTANCE_TRIALS, CombinedTable, MainTable, StrategyRow,  # noqa: E402
+                            importance_estimable)
 from core.units import format_count  # noqa: E402
 
 FORMATS = ("pdf", "png")
@@ -154,30 +155,29 @@ def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette:
 
 
 def seed_spread(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette) -> Figure:
-    """Every seed's score per strategy (points) over a box of their spread, one row per strategy, in the
-    table's order from the top (the top group's names in bold): horizontal, so twenty strategies' names stay
-    readable at a paper column's width."""
+    """Every seed's score per strategy (a strip of points) with the mean and its 95% interval (the conclusions';
+    ± sd where there is none) as a bar beneath, one row per strategy, in the table's order from the top (the top
+    group's names in bold): horizontal, so fifty strategies' names stay readable at a paper column's width. No
+    box: three points do not make quartiles."""
     rows = scored(table)[::-1]
     row_height = style.font / 72 * 1.9  # inches per strategy: one line of tick labels with some air
     fig = new_figure(style, max(1.0, (len(rows) * row_height + 0.6) / style.height))
     ax = fig.add_subplot()
     metric = results.task.metric
     for position, row in enumerate(rows):
+        colour = palette.color(row.strategy)
+        ax.errorbar(row.score.mean, position - 0.18, xerr=error_bar(row), color=colour, marker="|",
+                    markersize=style.marker_size * 1.6, capsize=2, linewidth=style.line_width * 0.8, zorder=2)
         values = list(results.strategies[row.strategy].scores(table.split, metric).values())
-        if len(values) >= 3:
-            ax.boxplot([values], positions=[position], widths=0.55, showfliers=False, patch_artist=True,
-                       orientation="horizontal",
-                       boxprops={"facecolor": palette.color(row.strategy), "alpha": 0.18, "linewidth": 0.6},
-                       medianprops={"color": palette.color(row.strategy), "linewidth": style.line_width},
-                       whiskerprops={"linewidth": 0.6}, capprops={"linewidth": 0.6})
-        offsets = [0.0] if len(values) == 1 else [-0.15 + 0.3 * i / (len(values) - 1) for i in range(len(values))]
-        ax.plot(values, [position + o for o in offsets], color=palette.color(row.strategy),
-                marker=palette.marker(row.strategy), linestyle="none", alpha=0.9, zorder=3)
+        offsets = [0.0] if len(values) == 1 else [0.02 + 0.2 * i / (len(values) - 1) for i in range(len(values))]
+        ax.plot(values, [position + o for o in offsets], color=colour, marker=palette.marker(row.strategy),
+                linestyle="none", alpha=0.9, zorder=3)
     ax.set_yticks(range(len(rows)), [r.strategy for r in rows])
     for label, row in zip(ax.get_yticklabels(), rows):
         label.set_fontweight("bold" if row.top else "normal")
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.set_xlabel(f"{score_label(table)} per seed")
+    bars = "95% interval" if table.conclusions.analysis else "± sd"
+    ax.set_xlabel(f"{score_label(table)}: each seed (points),\nmean and {bars} (bar)")
     ax.grid(axis="y", visible=False)
     return fig
 
@@ -265,7 +265,7 @@ def expected_best(results: ComparisonRecord, table: MainTable, style: Style, pal
 def importance(results: ComparisonRecord, style: Style, palette: Palette) -> Figure:
     """Small multiples: each strategy's hyperparameter importances (PED-ANOVA, summing to 1); each row of
     panels is as tall as its longest list, so bars have the same thickness everywhere."""
-    names = list(results.strategies)
+    names = importance_estimable(results)
     columns = style.panel_columns
     found = [results.strategies[name].param_importance or {} for name in names]
     rows = [max(max(len(f) for f in found[i:i + columns]), 2) for i in range(0, len(names), columns)]
@@ -280,10 +280,6 @@ def importance(results: ComparisonRecord, style: Style, palette: Palette) -> Fig
         ax.grid(axis="y", visible=False)
         ax.set_xlim(0, 1)
         ax.set_xticks([0, 0.5, 1])
-        if not importances:
-            ax.set_axis_off()
-            ax.text(0.0, 0.5, "n/a: fewer than\n2 complete trials", ha="left", va="center", transform=ax.transAxes)
-            continue
         ordered = sorted(importances.items(), key=lambda item: item[1])
         ax.barh([k for k, _ in ordered], [v for _, v in ordered], color=palette.color(name), height=0.7)
         ax.set_ylim(len(ordered) - 0.4 - rows[index // columns], len(ordered) - 0.4)  # same bar thickness per row
@@ -337,8 +333,8 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
             (Plot("tradeoff-time", f"{split.capitalize()} {results.task.metric} (mean, {bars}) against training time "
                   f"per run.{top}"),
              lambda: tradeoff(results, table, style, palette, time_axis(rows))),
-            (Plot("seeds", f"{split.capitalize()} {results.task.metric} of every seed run (box: quartiles, "
-                  "shown from 3 seeds), best first; names in bold: the top group."),
+            (Plot("seeds", f"{split.capitalize()} {results.task.metric} of every seed run (points) and the mean with "
+                  f"its {bars} (bar beneath), best first; names in bold: the top group."),
              lambda: seed_spread(results, table, style, palette)),
         ]
     if any(row.latency_ms is not None for row in rows):
@@ -361,9 +357,11 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
          lambda: learning_curves(results, style, palette)),
         (Plot("history", "Optimisation history: best dev score so far against trial number, per strategy."),
          lambda: optimisation_history(results, style, palette)),
-        (Plot("importance", "Hyperparameter importance per strategy (Optuna PED-ANOVA over the tuning trials; "
-              "with few trials these are rough)."), lambda: importance(results, style, palette)),
     ]
+    if importance_estimable(results):
+        plots.append((Plot("importance", f"Hyperparameter importance per strategy (Optuna PED-ANOVA over the tuning "
+                           f"trials), for the strategies with at least {MIN_IMPORTANCE_TRIALS} complete trials."),
+                      lambda: importance(results, style, palette)))
     with matplotlib.rc_context(style.rc()):
         for plot, draw in plots:
             save(draw(), directory, plot.name, style)

@@ -399,6 +399,11 @@ def honest_notes(results: ComparisonRecord, table: tables.MainTable) -> list[str
               if results.race is None else f"a race: at most {results.budget.per_strategy:g} tuning "
               f"{results.budget.kind} per strategy, spent only while the strategy was still in (The race).")
     notes.append(f"**Budget:** {shared}" + first + small)
+    unestimated = [name for name in results.strategies if name not in tables.importance_estimable(results)]
+    if unestimated:
+        notes.append(f"**Hyperparameter importance** is not shown for {len(unestimated)} of the "
+                     f"{len(results.strategies)} strategies: fewer than {tables.MIN_IMPORTANCE_TRIALS} complete tuning "
+                     f"trials each, too few to estimate it (PED-ANOVA compares the best 10% of the trials with the rest).")
     notes.append(f"**Splits:** hyperparameters were selected on dev only, so dev scores are optimistic (the table's "
                  f"selection optimism); {split} scores "
                  f"come from the seed re-runs alone. Do not compare them with scores on other splits (e.g. GLUE test "

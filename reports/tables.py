@@ -22,6 +22,16 @@ from reports.confidence import ALPHA, MAX_SEEDS, Excess, Interval, PairVerdict
 from reports.expected import WITHIN, ExpectedCurve, expected_curve
 from core.units import format_bytes, format_count, format_milliseconds, format_percent, significant
 
+# Complete tuning trials a strategy needs before its hyperparameter importances mean anything: PED-ANOVA compares
+# the best 10% of the trials with all of them, so below ten the "best 10%" is a single trial.
+MIN_IMPORTANCE_TRIALS = 10
+
+
+def importance_estimable(results: ComparisonRecord) -> list[str]:
+    """The strategies with importances measured over at least MIN_IMPORTANCE_TRIALS complete trials."""
+    return [name for name, strategy in results.strategies.items() if strategy.param_importance and
+            sum(trial.state == "COMPLETE" for trial in strategy.trials) >= MIN_IMPORTANCE_TRIALS]
+
 METRIC_DECIMALS = 3
 NONE = "—"
 

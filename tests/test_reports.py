@@ -27,7 +27,7 @@ from tests.fixtures.make_results import make_results, smoke_results, variant, wi
 from tests.test_cli_train import assert_one_line_error, run_cli
 
 FIGURES = ("tradeoff-params", "tradeoff-memory", "tradeoff-time", "seeds", "tradeoff-latency", "learning-curves",
-           "history", "importance")
+           "history")  # and importance, only with enough trials (below)
 PAPER_DPI, PAPER_WIDTH, SLIDES_DPI, SLIDES_WIDTH = 300, 3.3, 150, 8.0
 
 
@@ -620,3 +620,16 @@ def test_a_strategy_has_the_same_colour_and_marker_in_every_figure_of_reports_th
     for name in four:
         assert len(seven[name]) == 1 and seven[name] == four[name], name
     assert len({look for looks in seven.values() for look in looks}) == 7  # and seven strategies, seven looks
+
+
+def test_importances_are_drawn_only_from_enough_trials_and_the_report_says_when_not(tmp_path):
+    from reports.tables import MIN_IMPORTANCE_TRIALS
+
+    few = write_run(tmp_path / "few", make_results(strategies=("lora", "full"), trial_count=4))
+    many = write_run(tmp_path / "many", make_results(strategies=("lora", "full"), trial_count=MIN_IMPORTANCE_TRIALS + 2))
+    for run in (few, many):
+        assert render.write_report(run).is_file()
+    assert not (few / "report" / "importance.png").exists()
+    assert "**Hyperparameter importance** is not shown for 2 of the 2" in (few / "report" / "report.md").read_text()
+    assert (many / "report" / "importance.png").is_file()
+    assert "**Hyperparameter importance** is not shown" not in (many / "report" / "report.md").read_text()
