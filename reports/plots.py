@@ -116,14 +116,13 @@ LATENCY_AXIS = Axis("latency_ms", "inference latency per example, batch 1 (ms)",
                     alternative="merged_latency_ms", alternative_label="merged (hollow)")
 
 
-def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette, axis: Axis) -> Figure:
-    """Score against one cost, mean and 95% interval (the conclusions'; ± sd where there is none), with the
-    Pareto front of the means and the top group bold in the legend; strategies without the cost are left out. Where ``axis.alternative`` is set, a strategy that has it is drawn there too,
-    hollow and joined to its first point, and the front runs over both."""
+def draw_tradeoff(ax, table: MainTable, style: Style, palette: Palette, axis: Axis) -> tuple[list[StrategyRow], bool]:
+    """Score against one cost on ``ax``: mean and 95% interval (the conclusions'; ± sd where there is none) and the
+    Pareto front of the means; strategies without the cost are left out. Where ``axis.alternative`` is set, a
+    strategy that has it is drawn there too, hollow and joined to its first point, and the front runs over both.
+    Returns the rows drawn and whether any alternative was."""
     rows = [row for row in scored(table) if getattr(row, axis.measure) is not None]
-    fig = new_figure(style, 1.25)
-    ax = fig.add_subplot()
-    points = []
+    points, hollow = [], False
     for row in rows:
         x = axis.scale(getattr(row, axis.measure))
         points.append((x, row.score.mean))
@@ -132,25 +131,72 @@ def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette:
                     elinewidth=style.line_width * 0.8, zorder=3)
         other = getattr(row, axis.alternative) if axis.alternative else None
         if other is not None:
+            hollow = True
             points.append((axis.scale(other), row.score.mean))
             ax.plot([x, axis.scale(other)], [row.score.mean] * 2, color=palette.color(row.strategy),
                     linewidth=style.line_width * 0.6, zorder=2)
             ax.plot(axis.scale(other), row.score.mean, color=palette.color(row.strategy),
                     marker=palette.marker(row.strategy), markerfacecolor="white", linestyle="none", zorder=3)
-    front = pareto_front(points)
-    ax.step(*zip(*front), where="post", color="0.55", linestyle="--", linewidth=style.line_width * 0.8, zorder=1)
+    if points:
+        front = pareto_front(points)
+        ax.step(*zip(*front), where="post", color="0.55", linestyle="--", linewidth=style.line_width * 0.8, zorder=1)
     if axis.log:
         ax.set_xscale("log")
     else:
         ax.set_xlim(left=0)  # from zero, so a 10% saving looks like one
     ax.set_xlabel(axis.label)
+    return rows, hollow
+
+
+def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette, axis: Axis) -> Figure:
+    """Score against one cost (draw_tradeoff), the top group bold in the legend."""
+    fig = new_figure(style, 1.25)
+    ax = fig.add_subplot()
+    rows, hollow = draw_tradeoff(ax, table, style, palette, axis)
     shown = "95% interval" if table.conclusions.analysis else "± sd"
     ax.set_ylabel(f"{score_label(table)}\n(mean, {shown}, {results.seeds} seeds)")
     extra = [Line2D([], [], color="0.55", linestyle="--", label="Pareto front")]
-    if axis.alternative and any(getattr(row, axis.alternative) is not None for row in rows):
+    if hollow:
         extra.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
                             label=axis.alternative_label))
     legend_below(fig, [r.strategy for r in rows], style, palette, extra=extra, bold=top_group(table))
+    return fig
+
+
+def cost_axes(rows: list[StrategyRow]) -> list[Axis]:
+    """Every cost a comparison measured, as the per-cost figures draw it."""
+    axes = [Axis("trainable_params", "trainable parameters (log scale)", float, log=True),
+            byte_axis(rows, "peak memory"), time_axis(rows)]
+    return axes + ([LATENCY_AXIS] if any(row.latency_ms is not None for row in rows) else [])
+
+
+def tradeoff_panels(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette) -> Figure:
+    """The paper figure: score against every cost, one panel each with a shared score axis, a dotted line at the
+    reference strategy's mean (full fine-tuning) and one legend for all, two columns wide."""
+    axes_drawn = cost_axes(scored(table))
+    columns = 2
+    panels = math.ceil(len(axes_drawn) / columns)
+    fig = Figure(figsize=(style.wide_width, style.height * 0.8 * panels + 0.9), layout="constrained")
+    axes = fig.subplots(panels, columns, sharey=True, squeeze=False).ravel()
+    reference = next((row for row in scored(table) if row.info.reference), None)
+    hollow = False
+    for ax, axis in zip(axes, axes_drawn):
+        _, drew = draw_tradeoff(ax, table, style, palette, axis)
+        hollow = hollow or drew
+        if reference is not None:
+            ax.axhline(reference.score.mean, color="0.35", linestyle=":", linewidth=style.line_width * 0.8, zorder=0)
+    for ax in axes[len(axes_drawn):]:
+        ax.set_visible(False)
+    shown = "95% interval" if table.conclusions.analysis else "± sd"
+    fig.supylabel(f"{score_label(table)} (mean, {shown}, {results.seeds} seeds)", fontsize=style.font)
+    extra = [Line2D([], [], color="0.55", linestyle="--", label="Pareto front")]
+    if reference is not None:
+        extra.append(Line2D([], [], color="0.35", linestyle=":", label=f"{reference.strategy} (reference)"))
+    if hollow:
+        extra.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
+                            label=LATENCY_AXIS.alternative_label))
+    legend_below(fig, [r.strategy for r in scored(table)], style, palette, extra=extra, bold=top_group(table),
+                 columns=style.legend_columns * 2)
     return fig
 
 
@@ -344,6 +390,12 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
                   "weights (hollow, where merging kept the predictions); the dashed line is the Pareto front over "
                   f"both.{top}"),
              lambda: tradeoff(results, table, style, palette, LATENCY_AXIS)))
+    if rows:
+        plots.append(
+            (Plot("tradeoff-panels", f"{split.capitalize()} {results.task.metric} (mean, {bars}) against each cost, "
+                  "for a paper's full width: the dashed line in each panel is the Pareto front, the dotted line the "
+                  f"reference strategy's mean (full fine-tuning).{top}"),
+             lambda: tradeoff_panels(results, table, style, palette)))
     if expected_curves(table):
         plots.append(
             (Plot("expected-best", f"Expected best dev {results.task.metric} after n trials of random search (unbiased "

@@ -69,6 +69,7 @@ class Palette:
 class Style:
     name: str
     width: float  # inches: one paper column is ~3.3 in
+    wide_width: float  # inches, a figure of several panels: both columns of a paper (~6.9 in)
     height: float  # inches, for a single-panel figure
     font: float  # points; paper figures keep every text ≥ 7 pt at print size
     dpi: int  # PNG resolution
@@ -89,8 +90,9 @@ class Style:
 
 
 STYLES = {
-    "paper": Style("paper", width=3.3, height=2.5, font=7.5, dpi=300, marker_size=4.5, line_width=1.0,
+    "paper": Style("paper", width=3.3, wide_width=6.9, height=2.5, font=7.5, dpi=300, marker_size=4.5,
+                   line_width=1.0,
                    legend_columns=4, panel_columns=2),
-    "slides": Style("slides", width=8.0, height=4.8, font=14, dpi=150, marker_size=8, line_width=2.0,
+    "slides": Style("slides", width=8.0, wide_width=8.0, height=4.8, font=14, dpi=150, marker_size=8, line_width=2.0,
                     legend_columns=4, panel_columns=3),
 }

@@ -26,9 +26,10 @@ from reports.tables import main_table
 from tests.fixtures.make_results import make_results, smoke_results, variant, without_predictions, write_run
 from tests.test_cli_train import assert_one_line_error, run_cli
 
-FIGURES = ("tradeoff-params", "tradeoff-memory", "tradeoff-time", "seeds", "tradeoff-latency", "learning-curves",
-           "history")  # and importance, only with enough trials (below)
-PAPER_DPI, PAPER_WIDTH, SLIDES_DPI, SLIDES_WIDTH = 300, 3.3, 150, 8.0
+FIGURES = ("tradeoff-params", "tradeoff-memory", "tradeoff-time", "seeds", "tradeoff-latency", "tradeoff-panels",
+           "learning-curves", "history")  # and importance, only with enough trials (below)
+WIDE_FIGURES = ("tradeoff-panels",)  # across both columns of a paper
+PAPER_DPI, PAPER_WIDTH, PAPER_WIDE_WIDTH, SLIDES_DPI, SLIDES_WIDTH = 300, 3.3, 6.9, 150, 8.0
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +224,7 @@ def test_every_figure_exists_as_pdf_and_png_at_paper_width(sst2):
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5_000, name
         pixels = matplotlib.image.imread(png)
         height, width = pixels.shape[:2]
-        assert width == round(PAPER_WIDTH * PAPER_DPI), name
+        assert width == round((PAPER_WIDE_WIDTH if name in WIDE_FIGURES else PAPER_WIDTH) * PAPER_DPI), name
         assert PAPER_WIDTH * PAPER_DPI * 0.5 < height < 7 * PAPER_DPI, name
         assert pixels[..., :3].std() > 0.05, f"{name}.png is blank"
         colours = {tuple(p) for p in (pixels[::7, ::7, :3] * 255).astype(int).reshape(-1, 3)}
@@ -633,3 +634,19 @@ def test_importances_are_drawn_only_from_enough_trials_and_the_report_says_when_
     assert "**Hyperparameter importance** is not shown for 2 of the 2" in (few / "report" / "report.md").read_text()
     assert (many / "report" / "importance.png").is_file()
     assert "**Hyperparameter importance** is not shown" not in (many / "report" / "report.md").read_text()
+
+
+def test_the_paper_figure_has_a_panel_per_cost_sharing_the_score_axis_and_a_line_at_full(sst2):
+    from reports.style import STYLES, Palette
+
+    results = load_results(sst2)
+    table = main_table(results)
+    fig = plots.tradeoff_panels(results, table, STYLES["paper"], Palette(row.info for row in table.rows))
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    full = next(row for row in table.rows if row.strategy == "full").score.mean
+    assert [ax.get_xlabel().split(" (")[0] for ax in panels] == [
+        "trainable parameters", "peak memory", "training time per run", "inference latency per example, batch 1"]
+    assert all(ax.get_shared_y_axes().joined(panels[0], ax) for ax in panels)
+    for ax in panels:
+        assert any(line.get_linestyle() == ":" and list(line.get_ydata()) == [full, full] for line in ax.lines)
+    assert fig.get_figwidth() == pytest.approx(PAPER_WIDE_WIDTH)
