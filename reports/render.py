@@ -21,6 +21,7 @@ from reports import tables
 from reports.confidence import ALPHA
 from reports.expected import WITHIN, startup_trials
 from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
+from reports.methods import methods_markdown
 from reports.race import RACE_TRACE, race_markdown
 from core.constraints import MATERIAL
 from reports.recommend import recommend, render as render_recommendation
@@ -90,6 +91,7 @@ def write_single(results: ComparisonRecord, style: Style, target: Path, margin: 
         write_tables(stage, "table", grid, tables.main_csv(table), notes)
         verdicts = verdicts_section(table, stage)
         (stage / "expected.csv").write_text(tables.expected_csv(table))
+        (stage / "methods.md").write_text(methods_markdown(results, table))
         plots = write_figures(results, table, stage, style)
         front, plots = pareto_section(results, stage, plots)
         race, plots = race_section(results, plots)
@@ -177,6 +179,8 @@ hyperparameters were chosen on.
 ## Setup
 
 {setup_markdown(results)}
+A paragraph for a paper's methods section, written from the same file: [methods.md](methods.md).
+
 ## Results ({split} {results.task.metric}, {results.seeds} seed{'s' if results.seeds != 1 else ''} per strategy)
 
 {tables.to_markdown(grid)}

@@ -650,3 +650,12 @@ def test_the_paper_figure_has_a_panel_per_cost_sharing_the_score_axis_and_a_line
     for ax in panels:
         assert any(line.get_linestyle() == ":" and list(line.get_ydata()) == [full, full] for line in ax.lines)
     assert fig.get_figwidth() == pytest.approx(PAPER_WIDE_WIDTH)
+
+
+def test_methods_md_states_the_setup_and_statistics_from_results_json(sst2):
+    text = (sst2 / "report" / "methods.md").read_text()
+    for fragment in ("We compare 7 fine-tuning strategies", "2,000 of its 66,349 training examples", "4 trials per strategy",
+                     "the first of which ran the strategy's default configuration", "re-trained with 3 seeds",
+                     "within ±0.05", "Bonferroni-corrected over all 21 pairs", "peft 0.21.2"):
+        assert fragment in text, fragment
+    assert "[methods.md](methods.md)" in (sst2 / "report" / "report.md").read_text()
