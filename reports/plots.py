@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Collection
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
@@ -228,6 +229,41 @@ def seed_spread(results: ComparisonRecord, table: MainTable, style: Style, palet
     return fig
 
 
+def confusion_matrices(results: ComparisonRecord, table: MainTable, style: Style, palette: Palette) -> Figure:
+    """Small multiples, one per strategy in the table's order: the confusion matrix of its chosen configuration on
+    the ranking split, summed over its seed runs and shown as each true class's share of predictions (rows sum to
+    1), with that share printed in each cell."""
+    gold = np.asarray(results.task.labels[table.split])
+    classes = results.task.num_labels
+    rows = [row for row in scored(table) if all(run.predictions and table.split in run.predictions
+                                                for run in results.strategies[row.strategy].seed_runs)]
+    columns = (style.panel_columns + 1) * (1 if len(rows) <= 12 else 2)
+    panels = math.ceil(len(rows) / columns)
+    size = style.width / columns
+    fig = Figure(figsize=(style.width, panels * size * 1.15 + 0.4), layout="constrained")
+    axes = fig.subplots(panels, columns, squeeze=False).ravel()
+    for ax, row in zip(axes, rows):
+        counts = np.zeros((classes, classes))
+        for run in results.strategies[row.strategy].seed_runs:
+            np.add.at(counts, (gold, np.asarray(run.predictions[table.split])), 1)
+        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        ax.imshow(shares, vmin=0, vmax=1, cmap="Greys")
+        for (true, predicted), share in np.ndenumerate(shares):
+            ax.text(predicted, true, f"{share:.2f}", ha="center", va="center", fontsize=style.font - 1,
+                    color="white" if share > 0.5 else "black")
+        ax.set_title(row.strategy, color=palette.color(row.strategy), fontweight="bold" if row.top else "normal",
+                     fontsize=style.font, pad=2)
+        ax.set_xticks(range(classes))
+        ax.set_yticks(range(classes))
+        ax.tick_params(length=0, labelsize=style.font - 1.5)
+        ax.grid(False)
+    for ax in axes[len(rows):]:
+        ax.set_visible(False)
+    fig.supxlabel("predicted class", fontsize=style.font)
+    fig.supylabel("true class", fontsize=style.font)
+    return fig
+
+
 def learning_curves(results: ComparisonRecord, style: Style, palette: Palette) -> Figure:
     """Dev score against training samples seen, for the trial each strategy's study picked as best."""
     fig = new_figure(style, 1.25)
@@ -396,6 +432,12 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
                   "for a paper's full width: the dashed line in each panel is the Pareto front, the dotted line the "
                   f"reference strategy's mean (full fine-tuning).{top}"),
              lambda: tradeoff_panels(results, table, style, palette)))
+    if results.task.labels and results.task.num_labels > 1 and table.split in results.task.labels and any(
+            run.predictions for row in rows for run in results.strategies[row.strategy].seed_runs):
+        plots.append(
+            (Plot("confusion", f"Confusion matrix of each strategy's chosen configuration on {split}, summed over its "
+                  "seed runs: each true class's share of predictions (rows sum to 1); titles in bold: the top "
+                  "group."), lambda: confusion_matrices(results, table, style, palette)))
     if expected_curves(table):
         plots.append(
             (Plot("expected-best", f"Expected best dev {results.task.metric} after n trials of random search (unbiased "

@@ -27,7 +27,7 @@ from tests.fixtures.make_results import make_results, smoke_results, variant, wi
 from tests.test_cli_train import assert_one_line_error, run_cli
 
 FIGURES = ("tradeoff-params", "tradeoff-memory", "tradeoff-time", "seeds", "tradeoff-latency", "tradeoff-panels",
-           "learning-curves", "history")  # and importance, only with enough trials (below)
+           "confusion", "learning-curves", "history")  # and importance, only with enough trials (below)
 WIDE_FIGURES = ("tradeoff-panels",)  # across both columns of a paper
 PAPER_DPI, PAPER_WIDTH, PAPER_WIDE_WIDTH, SLIDES_DPI, SLIDES_WIDTH = 300, 3.3, 6.9, 150, 8.0
 
@@ -659,3 +659,18 @@ def test_methods_md_states_the_setup_and_statistics_from_results_json(sst2):
                      "within ±0.05", "Bonferroni-corrected over all 21 pairs", "peft 0.21.2"):
         assert fragment in text, fragment
     assert "[methods.md](methods.md)" in (sst2 / "report" / "report.md").read_text()
+
+
+def test_each_confusion_matrix_is_the_seed_runs_predictions_against_the_gold_labels(sst2):
+    from reports.style import STYLES, Palette
+
+    results = load_results(sst2)
+    table = main_table(results)
+    fig = plots.confusion_matrices(results, table, STYLES["paper"], Palette(row.info for row in table.rows))
+    first = table.rows[0]
+    gold = np.asarray(results.task.labels[table.split])
+    predicted = np.concatenate([run.predictions[table.split] for run in results.strategies[first.strategy].seed_runs])
+    truth = np.tile(gold, len(results.strategies[first.strategy].seed_runs))
+    expected = [f"{np.mean(predicted[truth == t] == p):.2f}" for t in (0, 1) for p in (0, 1)]
+    ax = fig.axes[0]
+    assert ax.get_title() == first.strategy and [text.get_text() for text in ax.texts] == expected
