@@ -8,8 +8,9 @@ from core.records import SPLIT_NAMES, ComparisonRecord
 from core.units import format_count
 from reports.tables import MainTable
 
-PRUNERS = {"halving": "successive-halving", "median": "median", "hyperband": "Hyperband", "none": "no"}
-SAMPLERS = {"tpe": "TPE", "random": "random"}
+# how a paper names studies.compare's samplers and pruners
+PRUNER_NAMES = {"halving": "successive-halving", "median": "median", "hyperband": "Hyperband", "none": "no"}
+SAMPLER_NAMES = {"tpe": "TPE", "random": "random"}
 
 
 def names(items: list[str]) -> str:
@@ -32,10 +33,10 @@ def methods_markdown(results: ComparisonRecord, table: MainTable) -> str:
         spend = (f"up to {spend} in a race (`runners.choose`) that stopped spending on a strategy once another was "
                  f"shown better")
     startup = settings.get("startup_trials")
-    sampler = SAMPLERS.get(settings.get("sampler"), settings.get("sampler"))
+    sampler = SAMPLER_NAMES.get(settings.get("sampler"), settings.get("sampler"))
     search = (f"Hyperparameters were tuned with Optuna's {sampler} sampler"
               + (f" (its first {startup} trials not model-guided)" if sampler == "TPE" and startup else "")
-              + f" and {PRUNERS.get(settings.get('pruner'), settings.get('pruner'))} pruning at "
+              + f" and {PRUNER_NAMES.get(settings.get('pruner'), settings.get('pruner'))} pruning at "
               f"{settings.get('evals_per_epoch')} dev evaluations per epoch, {spend}"
               + (", the first of which ran the strategy's default configuration" if settings.get("first_trial") ==
                  "defaults" else "") + ", selecting on the dev split")

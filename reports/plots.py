@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from core.pareto import front_indices  # noqa: E402
+from reports.across_tasks import AcrossTasks  # noqa: E402
 from reports.expected import ExpectedCurve  # noqa: E402
 from core.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
 from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
@@ -518,9 +519,46 @@ def pareto_plots(results: ComparisonRecord, style: Style, palette: Palette) -> l
              lambda cost=cost: pareto_sets(results, points, cost, style, palette)) for cost in results.costs]
 
 
-def write_combined_figure(table: CombinedTable, directory: Path, style: Style) -> Plot:
-    plot = Plot("combined", "Score of every strategy on each comparison (mean ± sd over seeds); filled: in that "
-                "comparison's top group, hollow: shown worse than its best.")
+def critical_difference(test: AcrossTasks, style: Style, palette: Palette) -> Figure:
+    """Average rank over the comparisons (1 best) of every strategy, one row each, best at the top, with its rank in
+    each comparison (small points); the Nemenyi critical difference as a bar above; strategies whose average
+    ranks lie within it of each other joined by a bar at the right (Demšar's critical-difference diagram, drawn
+    as rows so that long names stay readable at a column's width)."""
+    order = test.strategies[::-1]
+    row_height = style.font / 72 * 1.9
+    fig = new_figure(style, max(1.0, (len(order) * row_height + 0.9) / style.height))
+    ax = fig.add_subplot()
+    k = len(order)
+    for position, name in enumerate(order):
+        ax.plot(test.ranks[name], [position] * len(test.ranks[name]), color=palette.color(name),
+                marker=palette.marker(name), linestyle="none", alpha=0.35, markersize=style.marker_size * 0.7)
+        ax.plot(test.average(name), position, color=palette.color(name), marker=palette.marker(name),
+                linestyle="none", markersize=style.marker_size * 1.3, zorder=3)
+    for index, clique in enumerate(test.cliques()):
+        rows = [order.index(name) for name in clique]
+        ax.plot([k + 0.35 + 0.2 * index] * 2, [min(rows), max(rows)], color="0.25", linewidth=style.line_width * 2.5,
+                solid_capstyle="round")
+    ax.plot([1, 1 + test.critical_difference], [k - 0.2] * 2, color="black", linewidth=style.line_width * 1.5)
+    ax.text(1, k - 0.05, f"CD = {test.critical_difference:.2f}", va="bottom", fontsize=style.font - 0.5)
+    ax.set_yticks(range(k), order)
+    ax.set_ylim(-0.6, k + 0.5)
+    ax.set_xlim(0.7, k + 0.6 + 0.2 * len(test.cliques()))
+    ax.set_xlabel(f"rank over {test.comparisons} comparisons (1 best)")
+    ax.grid(axis="y", visible=False)
+    return fig
+
+
+def write_combined_figures(table: CombinedTable, test: AcrossTasks | None, directory: Path, style: Style) -> list[Plot]:
+    palette = Palette(table.infos.values())
+    plots = [(Plot("combined", "Score of every strategy on each comparison (mean ± sd over seeds); filled: in that "
+                   "comparison's top group, hollow: shown worse than its best."),
+              lambda: combined(table, style, palette))]
+    if test is not None:
+        plots.append((Plot("critical-difference", f"Average rank over the {test.comparisons} comparisons (1 best; "
+                           "small points: each comparison's rank); bar above: the Nemenyi critical difference at "
+                           f"{test.alpha:g}; bars at the right join strategies whose average ranks are within it "
+                           "(Demšar 2006)."), lambda: critical_difference(test, style, palette)))
     with matplotlib.rc_context(style.rc()):
-        save(combined(table, style, Palette(table.infos.values())), directory, plot.name, style)
-    return plot
+        for plot, draw in plots:
+            save(draw(), directory, plot.name, style)
+    return [plot for plot, _ in plots]

@@ -18,6 +18,7 @@ from core.layout import COMBINED_REPORT_DIR, REPORT_DIR, check_directory_target,
 from core.records import ComparisonRecord, SPLIT_NAMES
 from core.schema import load_results
 from reports import tables
+from reports.across_tasks import AcrossTasks, across_tasks
 from reports.confidence import ALPHA
 from reports.expected import WITHIN, startup_trials
 from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
@@ -496,20 +497,48 @@ def write_reports(run_dirs: Sequence[Path | str], style: str = "paper", out: Pat
 
 def write_combined(runs: list[ComparisonRecord], style: Style, target: Path, reports: list[Path],
                    margin: float | None = None) -> Path:
-    from reports.plots import write_combined_figure
+    from reports.plots import write_combined_figures
 
     table = tables.combined_table(runs, margin)
     grid = tables.combined_grid(table)
     notes = tables.combined_notes(table)
+    test = across_tasks(table)
     with report_directory(target) as stage:
         write_tables(stage, "table", grid, tables.combined_csv(table), notes)
-        plot = write_combined_figure(table, stage, style)
-        (stage / "report.md").write_text(combined_markdown(runs, table, grid, notes, plot, target, reports, margin))
+        plots = write_combined_figures(table, test, stage, style)
+        (stage / "report.md").write_text(combined_markdown(runs, table, grid, notes, plots, target, reports, margin,
+                                                           test))
     return target / "report.md"
 
 
+def across_markdown(test: AcrossTasks | None, plots: Sequence["Plot"]) -> str:
+    """The test across comparisons: average ranks, Friedman, the Nemenyi critical difference, its figure."""
+    if test is None:
+        return "No test across comparisons: it needs at least 2 comparisons and 2 strategies measured in all.\n"
+    rows = ["| strategy | average rank | rank in each comparison |", "|:--|--:|:--|"]
+    rows += [f"| {name} | {test.average(name):.2f} | {', '.join(f'{r:g}' for r in test.ranks[name])} |"
+             for name in test.strategies]
+    f_part = f", Iman–Davenport F = {test.f_statistic:.2f}" if test.f_statistic is not None else ""
+    p = f"p = {test.p_value:.2g}" if test.p_value >= 0.001 else "p < 0.001"
+    verdict = (f"the ranks differ ({p} < {test.alpha:g}); average ranks further apart than the "
+               f"critical difference differ" if test.differs else
+               f"no evidence that the ranks differ ({p}): no strategy is shown better than another "
+               f"across these comparisons, whatever the average ranks")
+    joined = "; ".join(", ".join(clique) for clique in test.cliques()) or "none"
+    return f"""Over the {len(test.strategies)} strategies measured in all {test.comparisons} comparisons: the Friedman test
+(χ²_F = {test.chi_square:.2f}{f_part}): {verdict}. Nemenyi critical difference at {test.alpha:g}: {test.critical_difference:.2f}
+ranks (Demšar 2006: ranks per comparison need neither commensurable scores nor normality; with few comparisons
+the critical difference is wide, and a difference of average ranks smaller than it says nothing). Within it of each
+other: {joined}.
+
+{chr(10).join(rows)}
+
+{figure_markdown([plot for plot in plots if plot.name == "critical-difference"])}"""
+
+
 def combined_markdown(runs: list[ComparisonRecord], table: tables.CombinedTable, grid: tables.Grid, notes: list[str],
-                      plot: "Plot", target: Path, reports: list[Path], margin: float | None) -> str:
+                      plots: Sequence["Plot"], target: Path, reports: list[Path], margin: float | None,
+                      test: AcrossTasks | None) -> str:
     rows = ["| comparison | model | preset | train examples | seeds | device | report |",
             "|:--|:--|:--|--:|--:|:--|:--|"]
     for label, run, report in zip(table.labels, runs, reports):
@@ -540,9 +569,12 @@ Each comparison is analysed here at a family-wise error of {ALPHA / len(runs):.3
 comparisons), so that every verdict this recommendation rests on holds together; each comparison's own report
 judges it alone, at {ALPHA:g}.
 
+## Across comparisons (ranks, Friedman, Nemenyi)
+
+{across_markdown(test, plots)}
 ## Figure
 
-{figure_markdown([plot])}
+{figure_markdown([plot for plot in plots if plot.name == "combined"])}
 ## What these numbers do and don't show
 
 - Each comparison's own report lists its caveats (seeds, budget, data subset, costs); they all apply here.
