@@ -23,6 +23,7 @@ from reports.confidence import ALPHA
 from reports.expected import WITHIN, startup_trials
 from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
 from reports.methods import methods_markdown
+from reports.paper_table import DEFAULT_COLUMNS, paper_latex
 from reports.race import RACE_TRACE, race_markdown
 from core.constraints import MATERIAL
 from reports.recommend import recommend, render as render_recommendation
@@ -75,14 +76,15 @@ def figure_markdown(plots: Sequence["Plot"]) -> str:
 
 # ----------------------------------------------------------------------------- one comparison
 def write_report(run_dir: Path | str, style: str = "paper", out: Path | str | None = None,
-                 margin: float | None = None) -> Path:
+                 margin: float | None = None, columns: Sequence[str] = DEFAULT_COLUMNS) -> Path:
     """Regenerate ``RUN_DIR/report/`` (or ``out``) from ``RUN_DIR/results.json``, verdicts at equivalence
     ``margin`` (default: the engine's for the metric); returns report.md."""
     results = load_results(run_dir)
-    return write_single(results, STYLES[style], Path(out) if out else results.directory / REPORT_DIR, margin)
+    return write_single(results, STYLES[style], Path(out) if out else results.directory / REPORT_DIR, margin, columns)
 
 
-def write_single(results: ComparisonRecord, style: Style, target: Path, margin: float | None = None) -> Path:
+def write_single(results: ComparisonRecord, style: Style, target: Path, margin: float | None = None,
+                 columns: Sequence[str] = DEFAULT_COLUMNS) -> Path:
     from reports.plots import write_figures
 
     table = tables.main_table(results, margin)
@@ -93,6 +95,7 @@ def write_single(results: ComparisonRecord, style: Style, target: Path, margin: 
         verdicts = verdicts_section(table, stage)
         (stage / "expected.csv").write_text(tables.expected_csv(table))
         (stage / "methods.md").write_text(methods_markdown(results, table))
+        (stage / "paper.tex").write_text(paper_latex(table, columns, label=f"tab:{results.task.name}"))
         plots = write_figures(results, table, stage, style)
         front, plots = pareto_section(results, stage, plots)
         race, plots = race_section(results, plots)
@@ -186,7 +189,9 @@ A paragraph for a paper's methods section, written from the same file: [methods.
 
 {tables.to_markdown(grid)}
 {bullets(notes)}
-Also as [table.csv](table.csv) (full precision) and [table.tex](table.tex) (booktabs).
+Also as [table.csv](table.csv) (full precision), [table.tex](table.tex) (booktabs, every column) and
+[paper.tex](paper.tex) (a table float to `\\input` as it is: caption, label, column groups, scores in percent;
+`runners.report --columns` chooses its columns).
 
 ## Which strategies can be told apart
 
@@ -478,7 +483,7 @@ def artifact_range(rows: list[tables.StrategyRow]) -> str:
 
 # ----------------------------------------------------------------------------- several comparisons
 def write_reports(run_dirs: Sequence[Path | str], style: str = "paper", out: Path | str | None = None,
-                  margin: float | None = None) -> list[Path]:
+                  margin: float | None = None, columns: Sequence[str] = DEFAULT_COLUMNS) -> list[Path]:
     """One comparison: its report (in ``out`` or RUN_DIR/report). Several: each one's own report, then a
     combined one in ``out`` (default runs/combined-report). Every results.json is validated before anything
     is written. Returns the report.md paths, combined last."""
@@ -487,11 +492,12 @@ def write_reports(run_dirs: Sequence[Path | str], style: str = "paper", out: Pat
     if len(set(directories)) != len(directories):
         raise UserError("the same comparison directory was given twice")
     if len(runs) == 1:
-        return [write_single(runs[0], STYLES[style], Path(out) if out else runs[0].directory / REPORT_DIR, margin)]
+        return [write_single(runs[0], STYLES[style], Path(out) if out else runs[0].directory / REPORT_DIR, margin,
+                             columns)]
     target = Path(out) if out else COMBINED_REPORT_DIR
     for directory in [target] + [run.directory / REPORT_DIR for run in runs]:
         check_replaceable(directory)
-    written = [write_single(run, STYLES[style], run.directory / REPORT_DIR, margin) for run in runs]
+    written = [write_single(run, STYLES[style], run.directory / REPORT_DIR, margin, columns) for run in runs]
     return written + [write_combined(runs, STYLES[style], target, written, margin)]
 
 

@@ -20,7 +20,8 @@ from reports.render import write_report, write_reports
 from reports.style import STYLES
 from core.sweep_manifest import is_sweep
 from reports.sweep_render import write_sweep_report
-from runners.flags import add_margin_argument
+from reports.paper_table import DEFAULT_COLUMNS, PAPER_COLUMNS, parse_columns
+from runners.flags import add_margin_argument, flag_type
 
 __all__ = ["main", "write_report"]  # write_report: what runners.compare calls after a comparison
 
@@ -34,6 +35,9 @@ def build_parser() -> cli.ArgumentParser:
     parser.add_argument("--out", help=f"output directory (default: RUN_DIR/report; with several RUN_DIRs the "
                         f"combined report, default {COMBINED_REPORT_DIR}/)")
     add_margin_argument(parser)
+    parser.add_argument("--columns", type=flag_type(parse_columns), default=DEFAULT_COLUMNS,
+                        help=f"paper.tex's columns, comma-separated, or all: {', '.join(PAPER_COLUMNS)} (default: "
+                             f"{','.join(DEFAULT_COLUMNS)}); table.tex keeps every column")
     return parser
 
 
@@ -45,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UserError(f"{sweeps[0]} is a data-size sweep; report it on its own")
         print(write_sweep_report(sweeps[0], args.style, args.out, args.margin))
         return 0
-    for path in write_reports(args.run_dirs, args.style, args.out, args.margin):
+    for path in write_reports(args.run_dirs, args.style, args.out, args.margin, args.columns):
         print(path)
     return 0
 

@@ -562,13 +562,15 @@ def test_the_margin_flag_sets_what_equivalent_means(sst2, tmp_path):
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_the_latex_tables_compile(sst2, tmp_path):
-    """table.tex and verdicts.tex, \\input in a document with booktabs, compile with pdflatex."""
+    """table.tex, verdicts.tex and the paper's table float, \\input in a document with booktabs, compile with
+    pdflatex."""
     document = tmp_path / "paper.tex"
     report = sst2 / "report"
     document.write_text("\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage[utf8]{inputenc}"
                         "\\usepackage{booktabs}\\usepackage{graphicx}\\begin{document}"
                         + "".join(f"\\resizebox{{\\textwidth}}{{!}}{{\\input{{{report / name}}}}}\n\n"
-                                  for name in ("table.tex", "verdicts.tex")) + "\\end{document}\n")
+                                  for name in ("table.tex", "verdicts.tex"))
+                        + f"\\input{{{report / 'paper.tex'}}}\n" + "\\end{document}\n")
     process = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert process.returncode == 0, process.stdout[-2000:]
@@ -697,3 +699,21 @@ def test_a_report_over_three_comparisons_ranks_the_strategies_and_tests_across_t
     chi_square = stats.friedmanchisquare(*means.T).statistic
     assert f"χ²_F = {chi_square:.2f}" in section
     assert (tmp_path / "all" / "critical-difference.png").is_file() and "Nemenyi critical difference at 0.05" in section
+
+
+def test_paper_tex_is_a_captioned_float_with_column_groups_the_top_group_bold_and_chosen_columns(sst2, tmp_path):
+    from reports.paper_table import WORSE_MARK, shown_worse
+
+    tex = (sst2 / "report" / "paper.tex").read_text()
+    assert tex.startswith("\\begin{table}") and "\\caption{" in tex and "\\label{tab:sst2}" in tex
+    assert "\\cmidrule(lr){2-2} \\cmidrule(lr){3-4}" in tex and "Mem. (GiB)" in tex
+    table = main_table(load_results(sst2))
+    for row in table.rows:
+        line = next(line for line in tex.splitlines() if line.split(" & ")[0] in (row.strategy, f"\\textbf{{{row.strategy}}}"))
+        mean = f"{100 * row.score.mean:.1f}"
+        assert (f"\\textbf{{{mean} $\\pm$" in line) == row.top and (WORSE_MARK in line) == (row.strategy in shown_worse(table))
+    process = run_cli("runners.report", str(sst2), "--out", str(tmp_path / "r"), "--columns", "score,macro_f1,latency")
+    assert process.returncode == 0, process.stderr
+    tex = (tmp_path / "r" / "paper.tex").read_text()
+    assert "Macro f1" in tex and "Latency (ms)" in tex and "Mem. (GiB)" not in tex
+    assert_one_line_error(run_cli("runners.report", str(sst2), "--columns", "score,bogus"), "unknown --columns bogus")
