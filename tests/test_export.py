@@ -3,7 +3,7 @@ peft adapter folder with our head beside it, and ``runners.export`` writes the c
 merged plain ``transformers`` folder or (decoders) an ``AutoModelForSequenceClassification`` folder.
 
 What a user runs without peftbench is written here with peft, transformers and safetensors alone
-(``standalone_logits``: the head applied by hand, as README.md's "Deploy" section shows), and its
+(``standalone_logits``: the head applied by hand, as docs/guides/deploy.md shows), and its
 predictions are compared with peftbench's own (``strategies.load_trained``, inputs built by ``core.data``).
 """
 
@@ -275,9 +275,8 @@ def test_bad_export_input_is_one_line_and_exit_2(args, fragment, run_dir, tmp_pa
     assert not (tmp_path / "out").exists()
 
 
-def test_the_readme_shows_the_code_every_export_is_checked_with():
+def test_the_deploy_guide_shows_the_code_every_export_is_checked_with():
     from studies.export import LOAD_MERGED, PREDICT
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    deploy = readme.split("## Deploy a chosen strategy", 1)[1].split("\n## ", 1)[0]
+    deploy = (Path(__file__).resolve().parents[1] / "docs" / "guides" / "deploy.md").read_text(encoding="utf-8")
     assert PREDICT in deploy and LOAD_MERGED in deploy

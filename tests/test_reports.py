@@ -576,10 +576,9 @@ def test_the_latex_tables_compile(sst2, tmp_path):
     assert process.returncode == 0, process.stdout[-2000:]
 
 
-def test_the_readme_explains_the_verdicts_in_the_reports_words():
-    """README's recommend section gives each verdict's meaning in the two sentences the report prints."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Reports and a recommendation", 1)[1].split("\n## ", 1)[0]
+def test_the_reports_guide_explains_the_verdicts_in_the_reports_words():
+    """The reports guide gives each verdict's meaning in the two sentences the report prints."""
+    section = (Path(__file__).resolve().parents[1] / "docs" / "guides" / "reports.md").read_text(encoding="utf-8")
     for verdict, meaning in VERDICT_MEANINGS.items():
         assert f"- **{verdict}**: {meaning[0].upper()}{meaning[1:]}" in section
         assert meaning.count(". ") == 1 and meaning.endswith(".")  # two sentences
