@@ -167,8 +167,8 @@ def write_sweep_figures(sweep: Sweep, found: list[Curve], tables_by_size: SizeTa
     split = SPLIT_NAMES[sweep.split]
     level = f"{1 - ALPHA / len(sweep.points):.1%}"
     plots = [(Plot("data-size", f"{split.capitalize()} {sweep.metric} against training examples (log scale): "
-                   f"mean over seeds, band: its {level} interval (seeds and {split} rows; every size at a joint 95%; "
-                   f"none where not analysed); filled markers: the top group at that size, hollow: shown worse than "
+                   f"mean over seeds, bar: its {level} interval (seeds and {split} rows; every size at a joint 95%; "
+                   f"none where not analysed), strategies dodged sideways at each size; filled markers: the top group at that size, hollow: shown worse than "
                    f"its best."),
               lambda: data_size_figure(sweep, found, style, palette))]
     if any(expected_curves(table) for _, table in tables_by_size):
@@ -182,24 +182,27 @@ def write_sweep_figures(sweep: Sweep, found: list[Curve], tables_by_size: SizeTa
 
 
 def data_size_figure(sweep: Sweep, found: list[Curve], style: Style, palette: "Palette") -> "Figure":
-    """Score against training examples on a log axis, one line per strategy with its interval band; a marker
-    is filled where the strategy is in that size's top group."""
+    """Score against training examples on a log axis, one line per strategy with its interval as an error bar,
+    the strategies dodged sideways at each size so that bars do not hide each other (bands of 7 or 25 strategies
+    overlap into one grey); a marker is filled where the strategy is in that size's top group."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     from reports.plots import legend_below, new_figure
 
     fig = new_figure(style, 1.3)
     ax = fig.add_subplot()
-    for curve in found:
-        xs = [p.examples for p in curve.points]
+    step = min(0.012, 0.3 / max(len(found), 1))  # decades between neighbouring strategies at one size
+    for index, curve in enumerate(found):
+        shift = 10 ** ((index - (len(found) - 1) / 2) * step)
+        xs = [p.examples * shift for p in curve.points]
         colour = palette.color(curve.strategy)
-        low = [p.interval.low if p.interval else p.summary.mean for p in curve.points]
-        high = [p.interval.high if p.interval else p.summary.mean for p in curve.points]
-        ax.fill_between(xs, low, high, color=colour, alpha=0.12, linewidth=0, zorder=1)
-        ax.plot(xs, [p.summary.mean for p in curve.points], color=colour, zorder=3)
-        for point in curve.points:
-            ax.plot(point.examples, point.summary.mean, color=colour, marker=palette.marker(curve.strategy),
-                    markerfacecolor=colour if point.top else "white", linestyle="none", zorder=4)
+        ax.plot(xs, [p.summary.mean for p in curve.points], color=colour, linewidth=style.line_width * 0.8, zorder=3)
+        for x, point in zip(xs, curve.points):
+            below = point.summary.mean - point.interval.low if point.interval else 0.0
+            above = point.interval.high - point.summary.mean if point.interval else 0.0
+            ax.errorbar(x, point.summary.mean, yerr=[[below], [above]], color=colour,
+                        marker=palette.marker(curve.strategy), markerfacecolor=colour if point.top else "white",
+                        linestyle="none", capsize=1.5, elinewidth=style.line_width * 0.7, zorder=4)
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(FixedLocator([p.examples for p in sweep.points]))
     ax.xaxis.set_minor_locator(NullLocator())
