@@ -162,7 +162,9 @@ def data_majorities(results: dict[str, Any], data_dir: str | None) -> dict[str, 
 
 
 def verdict(learned: bool | None) -> str:
-    return "–" if learned is None else "yes" if learned else "**no**"
+    """The engine's verdict against the majority class: shown, or not shown (which is not "did not learn": with 2
+    seeds its t interval has one degree of freedom, Bonferroni over every strategy)."""
+    return "–" if learned is None else "yes" if learned else "not shown"
 
 
 def percent(value: float | None, digits: int = 1) -> str:
@@ -195,7 +197,9 @@ def render(results: dict[str, Any], rows: list[Row], majorities: dict[str, float
         f"sampler over the strategy's own search space, successive-halving pruning), the same budget for every "
         f"strategy, each on its own learning-rate scale; **held-out**: that configuration re-run over "
         f"{settings['seeds']} seeds, the mean on the held-out split; **learned**: whether those seed runs beat the "
-        f"majority class beyond noise by the confidence engine (docs/statistics.md);",
+        f"majority class beyond noise by the confidence engine (docs/statistics.md; *not shown* is not *did not learn*: with "
+        f"{settings['seeds']} seeds the seed term has {settings['seeds'] - 1} degree(s) of freedom and the test is "
+        f"corrected over {len(rows)} strategies, so only a wide margin shows);",
         f"- **trainable** parameters and **train s** (training seconds, evaluations excluded) are the defaults run's.",
         "",
         f"**Majority class**: {percent(majorities['dev'])} % of dev, {percent(majorities.get('heldout'))} % of "
