@@ -82,8 +82,8 @@ def race_trace(results: ComparisonRecord, style: Style, palette: Palette) -> Fig
     fig = new_figure(style, 1.3)
     ax = fig.add_subplot()
     names = list(dict.fromkeys(look.strategy for look in race.trace if look.estimate is not None))
-    spent = [look.samples for look in race.trace if look.estimate is not None]
-    dodge = 0.01 * ((max(spent) - min(spent)) or max(spent, default=1))  # every strategy starts at the same spend
+    spent = [look.samples for look in race.trace if look.estimate is not None] or [1]
+    dodge = 0.01 * ((max(spent) - min(spent)) or max(spent))  # every strategy starts at the same spend
     for index, name in enumerate(names):
         looks = [look for look in race.trace if look.strategy == name and look.estimate is not None]
         xs = [look.samples + (index - (len(names) - 1) / 2) * dodge for look in looks]

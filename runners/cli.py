@@ -25,11 +25,11 @@ NOT_COMMANDS = ("cli", "common", "flags")  # modules of runners/ that are not co
 # with a main() is a command too, described by its docstring's first line.
 SUMMARIES = {
     "compare": "tune every strategy on an equal budget, re-run the best with several seeds, write the report",
-    "choose": "race the strategies to an answer: budget only for those still in contention (default 15 min)",
     "train": "train one run of one strategy and print its record",
     "report": "re-render a comparison's report (or combine several) from results.json, without training",
     "recommend": "which strategy to use, under memory, time, parameter and size constraints",
     "export": "a comparison's trained model for use without peftbench (peft adapter or merged model, and head)",
+    "choose": "race the strategies to an answer: budget only for those still in contention (default 15 min)",
 }
 
 
