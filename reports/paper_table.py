@@ -111,8 +111,7 @@ def paper_latex(table: MainTable, columns: Sequence[str] = DEFAULT_COLUMNS, labe
         cells = [f"\\textbf{{{tex_escape(row.strategy)}}}" if row.top else tex_escape(row.strategy)]
         for index, column in enumerate(chosen):
             text = column.cell(row, table)
-            bold = (column.group == "{metric}" and column.cell is score and row.top) or (
-                index in best and column.value(row) == best[index])
+            bold = (column.cell is score and row.top) or (index in best and column.value(row) == best[index])
             cells.append("--" if text is None else f"\\textbf{{{text}}}" if bold else text)
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{caption(table, rows)}}}", f"\\label{{{label}}}",

@@ -70,6 +70,11 @@ def score_label(table: MainTable) -> str:
     return f"{SPLIT_NAMES[table.split]} {table.metric}"
 
 
+def interval_name(table: MainTable) -> str:
+    """What the error bars are: the conclusions' interval, or the seeds' sd where nothing was analysed."""
+    return "95% interval" if table.conclusions.analysis else "± sd"
+
+
 def top_group(table: MainTable) -> list[str]:
     return [row.strategy for row in table.rows if row.top]
 
@@ -114,6 +119,7 @@ def time_axis(rows: list[StrategyRow]) -> Axis:
                 lambda s: s / 60 if minutes else s)
 
 
+PARAMS_AXIS = Axis("trainable_params", "trainable parameters (log scale)", float, log=True)
 LATENCY_AXIS = Axis("latency_ms", "inference latency per example, batch 1 (ms)", float,
                     alternative="merged_latency_ms", alternative_label="merged (hollow)")
 
@@ -155,7 +161,7 @@ def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette:
     fig = new_figure(style, 1.25)
     ax = fig.add_subplot()
     rows, hollow = draw_tradeoff(ax, table, style, palette, axis)
-    shown = "95% interval" if table.conclusions.analysis else "± sd"
+    shown = interval_name(table)
     ax.set_ylabel(f"{score_label(table)}\n(mean, {shown}, {results.seeds} seeds)")
     extra = [Line2D([], [], color="0.55", linestyle="--", label="Pareto front")]
     if hollow:
@@ -167,8 +173,7 @@ def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette:
 
 def cost_axes(rows: list[StrategyRow]) -> list[Axis]:
     """Every cost a comparison measured, as the per-cost figures draw it."""
-    axes = [Axis("trainable_params", "trainable parameters (log scale)", float, log=True),
-            byte_axis(rows, "peak memory"), time_axis(rows)]
+    axes = [PARAMS_AXIS, byte_axis(rows, "peak memory"), time_axis(rows)]
     return axes + ([LATENCY_AXIS] if any(row.latency_ms is not None for row in rows) else [])
 
 
@@ -189,7 +194,7 @@ def tradeoff_panels(results: ComparisonRecord, table: MainTable, style: Style, p
             ax.axhline(reference.score.mean, color="0.35", linestyle=":", linewidth=style.line_width * 0.8, zorder=0)
     for ax in axes[len(axes_drawn):]:
         ax.set_visible(False)
-    shown = "95% interval" if table.conclusions.analysis else "± sd"
+    shown = interval_name(table)
     fig.supylabel(f"{score_label(table)} (mean, {shown}, {results.seeds} seeds)", fontsize=style.font)
     extra = [Line2D([], [], color="0.55", linestyle="--", label="Pareto front")]
     if reference is not None:
@@ -224,8 +229,7 @@ def seed_spread(results: ComparisonRecord, table: MainTable, style: Style, palet
     for label, row in zip(ax.get_yticklabels(), rows):
         label.set_fontweight("bold" if row.top else "normal")
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    bars = "95% interval" if table.conclusions.analysis else "± sd"
-    ax.set_xlabel(f"{score_label(table)}: each seed (points),\nmean and {bars} (bar)")
+    ax.set_xlabel(f"{score_label(table)}: each seed (points),\nmean and {interval_name(table)} (bar)")
     ax.grid(axis="y", visible=False)
     return fig
 
@@ -408,8 +412,7 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
             (Plot("tradeoff-params", f"{split.capitalize()} {results.task.metric} (mean, {bars}) against trainable "
                   "parameters (log scale); the dashed line is the Pareto front (no strategy is both smaller and "
                   f"better).{top}"),
-             lambda: tradeoff(results, table, style, palette, Axis("trainable_params", "trainable parameters (log scale)",
-                                                          float, log=True))),
+             lambda: tradeoff(results, table, style, palette, PARAMS_AXIS)),
             (Plot("tradeoff-memory", f"{split.capitalize()} {results.task.metric} (mean, {bars}) against peak memory "
                   f"per run.{top}"),
              lambda: tradeoff(results, table, style, palette, byte_axis(rows, "peak memory"))),

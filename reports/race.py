@@ -74,9 +74,9 @@ def score_cell(look: RaceLook) -> str:
 def race_trace(results: ComparisonRecord, style: Style, palette: Palette) -> Figure:
     """Each strategy's score against the training samples it had spent, look by look, with its interval; where a
     strategy left the race, an ×."""
-    from reports.plots import legend_below, new_figure
-
     from matplotlib.ticker import FuncFormatter
+
+    from reports.plots import legend_below, new_figure
 
     race = results.race
     fig = new_figure(style, 1.3)

@@ -409,7 +409,8 @@ def honest_notes(results: ComparisonRecord, table: tables.MainTable) -> list[str
               if results.race is None else f"a race: at most {results.budget.per_strategy:g} tuning "
               f"{results.budget.kind} per strategy, spent only while the strategy was still in (The race).")
     notes.append(f"**Budget:** {shared}" + first + small)
-    unestimated = [name for name in results.strategies if name not in tables.importance_estimable(results)]
+    estimable = tables.importance_estimable(results)
+    unestimated = [name for name in results.strategies if name not in estimable]
     if unestimated:
         notes.append(f"**Hyperparameter importance** is not shown for {len(unestimated)} of the "
                      f"{len(results.strategies)} strategies: fewer than {tables.MIN_IMPORTANCE_TRIALS} complete tuning "

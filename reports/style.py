@@ -3,6 +3,7 @@ colour and marker in every figure of every report (paper or slides)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -31,8 +32,9 @@ class Palette:
         from matplotlib import colormaps
         from matplotlib.colors import to_hex
 
-        placed: dict[str, dict[str, tuple[int, int | None]]] = {family: {} for family in FAMILY_COLORMAPS}
-        loose: dict[str, list[str]] = {}
+        placed: dict[str, dict[str, int]] = {family: {} for family in FAMILY_COLORMAPS}  # family → name → place
+        sizes: dict[str, int] = {}  # family → its registered members, as declared
+        loose: dict[str, list[str]] = {}  # strategies without a declared place, in the order given
         for item in strategies:
             info = item if isinstance(item, StrategyInfo) else None
             name, family = (info.name, info.family) if info else item
@@ -40,16 +42,18 @@ class Palette:
             if name in members or name in loose.get(family, []):
                 continue
             if info is not None and info.family_index is not None:
-                members[name] = (info.family_index, info.family_size)
+                members[name] = info.family_index
+                sizes[family] = max(sizes.get(family, 0), info.family_size or 0)
             else:
                 loose.setdefault(family, []).append(name)
         self.looks: dict[str, Look] = {}  # in family order: legends list strategies family by family
         for family, members in placed.items():
-            free = (index for index in range(10**6) if index not in {i for i, _ in members.values()})
-            members.update({name: (next(free), None) for name in loose.get(family, [])})
-            size = max([s or 0 for _, s in members.values()] + [i + 1 for i, _ in members.values()], default=0)
+            taken = set(members.values())
+            free = (index for index in itertools.count() if index not in taken)
+            members.update({name: next(free) for name in loose.get(family, [])})
+            size = max([sizes.get(family, 0)] + [index + 1 for index in members.values()])
             cmap = colormaps[FAMILY_COLORMAPS.get(family, "Greys")]
-            for name, (index, _) in sorted(members.items(), key=lambda item: item[1][0]):
+            for name, index in sorted(members.items(), key=lambda item: item[1]):
                 shade = 0.85 if size == 1 else 0.95 - 0.5 * index / (size - 1)
                 self.looks[name] = Look(to_hex(cmap(shade)), MARKERS[index % len(MARKERS)])
 
@@ -91,8 +95,7 @@ class Style:
 
 STYLES = {
     "paper": Style("paper", width=3.3, wide_width=6.9, height=2.5, font=7.5, dpi=300, marker_size=4.5,
-                   line_width=1.0,
-                   legend_columns=4, panel_columns=2),
+                   line_width=1.0, legend_columns=4, panel_columns=2),
     "slides": Style("slides", width=8.0, wide_width=8.0, height=4.8, font=14, dpi=150, marker_size=8, line_width=2.0,
                     legend_columns=4, panel_columns=3),
 }
