@@ -20,7 +20,7 @@ WORSE_MARK = r"$^{\downarrow}$"
 class PaperColumn:
     group: str  # the column group its header sits under ("{metric}" is replaced by the table's)
     header: str  # LaTeX, with its unit
-    cell: Callable[[StrategyRow, MainTable], str | None]  # None: not measured
+    cell: Callable[[StrategyRow], str | None]  # None: not measured
     best: str | None = None  # "min" | "max": bold the best value (costs only; scores bold the top group)
     value: Callable[[StrategyRow], float | None] = lambda row: None
 
@@ -29,26 +29,22 @@ def percent(value: float | None) -> str | None:
     return None if value is None else f"{100 * value:.1f}"
 
 
-def score(row: StrategyRow, table: MainTable) -> str | None:
+def score(row: StrategyRow) -> str | None:
     if row.score is None:
         return None
     half = (row.interval.high - row.interval.low) / 2 if row.interval else row.score.std
-    text = f"{100 * row.score.mean:.1f}" + (f" $\\pm$ {100 * half:.1f}" if half is not None else "")
-    return text + (WORSE_MARK if row.strategy in shown_worse(table) else "")
+    return f"{100 * row.score.mean:.1f}" + (f" $\\pm$ {100 * half:.1f}" if half is not None else "")
 
 
 def shown_worse(table: MainTable) -> set[str]:
-    """The strategies the best is *better* than by the corrected tests."""
+    """The strategies the best is *better* than by the corrected tests: those analysed and not in the top group."""
     analysis = table.conclusions.analysis
-    if analysis is None:
-        return set()
-    best = analysis.ranking[0]
-    return {pair.behind for pair in analysis.pairs if pair.ahead == best and pair.verdict == "better"}
+    return set() if analysis is None else set(analysis.ranking) - set(analysis.top_group)
 
 
 def beside(metric: str) -> PaperColumn:
     return PaperColumn("{metric}", tex_escape(BESIDE.get(metric, metric).capitalize()),
-                       lambda row, table: percent(row.beside.get(metric)))
+                       lambda row: percent(row.beside.get(metric)))
 
 
 PAPER_COLUMNS: dict[str, PaperColumn] = {
@@ -56,18 +52,18 @@ PAPER_COLUMNS: dict[str, PaperColumn] = {
     "macro_f1": beside("macro_f1"),
     "recall": beside("recall"),
     "mcc": beside("mcc"),
-    "dev": PaperColumn("{metric}", "Dev", lambda row, table: percent(row.dev.mean if row.dev else None)),
+    "dev": PaperColumn("{metric}", "Dev", lambda row: percent(row.dev.mean if row.dev else None)),
     "trainable": PaperColumn("Cost per run", "Train. (\\%)",
-                             lambda row, table: None if row.trainable_percent is None
+                             lambda row: None if row.trainable_percent is None
                              else f"{row.trainable_percent:.3g}", "min", lambda row: row.trainable_percent),
     "memory": PaperColumn("Cost per run", "Mem. (GiB)",
-                          lambda row, table: None if row.peak_memory_bytes is None
+                          lambda row: None if row.peak_memory_bytes is None
                           else f"{row.peak_memory_bytes / 2**30:.2f}", "min", lambda row: row.peak_memory_bytes),
     "time": PaperColumn("Cost per run", "Time (s)",
-                        lambda row, table: None if row.train_seconds is None else f"{row.train_seconds:.1f}", "min",
+                        lambda row: None if row.train_seconds is None else f"{row.train_seconds:.1f}", "min",
                         lambda row: row.train_seconds),
     "latency": PaperColumn("Inference", "Latency (ms)",
-                           lambda row, table: None if row.latency_ms is None else f"{row.latency_ms:.2f}", "min",
+                           lambda row: None if row.latency_ms is None else f"{row.latency_ms:.2f}", "min",
                            lambda row: row.latency_ms),
 }
 DEFAULT_COLUMNS = ("score", "trainable", "memory")  # fits one column of a two-column paper; --columns adds more
@@ -105,12 +101,15 @@ def paper_latex(table: MainTable, columns: Sequence[str] = DEFAULT_COLUMNS, labe
         heads.append(f"\\multicolumn{{{span}}}{{c}}{{{tex_escape(group)}}}")
         rules.append(f"\\cmidrule(lr){{{start}-{start + span - 1}}}")
         start += span
+    worse = shown_worse(table)
     lines += [" & ".join(heads) + r" \\", " ".join(rules),
               " & ".join(["Strategy"] + [column.header for column in chosen]) + r" \\", r"\midrule"]
     for row in rows:
         cells = [f"\\textbf{{{tex_escape(row.strategy)}}}" if row.top else tex_escape(row.strategy)]
         for index, column in enumerate(chosen):
-            text = column.cell(row, table)
+            text = column.cell(row)
+            if text is not None and column.cell is score and row.strategy in worse:
+                text += WORSE_MARK
             bold = (column.cell is score and row.top) or (index in best and column.value(row) == best[index])
             cells.append("--" if text is None else f"\\textbf{{{text}}}" if bold else text)
         lines.append(" & ".join(cells) + r" \\")
