@@ -168,8 +168,8 @@ def write_sweep_figures(sweep: Sweep, found: list[Curve], tables_by_size: SizeTa
     level = f"{1 - ALPHA / len(sweep.points):.1%}"
     plots = [(Plot("data-size", f"{split.capitalize()} {sweep.metric} against training examples (log scale): "
                    f"mean over seeds, bar: its {level} interval (seeds and {split} rows; every size at a joint 95%; "
-                   f"none where not analysed), strategies dodged sideways at each size; filled markers: the top group at that size, hollow: shown worse than "
-                   f"its best."),
+                   f"none where not analysed), strategies dodged sideways at each size; filled markers: the top group "
+                   f"at that size, hollow: shown worse than its best."),
               lambda: data_size_figure(sweep, found, style, palette))]
     if any(expected_curves(table) for _, table in tables_by_size):
         plots.append((Plot("expected-best", f"Expected best dev {sweep.metric} after n trials of random search at "

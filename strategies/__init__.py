@@ -119,10 +119,18 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (  # one line 
     Supertuning,
     Beft,
 )}
-for _family in {cls.family for cls in STRATEGIES.values()}:  # each strategy's fixed look in reports (reports.style)
-    _members = [cls for cls in STRATEGIES.values() if cls.family == _family]
-    for _index, _cls in enumerate(_members):
-        _cls.family_index, _cls.family_size = _index, len(_members)
+
+
+def _place_in_families() -> None:
+    """Each strategy's place among its family's registered strategies, in registry order: it fixes the strategy's
+    colour and marker in every report (reports.style)."""
+    for family in {cls.family for cls in STRATEGIES.values()}:
+        members = [cls for cls in STRATEGIES.values() if cls.family == family]
+        for index, cls in enumerate(members):
+            cls.family_index, cls.family_size = index, len(members)
+
+
+_place_in_families()
 
 
 DEFAULT_GROUP = "classic"  # what runners.compare compares unless told otherwise
