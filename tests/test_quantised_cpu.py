@@ -21,10 +21,13 @@ from core.build import build_model  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
 from core.tasks import load_task  # noqa: E402
 from core.train import train  # noqa: E402
-from strategies import get_strategy  # noqa: E402
+from core.strategy import Strategy  # noqa: E402
+from strategies import STRATEGIES, get_strategy  # noqa: E402
 
 REPACK_FLAG = "support_avx512bf16_for_cpu"  # bitsandbytes' own attribute name (Linear4bit.__init__)
 HAS_AVX512_BF16 = bool(has_avx512bf16())
+# every strategy that loads its encoder quantised (it declares quantization()), so a new one is forced too
+QUANTISED_ENCODERS = [name for name, cls in STRATEGIES.items() if cls.quantization is not Strategy.quantization]
 
 
 @pytest.fixture
@@ -52,7 +55,7 @@ def eval_pass(model, tokenizer_dir: str) -> torch.Tensor:
         return model(batch["input_ids"], batch["attention_mask"])
 
 
-@pytest.mark.parametrize("strategy", ["qlora", "qdora"])
+@pytest.mark.parametrize("strategy", QUANTISED_ENCODERS)
 def test_the_first_eval_pass_never_repacks_even_with_the_flag_forced_on(repack_flag_on, tiny_model, strategy):
     """The model build runs an eval pass without grad (is_causal) before the strategy's prepare(): with the
     flag on, that pass repacked every quantised layer on the old code."""
@@ -64,7 +67,7 @@ def test_the_first_eval_pass_never_repacks_even_with_the_flag_forced_on(repack_f
     assert repacked(model) == []
 
 
-@pytest.mark.parametrize("strategy", ["qlora", "qdora"])
+@pytest.mark.parametrize("strategy", QUANTISED_ENCODERS)
 def test_training_evaluation_and_reload_work_with_the_flag_forced_on(repack_flag_on, tiny_model, data_dir,
                                                                       tmp_path, strategy):
     """A whole run, dev evaluations mid-training included, then a reload that predicts the same."""
