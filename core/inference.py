@@ -9,7 +9,8 @@ features) on a fixed sample of dev rows, the same rows for every strategy (``SAM
 run tokenised them, in eval mode under ``torch.inference_mode`` and the run's autocast. After ``WARMUP_PASSES``
 untimed passes come ``PASSES`` timed ones; a pass is every sample row alone (batch 1), then the sample as one
 padded batch. The unmerged and merged models take turns pass by pass, so load on a shared machine hits both
-alike, and each number is the median pass. Merging works on a deep copy: the trained model is left as it was.
+alike, and each number is the median pass; the latency keeps the fastest and slowest pass beside it, an interval
+for the median pass that needs no assumption about timing noise (``InferenceCost.range_coverage``). Merging works on a deep copy: the trained model is left as it was.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from core.data import EncodedSplit, collate
 SAMPLE_SIZE = 32  # dev rows timed one by one at batch 1, and together as one batch
 BATCH_SIZE = 32
 WARMUP_PASSES = 1
-PASSES = 3
+PASSES = 6  # the fastest and slowest of 6 passes bracket the median pass with probability 97%
 SAMPLE_SEED = 0  # not the run's seed: every strategy and seed is timed on the same rows
 TOLERANCE = 1e-4  # max |Δlogit| between merged and unmerged that float rounding explains (fp32)
 
@@ -148,7 +149,9 @@ def measure_inference(model: nn.Module, split: EncodedSplit, pad_id: int, device
                 timings[name]["batch"].append(batch)
     costs = {name: DeployedCost(latency_ms=1000 * statistics.median(found["single"]) / len(rows),
                                 throughput=len(rows) / statistics.median(found["batch"]),
-                                memory_bytes=weight_bytes(variants[name]))
+                                memory_bytes=weight_bytes(variants[name]),
+                                latency_range_ms=(1000 * min(found["single"]) / len(rows),
+                                                  1000 * max(found["single"]) / len(rows)))
              for name, found in timings.items()}
     del merged, variants
     model.train(was_training)

@@ -57,6 +57,9 @@ class DeployedCost:
     latency_ms: float  # per example at batch 1: median over timed passes over the sample
     throughput: float  # examples per second at ``InferenceCost.batch_size``: median over timed passes
     memory_bytes: int  # parameters and buffers in memory (4-bit weights packed, with their constants)
+    # the fastest and the slowest timed pass, per example at batch 1: an interval for the median pass
+    # (InferenceCost.range_coverage); None in files written before it was recorded
+    latency_range_ms: tuple[float, float] | None = None
 
 
 @dataclass
@@ -77,6 +80,13 @@ class InferenceCost:
     mean_tokens: float  # mean tokens per sample row (before any virtual tokens)
     threads: int  # torch's CPU threads
     seconds: float  # what the measurement added to the run
+
+    @property
+    def range_coverage(self) -> float:
+        """The chance that the fastest and slowest of ``passes`` independent passes bracket the median pass's
+        time: 1 − 2·0.5^passes (each pass falls either side of the median with probability ½), whatever the
+        shape of the timing noise."""
+        return 1 - 2 * 0.5 ** self.passes
 
     def forms(self) -> list[DeployedCost]:
         """The forms that give the trained model's predictions: as trained, and merged where merging kept them."""

@@ -105,6 +105,7 @@ class Axis:
     log: bool = False
     alternative: str | None = None  # a second StrategyRow attribute for the same strategy, drawn hollow
     alternative_label: str = ""
+    spread: str | None = None  # a StrategyRow attribute holding the cost's (low, high) interval, drawn as an x bar
 
 
 def byte_axis(rows: list[StrategyRow], label: str) -> Axis:
@@ -120,8 +121,9 @@ def time_axis(rows: list[StrategyRow]) -> Axis:
 
 
 PARAMS_AXIS = Axis("trainable_params", "trainable parameters (log scale)", float, log=True)
-LATENCY_AXIS = Axis("latency_ms", "inference latency per example, batch 1 (ms)", float,
-                    alternative="merged_latency_ms", alternative_label="merged (hollow)")
+LATENCY_AXIS = Axis("latency_ms", "inference latency per example, batch 1 (ms;\nmedian pass, bar: fastest–slowest)",
+                    float, alternative="merged_latency_ms", alternative_label="merged (hollow)",
+                    spread="latency_range_ms")
 
 
 def draw_tradeoff(ax, table: MainTable, style: Style, palette: Palette, axis: Axis) -> tuple[list[StrategyRow], bool]:
@@ -134,7 +136,9 @@ def draw_tradeoff(ax, table: MainTable, style: Style, palette: Palette, axis: Ax
     for row in rows:
         x = axis.scale(getattr(row, axis.measure))
         points.append((x, row.score.mean))
-        ax.errorbar(x, row.score.mean, yerr=error_bar(row), color=palette.color(row.strategy),
+        span = getattr(row, axis.spread) if axis.spread else None
+        xerr = None if span is None else [[x - axis.scale(span[0])], [axis.scale(span[1]) - x]]
+        ax.errorbar(x, row.score.mean, yerr=error_bar(row), xerr=xerr, color=palette.color(row.strategy),
                     marker=palette.marker(row.strategy), linestyle="none", capsize=2,
                     elinewidth=style.line_width * 0.8, zorder=3)
         other = getattr(row, axis.alternative) if axis.alternative else None
@@ -424,11 +428,14 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
              lambda: seed_spread(results, table, style, palette)),
         ]
     if any(row.latency_ms is not None for row in rows):
+        ranged = next((row.inference for row in rows if row.latency_range_ms is not None), None)
+        latency_bars = (f" Horizontal bars: the fastest and slowest of {ranged.passes} timed passes, an interval that "
+                        f"holds the median pass with probability {ranged.range_coverage:.0%}." if ranged else "")
         plots.append(
             (Plot("tradeoff-latency", f"{split.capitalize()} {results.task.metric} (mean, {bars}) against inference "
                   "latency per example at batch 1, as trained (filled) and with the adapter merged into the base "
                   "weights (hollow, where merging kept the predictions); the dashed line is the Pareto front over "
-                  f"both.{top}"),
+                  f"both.{latency_bars}{top}"),
              lambda: tradeoff(results, table, style, palette, LATENCY_AXIS)))
     if rows:
         plots.append(

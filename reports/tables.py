@@ -91,6 +91,11 @@ class StrategyRow:
         return self.inference.as_trained.latency_ms if self.inference else None
 
     @property
+    def latency_range_ms(self) -> tuple[float, float] | None:
+        """The fastest and slowest timed pass as trained: an interval for the median pass (core.inference)."""
+        return self.inference.as_trained.latency_range_ms if self.inference else None
+
+    @property
     def merged_latency_ms(self) -> float | None:
         """Latency at batch 1 with the adapter merged, where merging kept the trained predictions."""
         merged = self.inference.merged if self.inference and self.inference.predictions_equal else None
@@ -336,8 +341,19 @@ def inference_columns(table: MainTable) -> list[Column]:
             Column("inference memory", "Inf. mem.", "min")]
 
 
+def latency_cell(row: StrategyRow) -> Cell:
+    """Latency as trained with its passes' range where recorded, e.g. ``7.21 ms (6.90–7.64)``."""
+    if row.latency_ms is None:
+        return Cell(NONE)
+    span = row.latency_range_ms
+    shown = format_milliseconds(row.latency_ms)
+    if span is not None:
+        shown += f" ({significant(span[0])}–{significant(span[1])})"
+    return Cell(shown, row.latency_ms)
+
+
 def inference_cells(row: StrategyRow) -> list[Cell]:
-    return [optional(row.latency_ms, format_milliseconds), merged_latency_cell(row),
+    return [latency_cell(row), merged_latency_cell(row),
             optional(row.throughput, lambda value: f"{significant(value)}/s"),
             optional(row.inference_memory_bytes, format_bytes)]
 
@@ -557,13 +573,16 @@ def inference_note(table: MainTable) -> str:
     settings = sorted({(i.examples, i.passes, i.threads) for i in found})
     how = "; ".join(f"{examples} dev rows, median of {passes} timed passes, {threads} threads"
                     for examples, passes, threads in settings)
+    ranged = any(row.latency_range_ms is not None for row in table.rows)
+    span = (" In brackets: the fastest and slowest pass, an interval that holds the median pass with probability "
+            f"{first.range_coverage:.0%} whatever the timing noise's shape." if ranged else "")
     return (f"Latency b1: inference time per example at batch 1; throughput b{first.batch_size}: examples per second "
             f"in batches of {first.batch_size}; both of the trained model (encoder and head) as trained, on one seed "
             f"run per strategy ({how}). Merged: the adapter merged into the base weights (peft merge_and_unload); "
             f"n/a where nothing merges; ≠ where the merged predictions differ from the trained ones by more than "
             f"float rounding (largest logit difference over {first.tolerance:g}). Inference memory: the parameters and "
             f"buffers of the model as trained (4-bit weights at their packed size), not activations. report.md, section "
-            f"Inference cost, says why each strategy does or does not merge.")
+            f"Inference cost, says why each strategy does or does not merge.{span}")
 
 
 def optimism_note(table: MainTable) -> str:

@@ -76,6 +76,9 @@ def test_lora_is_timed_unmerged_and_merged_with_the_same_predictions(tiny_model,
     assert cost.predictions_equal and 0 <= cost.max_logit_difference <= TOLERANCE
     for form in (cost.as_trained, cost.merged):
         assert form.latency_ms > 0 and form.throughput > 0
+        low, high = form.latency_range_ms  # the fastest and slowest pass bracket the median pass
+        assert 0 < low <= form.latency_ms <= high
+    assert cost.range_coverage == pytest.approx(1 - 2 * 0.5 ** PASSES) and cost.range_coverage >= 0.95
     # merged, the LoRA matrices are gone and nothing else: the base weights keep their shapes
     lora_bytes = sum(p.numel() * p.element_size() for name, p in model.named_parameters() if ".lora_" in name)
     assert lora_bytes > 0 and cost.as_trained.memory_bytes - cost.merged.memory_bytes == lora_bytes

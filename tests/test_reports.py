@@ -263,8 +263,11 @@ def test_inference_cost_section_columns_and_figure_match_results_json(sst2):
     rows = markdown_rows(sst2 / "report" / "table.md")
     header = (sst2 / "report" / "table.md").read_text().splitlines()[0]
     assert header.endswith("| latency b1 | merged latency b1 | throughput b32 | inference memory |")
-    assert rows["lora"][-4:] == ["**11 ms**", "**9 ms**", "**180/s**", "86.4 MiB"]  # fastest as trained and merged
-    assert rows["qlora"][-4:] == ["23.9 ms", "18.3 ms ≠", "109/s", "**51.1 MiB**"]  # merged: other predictions
+    # fastest as trained (with its fastest and slowest pass) and merged
+    assert rows["lora"][-4:] == ["**11 ms (10.6–11.9)**", "**9 ms**", "**180/s**", "86.4 MiB"]
+    assert rows["qlora"][-4:] == ["23.9 ms (22.9–25.8)", "18.3 ms ≠", "109/s", "**51.1 MiB**"]  # merged: other predictions
+    notes = (sst2 / "report" / "table.md").read_text()
+    assert "In brackets: the fastest and slowest pass, an interval that holds the median pass with probability 97%" in notes
     assert rows["adapters"][-3] == "n/a"
     text = (sst2 / "report" / "report.md").read_text()
     section = text.split("## Inference cost", 1)[1].split("\n## ", 1)[0]
@@ -290,10 +293,15 @@ def test_latency_figure_draws_merged_forms_hollow_only_where_predictions_are_kep
     fig = plots.tradeoff(results, table, STYLES["paper"], palette, plots.LATENCY_AXIS)
     hollow = [line for line in fig.axes[0].lines if line.get_markerfacecolor() == "white"]
     assert [list(line.get_xdata()) for line in hollow] == [[9.0]]  # lora merged; qlora's merge changed predictions
-    filled = sorted(float(line.get_xdata()[0]) for line in fig.axes[0].lines  # not the error bars' caps (_)
-                    if line.get_marker() not in ("None", "", "_") and line.get_markerfacecolor() != "white")
-    assert filled == sorted(r["inference"]["as_trained"]["latency_ms"] for s in raw_strategies(sst2).values()
-                            for r in s["seed_runs"] if r["inference"])
+    filled = sorted(float(line.get_xdata()[0]) for line in fig.axes[0].lines  # not the error bars' caps (_ and |)
+                    if line.get_marker() not in ("None", "", "_", "|") and line.get_markerfacecolor() != "white")
+    measured = [r["inference"]["as_trained"] for s in raw_strategies(sst2).values() for r in s["seed_runs"]
+                if r["inference"]]
+    assert filled == sorted(form["latency_ms"] for form in measured)
+    # each as-trained point has a horizontal bar from its fastest to its slowest pass
+    bars = sorted(tuple(segment[:, 0]) for collection in fig.axes[0].collections
+                  for segment in collection.get_segments() if segment[0, 1] == segment[1, 1])
+    assert bars == sorted(tuple(form["latency_range_ms"]) for form in measured)
 
 
 def test_a_comparison_from_before_inference_was_measured_says_so(tmp_path):
