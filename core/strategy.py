@@ -112,6 +112,9 @@ class StrategyInfo:
     # and marker in every figure of every report (reports.style); None for a strategy outside the registry
     family_index: int | None = None
     family_size: int | None = None
+    # one BibTeX entry: the paper the strategy's method comes from, cited in report/references.bib; None where it has
+    # none on record (or the file was written before strategies declared it)
+    paper: str | None = None
 
 
 class Strategy:
@@ -134,6 +137,7 @@ class Strategy:
     family_index: ClassVar[int | None] = None  # set by the registry (strategies/__init__.py), for reports' styles
     family_size: ClassVar[int | None] = None
     base_weights: ClassVar[str] = "kept"  # a key of BASE_WEIGHTS: what initialisation does to the pretrained weights
+    paper: ClassVar[str | None] = None  # one BibTeX entry of the method's paper; each strategy declares its own
 
     def __init__(self, params: dict[str, Any] | None = None):
         self.params = self.resolve_params(params)
@@ -144,7 +148,7 @@ class Strategy:
             name=cls.name, label=cls.label or cls.name, family=cls.family, summary=cls.summary,
             encoder_frozen=cls.encoder_frozen, step_hook=cls.after_optimizer_step is not Strategy.after_optimizer_step,
             own_optimizer=cls.make_optimizer is not Strategy.make_optimizer, reference=cls.reference,
-            family_index=cls.family_index, family_size=cls.family_size,
+            family_index=cls.family_index, family_size=cls.family_size, paper=cls.paper,
         )
 
     @classmethod

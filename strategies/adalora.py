@@ -72,6 +72,13 @@ def add_orthogonality_gradient(encoder: torch.nn.Module, weight: float, average:
 
 class Adalora(Strategy):
     name = "adalora"
+    paper = """@inproceedings{zhang2023adalora,
+  author = {Zhang, Qingru and Chen, Minshuo and Bukharin, Alexander and He, Pengcheng and Cheng, Yu and
+    Chen, Weizhu and Zhao, Tuo},
+  title = {Adaptive Budget Allocation for Parameter-Efficient Fine-Tuning},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2023}
+}"""
     label = "AdaLoRA"
     groups = ("lora-family",)
     family = "reparameterised"

@@ -64,6 +64,13 @@ def adapter_sites(encoder: nn.Module, placement: str) -> list[str]:
 
 class Adapters(Strategy):
     name = "adapters"
+    paper = """@inproceedings{houlsby2019parameter,
+  author = {Houlsby, Neil and Giurgiu, Andrei and Jastrzebski, Stanislaw and Morrone, Bruna and
+    de Laroussilhe, Quentin and Gesmundo, Andrea and Attariyan, Mona and Gelly, Sylvain},
+  title = {Parameter-Efficient Transfer Learning for {NLP}},
+  booktitle = {International Conference on Machine Learning (ICML)},
+  year = {2019}
+}"""
     groups = ("classic",)
     family = "additive"
     summary = "bottleneck adapters after attention and/or feed-forward blocks"

@@ -45,6 +45,13 @@ def value_projections(encoder: nn.Module) -> list[str]:
 
 class Beft(PeftTuner):
     name = "beft"
+    paper = """@inproceedings{huang2026beft,
+  author = {Huang, Baichuan and Balashankar, Ananth and Aminifar, Amir},
+  title = {{BEFT}: Bias-Efficient Fine-Tuning of Language Models in Low-Data Regimes},
+  booktitle = {Proceedings of the 64th Annual Meeting of the Association for Computational Linguistics (Volume 1: Long
+    Papers)},
+  year = {2026}
+}"""
     label = "BEFT"
     family = "selective"
     groups = ("peft-2025",)

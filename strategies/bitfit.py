@@ -11,6 +11,13 @@ from core.strategy import Hyperparameter, Strategy
 
 class BitFit(Strategy):
     name = "bitfit"
+    paper = """@inproceedings{benzaken2022bitfit,
+  author = {Ben Zaken, Elad and Goldberg, Yoav and Ravfogel, Shauli},
+  title = {{BitFit}: Simple Parameter-efficient Fine-tuning for Transformer-based Masked Language-models},
+  booktitle = {Proceedings of the 60th Annual Meeting of the Association for Computational Linguistics (Volume 2:
+    Short Papers)},
+  year = {2022}
+}"""
     groups = ("classic",)
     family = "selective"
     summary = "only biases and the head train"

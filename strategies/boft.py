@@ -53,6 +53,14 @@ def provide_block_diagonal() -> None:
 
 class Boft(PeftTuner):
     name = "boft"
+    paper = r"""@inproceedings{liu2024butterfly,
+  author = {Liu, Weiyang and Qiu, Zeju and Feng, Yao and Xiu, Yuliang and Xue, Yuxuan and Yu, Longhui and
+    Feng, Haiwen and Liu, Zhen and Heo, Juyeon and Peng, Songyou and Wen, Yandong and Black, Michael J. and
+    Weller, Adrian and Sch{\"o}lkopf, Bernhard},
+  title = {Parameter-Efficient Orthogonal Finetuning via Butterfly Factorization},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2024}
+}"""
     summary = "butterfly-factorised orthogonal rotations (and output scales) of attention (or all) linear layers, via peft"
     learning_rate = Hyperparameter("lr", 3e-3, 1e-4, 3e-2, log=True, help="peak learning rate")
     hyperparameters = (

@@ -25,6 +25,12 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner, check_divides, head_lr
 
 class C3A(PeftTuner):
     name = "c3a"
+    paper = """@inproceedings{chen2025c3a,
+  author = {Chen, Aochuan and Cheng, Jiashun and Liu, Zijing and Gao, Ziqi and Tsung, Fugee and Li, Yu and Li, Jia},
+  title = {Parameter-Efficient Fine-Tuning via Circular Convolution},
+  booktitle = {Findings of the Association for Computational Linguistics: ACL 2025},
+  year = {2025}
+}"""
     label = "C3A"
     groups = ("peft-2025",)
     summary = "updates made of circulant blocks: one trained convolution kernel per block, applied by FFT (peft)"

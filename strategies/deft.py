@@ -20,6 +20,13 @@ from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 class Deft(PeftTuner):
     name = "deft"
+    paper = """@inproceedings{kumar2025deft,
+  author = {Kumar, Komal and Anwer, Rao Muhammad and Khan, Fahad Shahbaz and Khan, Salman and Laptev, Ivan and
+    Cholakkal, Hisham},
+  title = {{DEFT}: Decompositional Efficient Fine-Tuning for Text-to-Image Models},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2025}
+}"""
     label = "DEFT"
     groups = ("peft-2025",)
     summary = "a learned low-rank subspace of each weight is projected out and refilled by a trained injection (peft)"

@@ -18,6 +18,12 @@ from strategies.loha import MODULE_DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 class Delora(PeftTuner):
     name = "delora"
+    paper = """@inproceedings{bini2025delora,
+  author = {Bini, Massimo and Girrbach, Leander and Akata, Zeynep},
+  title = {Decoupling Angles and Strength in Low-rank Adaptation},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2025}
+}"""
     label = "DeLoRA"
     groups = ("lora-family", "peft-2025")
     summary = "normalised low-rank directions under a trained norm boundary λ (peft)"

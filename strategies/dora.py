@@ -19,6 +19,13 @@ from strategies.lora import Lora
 
 class Dora(Lora):
     name = "dora"
+    paper = """@inproceedings{liu2024dora,
+  author = {Liu, Shih-Yang and Wang, Chien-Yi and Yin, Hongxu and Molchanov, Pavlo and Wang, Yu-Chiang Frank and
+    Cheng, Kwang-Ting and Chen, Min-Hung},
+  title = {{DoRA}: Weight-Decomposed Low-Rank Adaptation},
+  booktitle = {International Conference on Machine Learning (ICML)},
+  year = {2024}
+}"""
     label = "DoRA"
     groups = ("lora-family",)
     family = "reparameterised"

@@ -21,6 +21,12 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner, head_lr
 
 class FourierFT(PeftTuner):
     name = "fourierft"
+    paper = """@inproceedings{gao2024fourierft,
+  author = {Gao, Ziqi and Wang, Qichao and Chen, Aochuan and Liu, Zijing and Wu, Bingzhe and Chen, Liang and Li, Jia},
+  title = {Parameter-Efficient Fine-Tuning with Discrete {Fourier} Transform},
+  booktitle = {International Conference on Machine Learning (ICML)},
+  year = {2024}
+}"""
     label = "FourierFT"
     groups = ("lora-family",)
     summary = "a few trained Fourier coefficients per weight give a dense update by inverse DFT (peft)"

@@ -21,6 +21,13 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner, head_lr
 
 class Frod(PeftTuner):
     name = "frod"
+    paper = """@inproceedings{wan2026frod,
+  author = {Wan, Guoan and Chen, Tianyu and Feng, Fangzheng and Zhou, Haoyi and Xu, Runhua},
+  title = {{FRoD}: Full-Rank Efficient Fine-Tuning with Rotational Degrees for Fast Convergence},
+  booktitle = {Proceedings of the AAAI Conference on Artificial Intelligence},
+  year = {2026},
+  doi = {10.1609/aaai.v40i31.39813}
+}"""
     label = "FRoD"
     groups = ("peft-2025",)
     summary = "a basis shared per layer kind; trained diagonal and sparse rotational coefficients, full-rank (peft)"

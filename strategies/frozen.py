@@ -9,6 +9,12 @@ from core.strategy import Hyperparameter, Strategy, freeze_encoder
 
 class Frozen(Strategy):
     name = "frozen"
+    paper = """@inproceedings{peters2019tune,
+  author = {Peters, Matthew E. and Ruder, Sebastian and Smith, Noah A.},
+  title = {To Tune or Not to Tune? Adapting Pretrained Representations to Diverse Tasks},
+  booktitle = {Proceedings of the 4th Workshop on Representation Learning for NLP (RepL4NLP-2019)},
+  year = {2019}
+}"""
     groups = ("classic",)
     family = "selective"
     summary = "encoder frozen, only the head trains (on cached features)"

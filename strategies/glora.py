@@ -20,6 +20,12 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 class Glora(PeftTuner):
     name = "glora"
+    paper = """@article{chavan2023glora,
+  author = {Chavan, Arnav and Liu, Zhuang and Gupta, Deepak and Xing, Eric and Shen, Zhiqiang},
+  title = {One-for-All: Generalized {LoRA} for Parameter-Efficient Fine-tuning},
+  journal = {arXiv preprint arXiv:2306.07967},
+  year = {2023}
+}"""
     label = "GLoRA"
     groups = ("lora-family",)
     summary = "generalised LoRA: low-rank, vector or scalar paths scale and shift each weight and bias (peft)"

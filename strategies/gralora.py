@@ -19,6 +19,12 @@ from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner, check_divides
 
 class Gralora(PeftTuner):
     name = "gralora"
+    paper = """@article{jung2025gralora,
+  author = {Jung, Yeonjoon and Ahn, Daehyun and Kim, Hyungjun and Kim, Taesu and Park, Eunhyeok},
+  title = {{GraLoRA}: Granular Low-Rank Adaptation for Parameter-Efficient Fine-Tuning},
+  journal = {arXiv preprint arXiv:2505.20355},
+  year = {2025}
+}"""
     label = "GraLoRA"
     groups = ("lora-family", "peft-2025")
     summary = "a k × k grid of small LoRA blocks per weight: LoRA's parameters, k× its rank (peft)"

@@ -19,6 +19,12 @@ from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 class Hira(PeftTuner):
     name = "hira"
+    paper = """@inproceedings{huang2025hira,
+  author = {Huang, Qiushi and Ko, Tom and Zhuang, Zhan and Tang, Lilian and Zhang, Yu},
+  title = {{HiRA}: Parameter-Efficient Hadamard High-Rank Adaptation for Large Language Models},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2025}
+}"""
     label = "HiRA"
     groups = ("lora-family", "peft-2025")
     summary = "low-rank product modulating the pretrained weight entry-wise, W₀ ⊙ BA: high-rank update (peft)"

@@ -13,6 +13,12 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 class Hra(PeftTuner):
     name = "hra"
+    paper = """@inproceedings{yuan2024householder,
+  author = {Yuan, Shen and Liu, Haotian and Xu, Hongteng},
+  title = {Bridging The Gap between Low-rank and Orthogonal Adaptation via Householder Reflection Adaptation},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2024}
+}"""
     summary = "chains of Householder reflections (orthogonal, low-rank) on attention (or all) linear layers, via peft"
     learning_rate = Hyperparameter("lr", 1e-2, 1e-3, 5e-2, log=True, help="peak learning rate")
     hyperparameters = (

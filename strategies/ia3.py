@@ -36,6 +36,13 @@ def ia3_targets(encoder: nn.Module) -> tuple[list[str], list[str]]:
 
 class Ia3(PeftTuner):
     name = "ia3"
+    paper = """@inproceedings{liu2022fewshot,
+  author = {Liu, Haokun and Tam, Derek and Muqeeth, Mohammed and Mohta, Jay and Huang, Tenghao and Bansal, Mohit and
+    Raffel, Colin},
+  title = {Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than In-Context Learning},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2022}
+}"""
     label = "(IA)³"
     family = "additive"
     summary = "learned vectors rescale keys, values and feed-forward activations, via peft"

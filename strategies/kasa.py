@@ -35,6 +35,12 @@ def singular_value_gradient(parameter: torch.nn.Parameter, beta: float) -> None:
 
 class Kasa(Lora):
     name = "kasa"
+    paper = """@inproceedings{wang2025kasa,
+  author = {Wang, Fan and Jiang, Juyong and Park, Chansung and Kim, Sunghun and Tang, Jing},
+  title = {{KaSA}: Knowledge-Aware Singular-Value Adaptation of Large Language Models},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2025}
+}"""
     label = "KaSA"
     groups = ("lora-family", "peft-2025")
     summary = "LoRA with trained singular values on an SVD-truncated base, SVD-like regularisers (peft)"

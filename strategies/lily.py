@@ -28,6 +28,12 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 class Lily(PeftTuner):
     name = "lily"
+    paper = """@article{zhong2024lily,
+  author = {Zhong, Yibo and Zhao, Jinman and Zhou, Yao},
+  title = {Low-Rank Interconnected Adaptation across Layers},
+  journal = {arXiv preprint arXiv:2407.09946},
+  year = {2024}
+}"""
     groups = ("lora-family",)
     summary = "low-rank adapters shared across layers: A per few layers, a routed pool of B experts (peft)"
     learning_rate = Hyperparameter("lr", 2e-3, 2e-4, 2e-2, log=True, help="peak learning rate")

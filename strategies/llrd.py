@@ -16,6 +16,13 @@ from core.strategy import Hyperparameter, Strategy, decay_groups, trainable_name
 
 class Llrd(Strategy):
     name = "llrd"
+    paper = """@inproceedings{howard2018universal,
+  author = {Howard, Jeremy and Ruder, Sebastian},
+  title = {Universal Language Model Fine-tuning for Text Classification},
+  booktitle = {Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics (Volume 1: Long
+    Papers)},
+  year = {2018}
+}"""
     groups = ("classic",)
     family = "full"
     summary = "all parameters train, learning rate decaying from the top layer down"

@@ -18,6 +18,12 @@ from strategies.loha import PeftTuner
 
 class LnTuning(PeftTuner):
     name = "ln_tuning"
+    paper = """@inproceedings{zhao2024layernorm,
+  author = {Zhao, Bingchen and Tu, Haoqin and Wei, Chen and Mei, Jieru and Xie, Cihang},
+  title = {Tuning {LayerNorm} in Attention: Towards Efficient Multi-Modal {LLM} Finetuning},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2024}
+}"""
     label = "LN tuning"
     family = "selective"
     summary = "only the normalisation layers (and the head) train, via peft"

@@ -51,6 +51,13 @@ def loftq_factors(weight: torch.Tensor, rank: int, iterations: int) -> tuple[tor
 
 class LoftQ(Lora):
     name = "loftq"
+    paper = """@inproceedings{li2024loftq,
+  author = {Li, Yixiao and Yu, Yifan and Liang, Chen and Karampatziakis, Nikos and He, Pengcheng and Chen, Weizhu and
+    Zhao, Tuo},
+  title = {{LoftQ}: {LoRA}-Fine-Tuning-Aware Quantization for Large Language Models},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2024}
+}"""
     label = "LoftQ"
     family = "quantised"
     groups = ("lora-family",)

@@ -101,6 +101,12 @@ def head_lr(default: float, low: float, high: float) -> Hyperparameter:
 
 class LoHa(PeftTuner):
     name = "loha"
+    paper = """@inproceedings{hyeonwoo2022fedpara,
+  author = {Hyeon-Woo, Nam and Ye-Bin, Moon and Oh, Tae-Hyun},
+  title = {{FedPara}: Low-Rank Hadamard Product for Communication-Efficient Federated Learning},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2022}
+}"""
     summary = "low-rank Hadamard-product updates (LyCORIS LoHa) on attention (or all) linear layers, via peft"
     learning_rate = Hyperparameter("lr", 1e-2, 1e-3, 5e-2, log=True, help="peak learning rate")
     hyperparameters = (

@@ -12,6 +12,13 @@ from strategies.loha import ALPHA_RATIO, MODULE_DROPOUT, RANK_DROPOUT, TARGETS_P
 
 class LoKr(PeftTuner):
     name = "lokr"
+    paper = """@article{yeh2023lycoris,
+  author = {Yeh, Shih-Ying and Hsieh, Yu-Guan and Gao, Zhidong and Yang, Bernard B. W. and Oh, Giyeong and
+    Gong, Yanmin},
+  title = {Navigating Text-To-Image Customization: From {LyCORIS} Fine-Tuning to Model Evaluation},
+  journal = {arXiv preprint arXiv:2309.14859},
+  year = {2023}
+}"""
     summary = "Kronecker-product updates (LyCORIS LoKr) on attention (or all) linear layers, via peft"
     learning_rate = Hyperparameter("lr", 1e-2, 1e-3, 5e-2, log=True, help="peak learning rate")
     hyperparameters = (

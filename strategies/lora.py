@@ -49,6 +49,13 @@ def stores_transposed(encoder, targets: list[str]) -> bool:
 
 class Lora(Strategy):
     name = "lora"
+    paper = """@inproceedings{hu2022lora,
+  author = {Hu, Edward J. and Shen, Yelong and Wallis, Phillip and Allen-Zhu, Zeyuan and Li, Yuanzhi and
+    Wang, Shean and Wang, Lu and Chen, Weizhu},
+  title = {{LoRA}: Low-Rank Adaptation of Large Language Models},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2022}
+}"""
     groups = ("classic", "lora-family")
     family = "reparameterised"
     summary = "low-rank adapters on attention (or all) linear layers, via peft"

@@ -20,6 +20,7 @@ EVEN_RANK = Hyperparameter("rank", 8, choices=(2, 4, 8, 16, 32, 64), help="LoRA 
 
 class LoraOrthogonal(Lora):
     name = "lora_orthogonal"
+    paper = None  # peft's orthogonal init has no paper (a blog post, peft PR #2389); OLoRA is another method
     label = "LoRA-orth"
     groups = ("lora-family",)
     summary = "LoRA with non-zero orthogonal A and B whose product starts at zero; base untouched (peft)"

@@ -22,6 +22,12 @@ from strategies.lora import Lora
 
 class LoraFA(Lora):
     name = "lorafa"
+    paper = """@article{zhang2023lorafa,
+  author = {Zhang, Longteng and Zhang, Lin and Shi, Shaohuai and Chu, Xiaowen and Li, Bo},
+  title = {{LoRA-FA}: Memory-efficient Low-rank Adaptation for Large Language Models Fine-tuning},
+  journal = {arXiv preprint arXiv:2308.03303},
+  year = {2023}
+}"""
     label = "LoRA-FA"
     groups = ("lora-family",)
     summary = "LoRA with A frozen; B trained by peft's LoRA-FA optimiser (projected gradients)"

@@ -20,6 +20,12 @@ from strategies.lora import Lora
 
 class LoraPlus(Lora):
     name = "loraplus"
+    paper = """@inproceedings{hayou2024loraplus,
+  author = {Hayou, Soufiane and Ghosh, Nikhil and Yu, Bin},
+  title = {{LoRA+}: Efficient Low Rank Adaptation of Large Models},
+  booktitle = {International Conference on Machine Learning (ICML)},
+  year = {2024}
+}"""
     label = "LoRA+"
     groups = ("lora-family",)
     family = "reparameterised"

@@ -18,6 +18,12 @@ from strategies.lora import Lora
 
 class Mica(Lora):
     name = "mica"
+    paper = r"""@article{rudiger2026mica,
+  author = {R{\"u}diger, Sten and Raschka, Sebastian},
+  title = {{MiCA} Learns More Knowledge Than {LoRA} and Full Fine-Tuning},
+  journal = {arXiv preprint arXiv:2604.01694},
+  year = {2026}
+}"""
     label = "MiCA"
     groups = ("lora-family", "peft-2025")
     summary = "LoRA with B frozen on each weight's minor singular directions; only A trains (peft)"

@@ -20,6 +20,12 @@ from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 class Miss(PeftTuner):
     name = "miss"
+    paper = """@inproceedings{kang2026miss,
+  author = {Kang, Jiale and Yin, Qingyu},
+  title = {{MiSS}: Revisiting the Trade-off in {LoRA} with an Efficient Shard-Sharing Structure},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2026}
+}"""
     label = "MiSS"
     groups = ("lora-family",)
     summary = "one trained shard per weight, shared by every slice of the input: LoRA's budget, one matrix (peft)"

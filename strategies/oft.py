@@ -32,6 +32,13 @@ def check_blocks(method: str, widths: list[int], block: int, what: str) -> None:
 
 class Oft(PeftTuner):
     name = "oft"
+    paper = r"""@inproceedings{qiu2023controlling,
+  author = {Qiu, Zeju and Liu, Weiyang and Feng, Haiwen and Xue, Yuxuan and Feng, Yao and Liu, Zhen and Zhang, Dan and
+    Weller, Adrian and Sch{\"o}lkopf, Bernhard},
+  title = {Controlling Text-to-Image Diffusion by Orthogonal Finetuning},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2023}
+}"""
     summary = "block-diagonal orthogonal rotations of attention (or all) linear layers' inputs, via peft"
     learning_rate = Hyperparameter("lr", 3e-3, 1e-4, 3e-2, log=True, help="peak learning rate")
     hyperparameters = (

@@ -19,6 +19,12 @@ from strategies.lora import Lora, lora_hyperparameters
 
 class Olora(Lora):
     name = "olora"
+    paper = r"""@article{buyukakyuz2024olora,
+  author = {B{\"u}y{\"u}kaky{\"u}z, Kerim},
+  title = {{OLoRA}: Orthonormal Low-Rank Adaptation of Large Language Models},
+  journal = {arXiv preprint arXiv:2406.01775},
+  year = {2024}
+}"""
     label = "OLoRA"
     groups = ("lora-family",)
     family = "reparameterised"

@@ -27,6 +27,14 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner, head_lr
 
 class Osf(PeftTuner):
     name = "osf"
+    paper = """@article{nayak2025sculpting,
+  author = {Nayak, Nikhil Shivakumar and Killamsetty, Krishnateja and Han, Ligong and Bhandwaldar, Abhishek and
+    Chanda, Prateek and Xu, Kai and Wang, Hao and Pareja, Aldo and Silkin, Oleg and Eyceoz, Mustafa and
+    Srivastava, Akash},
+  title = {Sculpting Subspaces: Constrained Full Fine-Tuning in {LLMs} for Continual Learning},
+  journal = {arXiv preprint arXiv:2504.07097},
+  year = {2025}
+}"""
     label = "OSF"
     groups = ("peft-2025",)
     summary = "the low singular subspace of each weight trains, orthogonal to its frozen top directions (peft)"

@@ -15,6 +15,13 @@ from strategies.prompt_tuning import VIRTUAL_TOKENS, PromptMethod, embedding_wid
 
 class PTuning(PromptMethod):
     name = "p_tuning"
+    paper = """@article{liu2021gpt,
+  author = {Liu, Xiao and Zheng, Yanan and Du, Zhengxiao and Ding, Ming and Qian, Yujie and Yang, Zhilin and
+    Tang, Jie},
+  title = {{GPT} Understands, Too},
+  journal = {arXiv preprint arXiv:2103.10385},
+  year = {2021}
+}"""
     label = "P-tuning"
     summary = "virtual tokens from a trainable LSTM/MLP prompt encoder, prepended to the frozen encoder's input"
     learning_rate = Hyperparameter("lr", 1e-2, 1e-3, 1e-1, log=True, help="peak learning rate")

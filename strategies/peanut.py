@@ -19,6 +19,13 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 class Peanut(PeftTuner):
     name = "peanut"
+    paper = """@article{zhong2024peanut,
+  author = {Zhong, Yibo and Jiang, Haoxiang and Li, Lincan and Nakada, Ryumei and Liu, Tianci and Zhang, Linjun and
+    Yao, Huaxiu and Wang, Haoyu},
+  title = {{PEANuT}: Parameter-Efficient Adaptation with Weight-aware Neural Tweakers},
+  journal = {arXiv preprint arXiv:2410.01870},
+  year = {2024}
+}"""
     label = "PEANuT"
     groups = ("lora-family",)
     summary = "the update is a small trained network of the pretrained weight itself, ΔW = f(W₀) (peft)"

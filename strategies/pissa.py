@@ -27,6 +27,12 @@ from strategies.lora import Lora, lora_hyperparameters
 
 class Pissa(Lora):
     name = "pissa"
+    paper = """@inproceedings{meng2024pissa,
+  author = {Meng, Fanxu and Wang, Zhaohui and Zhang, Muhan},
+  title = {{PiSSA}: Principal Singular Values and Singular Vectors Adaptation of Large Language Models},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2024}
+}"""
     label = "PiSSA"
     groups = ("lora-family",)
     family = "reparameterised"

@@ -96,6 +96,13 @@ class KeyValuePrefix(Prompted):
 
 class PrefixTuning(PromptMethod):
     name = "prefix_tuning"
+    paper = """@inproceedings{li2021prefix,
+  author = {Li, Xiang Lisa and Liang, Percy},
+  title = {Prefix-Tuning: Optimizing Continuous Prompts for Generation},
+  booktitle = {Proceedings of the 59th Annual Meeting of the Association for Computational Linguistics and the 11th
+    International Joint Conference on Natural Language Processing (Volume 1: Long Papers)},
+  year = {2021}
+}"""
     label = "prefix tuning"
     summary = "trainable key/value prefixes in every attention layer of the frozen encoder"
     learning_rate = Hyperparameter("lr", 3e-2, 1e-3, 1e-1, log=True, help="peak learning rate")

@@ -114,6 +114,12 @@ def embedding_width(encoder: nn.Module) -> int:
 
 class PromptTuning(PromptMethod):
     name = "prompt_tuning"
+    paper = """@inproceedings{lester2021power,
+  author = {Lester, Brian and Al-Rfou, Rami and Constant, Noah},
+  title = {The Power of Scale for Parameter-Efficient Prompt Tuning},
+  booktitle = {Proceedings of the 2021 Conference on Empirical Methods in Natural Language Processing (EMNLP)},
+  year = {2021}
+}"""
     label = "prompt tuning"
     summary = "trainable virtual token embeddings prepended to the input of the frozen encoder"
     learning_rate = Hyperparameter("lr", 3e-2, 3e-3, 3e-1, log=True, help="peak learning rate")

@@ -22,6 +22,12 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 class Psoft(PeftTuner):
     name = "psoft"
+    paper = """@inproceedings{wu2026psoft,
+  author = {Wu, Fei and Hu, Jia and Min, Geyong and Wang, Shiqiang},
+  title = {Efficient Orthogonal Fine-Tuning with Principal Subspace Adaptation},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2026}
+}"""
     label = "PSOFT"
     groups = ("peft-2025",)
     summary = "orthogonal rotation inside each weight's top singular subspace, with scaling vectors (peft)"

@@ -20,6 +20,13 @@ from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 class Pvera(PeftTuner):
     name = "pvera"
+    paper = r"""@inproceedings{fillioux2026pvera,
+  author = {Fillioux, Leo and Ferrante, Enzo and Courn{\`e}de, Paul-Henry and Vakalopoulou, Maria and
+    Christodoulidis, Stergios},
+  title = {{PVeRA}: Probabilistic Vector-Based Random Matrix Adaptation},
+  booktitle = {IEEE/CVF Winter Conference on Applications of Computer Vision (WACV)},
+  year = {2026}
+}"""
     label = "PVeRA"
     groups = ("lora-family", "peft-2025")
     summary = "VeRA with a sampled (probabilistic) low-rank code; its mean at evaluation (peft)"

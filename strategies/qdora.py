@@ -17,6 +17,7 @@ from strategies.qlora import QLora
 
 class QDora(QLora, Dora):
     name = "qdora"
+    paper = QLora.paper  # its quantised training is QLoRA's (DoRA's own paper: strategies.dora)
     label = "QDoRA"
     groups = ("lora-family",)
     family = "quantised"

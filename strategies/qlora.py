@@ -24,6 +24,12 @@ from strategies.lora import Lora
 
 class QLora(Lora):
     name = "qlora"
+    paper = """@inproceedings{dettmers2023qlora,
+  author = {Dettmers, Tim and Pagnoni, Artidoro and Holtzman, Ari and Zettlemoyer, Luke},
+  title = {{QLoRA}: Efficient Finetuning of Quantized {LLMs}},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2023}
+}"""
     groups = ("classic", "lora-family")
     family = "quantised"
     summary = "LoRA on a 4-bit NF4-quantised encoder (bitsandbytes)"

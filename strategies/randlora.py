@@ -21,6 +21,13 @@ from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 class RandLora(PeftTuner):
     name = "randlora"
+    paper = """@inproceedings{albert2025randlora,
+  author = {Albert, Paul and Zhang, Frederic Z. and Saratchandran, Hemanth and Rodriguez-Opazo, Cristian and
+    van den Hengel, Anton and Abbasnejad, Ehsan},
+  title = {{RandLoRA}: Full-rank parameter-efficient fine-tuning of large models},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2025}
+}"""
     label = "RandLoRA"
     groups = ("lora-family", "peft-2025")
     summary = "full-rank update from shared frozen random bases, trained diagonal scalings per layer (peft)"

@@ -22,6 +22,12 @@ from strategies.loha import PeftTuner, check_divides
 
 class Road(PeftTuner):
     name = "road"
+    paper = """@inproceedings{liao2024road,
+  author = {Liao, Baohao and Monz, Christof},
+  title = {3-in-1: {2D} Rotary Adaptation for Efficient Finetuning, Efficient Batching and Composability},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2024}
+}"""
     label = "RoAd"
     summary = "pairs of output features rotated and scaled in their plane by trained angles and scales (peft)"
     learning_rate = Hyperparameter("lr", 2e-2, 1e-3, 1e-1, log=True, help="peak learning rate (about 10× LoRA's)")

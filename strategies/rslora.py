@@ -16,6 +16,12 @@ from strategies.lora import Lora
 
 class RsLora(Lora):
     name = "rslora"
+    paper = """@article{kalajdzievski2023rank,
+  author = {Kalajdzievski, Damjan},
+  title = {A Rank Stabilization Scaling Factor for Fine-Tuning with {LoRA}},
+  journal = {arXiv preprint arXiv:2312.03732},
+  year = {2023}
+}"""
     label = "rsLoRA"
     groups = ("lora-family",)
     family = "reparameterised"

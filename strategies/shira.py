@@ -18,6 +18,14 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 class Shira(PeftTuner):
     name = "shira"
+    paper = """@inproceedings{bhardwaj2024shira,
+  author = {Bhardwaj, Kartikeya and Pandey, Nilesh Prasad and Priyadarshi, Sweta and Ganapathy, Viswanath and
+    Kadambi, Shreya and Esteves, Rafael and Borse, Shubhankar and Whatmough, Paul and Garrepalli, Risheek and
+    Van Baalen, Mart and Teague, Harris and Nagel, Markus},
+  title = {Sparse High Rank Adapters},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2024}
+}"""
     label = "SHiRA"
     family = "selective"
     groups = ("lora-family",)

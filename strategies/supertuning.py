@@ -18,6 +18,12 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 class Supertuning(PeftTuner):
     name = "supertuning"
+    paper = """@misc{supertuning2026pruning,
+  title = {{Super-Tuning}: From Activation-Aware Pruning to Sparse Fine-Tuning},
+  howpublished = {arXiv preprint arXiv:2607.09287},
+  year = {2026},
+  key = {Super-Tuning}
+}"""
     label = "Super-Tuning"
     family = "selective"
     groups = ("peft-2025",)

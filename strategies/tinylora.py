@@ -19,6 +19,12 @@ from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 class TinyLora(PeftTuner):
     name = "tinylora"
+    paper = """@article{morris2026reason,
+  author = {Morris, John X. and Mireshghallah, Niloofar and Ibrahim, Mark and Mahloujifar, Saeed},
+  title = {Learning to Reason in 13 Parameters},
+  journal = {arXiv preprint arXiv:2602.04118},
+  year = {2026}
+}"""
     label = "TinyLoRA"
     groups = ("lora-family", "peft-2025")
     summary = "a few trained numbers per layer steer fixed random mixes inside each weight's top SVD factors (peft)"

@@ -20,6 +20,12 @@ from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 class UniLora(PeftTuner):
     name = "unilora"
+    paper = """@article{li2025unilora,
+  author = {Li, Kaiyang and Han, Shaobo and Su, Qing and Li, Wei and Cai, Zhipeng and Ji, Shihao},
+  title = {{Uni-LoRA}: One Vector is All You Need},
+  journal = {arXiv preprint arXiv:2506.00799},
+  year = {2025}
+}"""
     label = "Uni-LoRA"
     groups = ("lora-family", "peft-2025")
     summary = "every LoRA entry of the model read from one shared trained vector by a fixed random map (peft)"

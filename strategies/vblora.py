@@ -21,6 +21,12 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner, check_divides, head_lr
 
 class VBLoRA(PeftTuner):
     name = "vblora"
+    paper = """@inproceedings{li2024vblora,
+  author = {Li, Yang and Han, Shaobo and Ji, Shihao},
+  title = {{VB-LoRA}: Extreme Parameter Efficient Fine-Tuning with Vector Banks},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2024}
+}"""
     label = "VB-LoRA"
     groups = ("lora-family",)
     summary = "LoRA matrices composed from one shared bank of sub-vectors by learned top-k mixtures (peft)"

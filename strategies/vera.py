@@ -24,6 +24,12 @@ from strategies.lora import TARGETS, target_modules
 
 class Vera(Strategy):
     name = "vera"
+    paper = """@inproceedings{kopiczko2024vera,
+  author = {Kopiczko, Dawid J. and Blankevoort, Tijmen and Asano, Yuki M.},
+  title = {{VeRA}: Vector-based Random Matrix Adaptation},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2024}
+}"""
     label = "VeRA"
     groups = ("lora-family",)
     family = "reparameterised"

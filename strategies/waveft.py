@@ -22,6 +22,12 @@ from strategies.loha import TARGETS_PARAMETER, PeftTuner, head_lr
 
 class WaveFT(PeftTuner):
     name = "waveft"
+    paper = r"""@article{bilican2025waveft,
+  author = {Bilican, Ahmet and Y{\i}lmaz, M. Ak{\i}n and Tekalp, A. Murat and Cinbi{\c{s}}, R. G{\"o}kberk},
+  title = {Exploring Sparsity for Parameter Efficient Fine Tuning Using Wavelets},
+  journal = {arXiv preprint arXiv:2505.12532},
+  year = {2025}
+}"""
     label = "WaveFT"
     groups = ("lora-family", "peft-2025")
     summary = "a few trained wavelet coefficients per weight give a sparse high-rank update by inverse DWT (peft)"
