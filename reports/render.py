@@ -23,6 +23,7 @@ from reports.confidence import ALPHA
 from reports.expected import WITHIN, startup_trials
 from reports.pareto_sets import COST_DISPLAY, front_csv, front_grid, front_notes, front_points
 from reports.methods import methods_markdown
+from reports.references import references_bib
 from reports.paper_table import DEFAULT_COLUMNS, paper_latex
 from reports.race import RACE_TRACE, race_markdown
 from core.constraints import MATERIAL
@@ -95,6 +96,7 @@ def write_single(results: ComparisonRecord, style: Style, target: Path, margin: 
         verdicts = verdicts_section(table, stage)
         (stage / "expected.csv").write_text(tables.expected_csv(table))
         (stage / "methods.md").write_text(methods_markdown(results, table))
+        (stage / "references.bib").write_text(references_bib(results, table))
         (stage / "paper.tex").write_text(paper_latex(table, columns, label=f"tab:{results.task.name}"))
         plots = write_figures(results, table, stage, style)
         front, plots = pareto_section(results, stage, plots)
