@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from core.columns import Columns
 from core.datafiles import SUFFIXES, names, read_table
@@ -100,17 +102,37 @@ def load_glue(spec: TaskSpec, data_dir: str | None, problems: RowProblems) -> Ta
     return _load_glue_from_hub(spec, candidates)
 
 
+def hub_unreachable(timeout_s: float = 5.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached, found by one TCP connect, or None when it may be. Without it an
+    offline run prints ~25 s of datasets' retry warnings before failing. No probe where the answer is elsewhere:
+    in offline mode datasets reads its own cache, and behind a proxy a direct connect proves nothing."""
+    if any(os.environ.get(name) for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HTTPS_PROXY", "https_proxy",
+                                             "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as error:
+        return f"{host}:{port}: {error.strerror or type(error).__name__}"
+    return None
+
+
 def _load_glue_from_hub(spec: TaskSpec, searched: list[Path]) -> TaskData:
+    where = ", ".join(str(p) for p in searched)
+    local_hint = f"pass --data-dir DIR holding {spec.name}/train.tsv and dev.tsv"
+    unreachable = hub_unreachable()
+    if unreachable:
+        raise UserError(f"task {spec.name}: no local copy (looked in {where}) and the Hugging Face hub is not "
+                        f"reachable ({unreachable}); {local_hint}")
     import datasets
 
     try:
         hub = datasets.load_dataset("glue", spec.name)
     except Exception as error:  # the hub raises many types (offline, DNS, HTTP); all mean "not reachable"
-        where = ", ".join(str(p) for p in searched)
-        raise UserError(
-            f"task {spec.name}: no local copy (looked in {where}) and the Hugging Face hub failed "
-            f"({type(error).__name__}); pass --data-dir DIR holding {spec.name}/train.tsv and dev.tsv"
-        ) from None
+        raise UserError(f"task {spec.name}: no local copy (looked in {where}) and the Hugging Face hub failed "
+                        f"({type(error).__name__}); {local_hint}") from None
     columns = [*spec.text_columns, LABEL_COLUMN]
     train = Columns(hub["train"].select_columns(columns).to_dict())
     dev = Columns(hub[spec.hub_dev_split].select_columns(columns).to_dict())

@@ -1,4 +1,4 @@
-"""C3A (Chen et al., 2025, "Parameter-Efficient Fine-Tuning via Circular Convolution", ACL 2025,
+"""C3A (Chen et al., 2025, "Parameter-Efficient Fine-Tuning via Circular Convolution", Findings of ACL 2025,
 arXiv:2407.19342) through peft (``C3AConfig``).
 
 Each adapted weight's update is a block matrix of circulant blocks: the weight is cut into ``block_size`` ×

@@ -1,5 +1,5 @@
-"""RoAd (Liao & Monz, 2024, "2D Rotary Adaptation: Efficient Parameter-Efficient Fine-Tuning Method for Large
-Language Models", NeurIPS 2024, arXiv:2409.00119) through peft (``RoadConfig``).
+"""RoAd (Liao & Monz, 2024, "3-in-1: 2D Rotary Adaptation for Efficient Finetuning, Efficient Batching and
+Composability", NeurIPS 2024, arXiv:2409.00119) through peft (``RoadConfig``).
 
 Each adapted layer's output features are paired up (within groups of ``group_size``) and every pair is rotated
 and scaled in its plane by a trained angle θ and scale α: y' = α·R(θ)·y, pair by pair. That is OFT's idea at its

@@ -164,3 +164,25 @@ def test_former_tracebacks_are_one_line_errors(runner, args, fragment, tmp_path,
     assert "s3cr/et" not in process.stderr
     assert existing_file.read_text() == "not a directory\n"
     assert not (out / "result.json").exists() and not (out / "results.json").exists()
+
+
+def test_no_local_data_and_no_hub_is_one_line_at_once(tmp_path, tiny_model):
+    """Offline with no local copy: one line naming where it looked and why the hub failed, found by a probe, not
+    after datasets' ~25 s of retry warnings (the regression); nothing written. The hub is a closed local port."""
+    import subprocess
+    import sys
+
+    from tests.test_cli_train import ROOT
+
+    hub_vars = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                "ALL_PROXY", "all_proxy")
+    env = {k: v for k, v in os.environ.items() if k not in hub_vars}
+    env.update(PYTHONPATH=str(ROOT), PEFTBENCH_DATA_DIR=str(tmp_path / "empty"), HF_ENDPOINT="http://127.0.0.1:9")
+    out = tmp_path / "out"
+    process = subprocess.run([sys.executable, "-m", "runners.compare", "--task", "sst2", "--preset", "smoke",
+                              "--model", tiny_model, "--strategies", "frozen", "--out", str(out), "--quiet"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert_one_line_error(process, f"task sst2: no local copy (looked in {tmp_path / 'empty'}) and the Hugging Face "
+                                   "hub is not reachable (127.0.0.1:9: ")
+    assert "--data-dir DIR holding sst2/train.tsv" in process.stderr
+    assert_no_run_written(out)
