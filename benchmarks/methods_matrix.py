@@ -83,7 +83,7 @@ def check_cell(directory: str, name: str) -> Cell:
         tokenizer = load_tokenizer(directory)
         inputs = dict(tokenizer(SENTENCES, padding=True, return_tensors="pt"))
         trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-        if name != "frozen" and not any(not n.startswith("classifier.") for n in trainable):
+        if not strategy.encoder_frozen and not any(not n.startswith("classifier.") for n in trainable):
             return Cell("failed", "nothing but the head trains")
         before = {n: t.detach().clone() for n, t in [*model.named_parameters(), *model.named_buffers()]}
         two_steps(strategy, model, inputs, LABELS)

@@ -407,7 +407,7 @@ def main_csv(table: MainTable) -> str:
               *(f"{SPLIT_NAMES[table.split]}_{name}_mean".replace("-", "_") for name in table.beside),
               f"dev_{table.metric}_mean", "trainable_params", "total_params", "trainable_percent", "peak_memory_bytes",
               "train_seconds_mean", "train_samples_per_second_mean", "artifact_bytes", "family", "iid_trials",
-              f"expected_best_dev_{table.metric}_all_iid_trials", "trials_to_within_0.5pt",
+              f"expected_best_dev_{table.metric}_all_iid_trials", f"trials_to_within_{WITHIN * 100:g}pt",
               f"dev_{table.metric}_best_trial", "selection_optimism", "selection_optimism_se",
               "selection_optimism_beyond_noise", "dev_minus_held_out", "dev_minus_held_out_se",
               "dev_minus_held_out_beyond_noise", *INFERENCE_CSV]
