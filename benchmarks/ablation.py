@@ -7,7 +7,7 @@ under cumulative variants, interleaved, in one process, on the same model and da
 Variants, each adding one change to the one before:
   padded-to-max   random batches padded to --max-length, torch's default AdamW (a tutorial's loop)
   dynamic-pad     random batches padded to their own longest row
-  length-grouped  batches of similar lengths (core.data.length_grouped_batches)
+  length-grouped  batches of similar lengths (peftbench.data.length_grouped_batches)
   fused-adamw     AdamW(fused=True): the core's step
   compiled        (with --compile) the same, through torch.compile(dynamic=True); its one-off compile time
                   is reported apart from the timed batches
@@ -30,16 +30,16 @@ import torch
 
 from benchmarks.measure import spread
 from benchmarks.run import OUT_DIR, cpu_model, load_average
-from core.cli import quiet_libraries
-from core.config import TrainConfig
-from core.costs import versions
-from core.data import EncodedSplit, collate, encode_split, length_grouped_batches
-from core.models import DEFAULT_MODEL, load_tokenizer
-from core.tasks import TaskRequest, load_task
-from core.build import build_model
-from core.train import loss_function, resolve_device
+from peftbench.cli import quiet_libraries
+from peftbench.config import TrainConfig
+from peftbench.costs import versions
+from peftbench.data import EncodedSplit, collate, encode_split, length_grouped_batches
+from peftbench.models import DEFAULT_MODEL, load_tokenizer
+from peftbench.tasks import TaskRequest, load_task
+from peftbench.build import build_model
+from peftbench.train import loss_function, resolve_device
 from strategies import STRATEGIES, get_strategy
-from core.layout import write_atomic
+from peftbench.layout import write_atomic
 
 VARIANTS = ("padded-to-max", "dynamic-pad", "length-grouped", "fused-adamw")
 
@@ -201,5 +201,5 @@ def write(results: list[VariantResult], settings: dict, environment: dict, out: 
 
 
 if __name__ == "__main__":
-    gc.freeze()  # as core.cli.run_main: the imports' objects are not rescanned by every gc.collect()
+    gc.freeze()  # as peftbench.cli.run_main: the imports' objects are not rescanned by every gc.collect()
     main()

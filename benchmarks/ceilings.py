@@ -29,7 +29,7 @@ import torch
 
 from benchmarks.measure import matmul_flops_per_second
 from benchmarks.run import OUT_DIR, cpu_model, load_average
-from core.layout import write_atomic
+from peftbench.layout import write_atomic
 
 HIDDEN, FFN, LAYERS = 384, 1536, 6  # all-MiniLM-L6-v2
 
@@ -58,8 +58,8 @@ def shapes_flops_per_second(tokens: int, repeats: int) -> float:
 
 def child_train(examples: int) -> None:
     """One full fine-tuning run on ``examples`` SST-2 rows, no evaluation; prints its training seconds."""
-    from core.config import TrainConfig
-    from core.train import train
+    from peftbench.config import TrainConfig
+    from peftbench.train import train
     from strategies import get_strategy
 
     config = TrainConfig(task="sst2", train_size=examples, carve_size=500, max_length=64, batch_size=32,

@@ -5,7 +5,7 @@
 
 It needs torch, transformers, peft and accelerate, which the GPU machine has, and the folder that
 ``benchmarks.pack_gpu_assets`` writes (MiniLM as fp16, SST-2). It needs neither the datasets library nor
-Optuna nor bitsandbytes: a local task is read without the datasets library (``core.columns``) and only
+Optuna nor bitsandbytes: a local task is read without the datasets library (``peftbench.columns``) and only
 full fine-tuning and LoRA run.
 
 On a GPU it runs these steps, most important first, each a ``benchmarks.run`` subprocess (core, Trainer
@@ -123,7 +123,7 @@ def check_assets(assets: Path) -> dict:
 
 
 def unpack_minilm(assets: Path, folder: Path) -> Path:
-    """The carried fp16 MiniLM as an fp32 model folder (what ``core.models.load_encoder`` loads)."""
+    """The carried fp16 MiniLM as an fp32 model folder (what ``peftbench.models.load_encoder`` loads)."""
     from safetensors.torch import load_file, save_file
 
     from benchmarks.pack_gpu_assets import MODEL_FILES, MODEL_FOLDER, WEIGHTS_FP16
@@ -155,9 +155,9 @@ def random_encoder(overrides: dict, tokenizer_dir: Path, folder: Path) -> Path:
 
 def cpu_sample(assets: Path, folder: Path) -> Path:
     """A stratified SST-2 sample in GLUE layout (``CPU_SAMPLE`` rows per file) for the CPU fallback."""
-    from core.splits import stratified_subset
-    from core.task_files import read_split
-    from core.task_types import GLUE_TASKS, LABEL_COLUMN
+    from peftbench.splits import stratified_subset
+    from peftbench.task_files import read_split
+    from peftbench.task_types import GLUE_TASKS, LABEL_COLUMN
 
     spec = GLUE_TASKS[TASK]
     (folder / TASK).mkdir(parents=True)
@@ -190,8 +190,8 @@ def run_step(step: Step, common: list[str], scratch: Path, out: Path, log_file, 
 
 
 def majority_share(assets_or_sample: Path) -> float:
-    from core.task_files import read_split
-    from core.task_types import GLUE_TASKS, LABEL_COLUMN
+    from peftbench.task_files import read_split
+    from peftbench.task_types import GLUE_TASKS, LABEL_COLUMN
 
     labels = read_split(GLUE_TASKS[TASK], assets_or_sample / TASK / "dev.tsv")[LABEL_COLUMN]
     return max(labels.count(value) for value in set(labels)) / len(labels)
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         import transformers  # noqa: F401
     except ImportError as error:
         refuse(f"cannot import the libraries the check needs ({error})")
-    from core.costs import versions
+    from peftbench.costs import versions
 
     use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     if use_cuda and not torch.cuda.is_available():

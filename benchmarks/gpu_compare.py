@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = check_assets(args.assets)
     plans = [plan for plan in (gpu_plans(args.strategies, args.measure_size) if use_cuda else cpu_plans(args.strategies))
              if plan.phase in args.phases.split(",")]
-    from core.costs import versions
+    from peftbench.costs import versions
 
     environment = {"device": f"cuda: {torch.cuda.get_device_name(0)}" if use_cuda else "cpu (the CPU fallback)",
                    "python": sys.version.split()[0], "cpus": os.cpu_count(), "optuna": optuna.__version__,

@@ -14,7 +14,7 @@ param groups handed to the Trainer (``optimizers=``), with a ``torch.optim.AdamW
 (fused at its best).
 
 Splits are tokenised from their columns (``split[column]``) into a list of feature dicts, which the
-Trainer takes as a dataset: that works for the core's ``core.columns.Columns`` on a machine without the
+Trainer takes as a dataset: that works for the core's ``peftbench.columns.Columns`` on a machine without the
 datasets library (the GPU check's).
 """
 
@@ -33,14 +33,14 @@ from transformers import get_linear_schedule_with_warmup
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from benchmarks.measure import TRAINER, TRAINER_BEST, RunMeasurement
-from core.config import TrainConfig
-from core.costs import PeakMemory
-from core.metrics import compute_metrics
-from core.build import build_model
-from core.classifier import SequenceClassifier
-from core.models import load_tokenizer
-from core.task_types import LABEL_COLUMN, TaskData
-from core.train import loss_function, resolve_device, resolve_precision
+from peftbench.config import TrainConfig
+from peftbench.costs import PeakMemory
+from peftbench.metrics import compute_metrics
+from peftbench.build import build_model
+from peftbench.classifier import SequenceClassifier
+from peftbench.models import load_tokenizer
+from peftbench.task_types import LABEL_COLUMN, TaskData
+from peftbench.train import loss_function, resolve_device, resolve_precision
 from strategies import get_strategy
 
 _TOKENIZED: dict[tuple, list[dict[str, Any]]] = {}
@@ -89,7 +89,7 @@ def samples_in_steps(rows: int, batch_size: int, steps: int) -> int:
 def tokenized_rows(split, text_columns: tuple[str, ...], tokenizer, max_length: int, pad: bool) -> list[dict[str, Any]]:
     """One feature dict per row (the tokenizer's outputs and ``label``), every row padded to ``max_length``
     when ``pad`` (the tutorial) or left at its own length (for a padding collator). Tokenised once per
-    benchmark. ``split`` is a task split (``core.columns.Columns``)."""
+    benchmark. ``split`` is a task split (``peftbench.columns.Columns``)."""
     key = (tokenizer.name_or_path, split.fingerprint, text_columns, max_length, pad)
     if key not in _TOKENIZED:
         encoded = tokenizer(*[list(split[c]) for c in text_columns], truncation=True, max_length=max_length,

@@ -13,7 +13,7 @@ from torch import nn
 # Paths through which the same run is made.
 TRAINER = "trainer"  # A: transformers.Trainer, padding to max_length, as a tutorial writes it
 TRAINER_BEST = "trainer-best"  # A at its best: dynamic padding, length-grouped batches, fused AdamW
-CORE = "core"  # B: core.train.train
+CORE = "core"  # B: peftbench.train.train
 CORE_NO_CACHE = "core-nocache"  # B for a frozen encoder, without the feature cache (head trained through it)
 CORE_COLD = "core-cold"  # B for a frozen encoder, the first trial of a process: features computed, not cached
 

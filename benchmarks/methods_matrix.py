@@ -4,7 +4,7 @@
 
 The suite runs every strategy on two families (tests/test_contract.py: BERT in full, GPT-2 for building and
 training); the full matrix is too slow for it, so it runs here and its committed table records the result. In each
-cell the strategy either refuses the model in one line (``core.errors.UserError``, e.g. a Conv1D layer for a method
+cell the strategy either refuses the model in one line (``peftbench.errors.UserError``, e.g. a Conv1D layer for a method
 peft implements for ``nn.Linear`` only, or no bias for BEFT) or must:
 
 - make something beyond the head trainable (the models' biases are small random numbers, not transformers'
@@ -34,7 +34,7 @@ from typing import Sequence
 import torch
 
 from benchmarks.run import cpu_model, load_average
-from core.layout import write_atomic
+from peftbench.layout import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "methods-matrix.md"
@@ -63,11 +63,11 @@ class Cell:
 
 def check_cell(directory: str, name: str) -> Cell:
     """One strategy on one family's tiny model: refused in one line, or trained, changed and reloaded as it must."""
-    from core.artifacts import trainable_state
-    from core.build import build_model
-    from core.config import TrainConfig
-    from core.errors import UserError
-    from core.models import load_tokenizer
+    from peftbench.artifacts import trainable_state
+    from peftbench.build import build_model
+    from peftbench.config import TrainConfig
+    from peftbench.errors import UserError
+    from peftbench.models import load_tokenizer
     from strategies import get_strategy
 
     try:

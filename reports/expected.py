@@ -39,7 +39,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from core.records import ComparisonRecord, StrategyRecord, TrialRecord
+from peftbench.records import ComparisonRecord, StrategyRecord, TrialRecord
 
 WITHIN = 0.005  # "trials to within 0.5 pt of the best": 0.5 points of a metric in [0, 1] (or [−1, 1])
 MIN_DRAWS = 2  # a curve needs at least two draws; one gives E_1 = its value and nothing else

@@ -4,8 +4,8 @@ every verdict."""
 
 from __future__ import annotations
 
-from core.records import SPLIT_NAMES, ComparisonRecord
-from core.units import format_count
+from peftbench.records import SPLIT_NAMES, ComparisonRecord
+from peftbench.units import format_count
 from reports.tables import MainTable
 
 # how a paper names studies.compare's samplers and pruners

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from core.errors import UserError
-from core.records import SPLIT_NAMES
+from peftbench.errors import UserError
+from peftbench.records import SPLIT_NAMES
 from reports.tables import BESIDE, MainTable, StrategyRow, tex_escape
 
 WORSE_MARK = r"$^{\downarrow}$"

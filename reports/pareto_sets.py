@@ -4,7 +4,7 @@ one :class:`~reports.tables.Grid`).
 
 A strategy's Pareto set comes from its study (``results.json``, ``front``): the tuning trials no other
 trial of the strategy beats on the dev metric and every cost at once. The front across strategies is
-recomputed here from those sets with the same definition (``core.pareto``). Costs are the trial's own
+recomputed here from those sets with the same definition (``peftbench.pareto``). Costs are the trial's own
 measurements; the seed runs of the configurations the comparison re-ran give their scores on the ranking
 split. :func:`configurations` hands those re-run configurations to the recommender as candidates.
 """
@@ -15,12 +15,12 @@ import json
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from core.pareto import front_indices
-from core.strategy import FAMILIES, StrategyInfo
-from core.records import SPLIT_NAMES, BestTrial, ComparisonRecord, FrontConfig
+from peftbench.pareto import front_indices
+from peftbench.strategy import FAMILIES, StrategyInfo
+from peftbench.records import SPLIT_NAMES, BestTrial, ComparisonRecord, FrontConfig
 from reports.conclusions import ranked_split
 from reports.tables import NONE, Cell, Column, Grid, Spread, fixed, mean_cell, spread, tex_escape, to_csv
-from core.units import format_bytes, format_count, format_seconds, significant
+from peftbench.units import format_bytes, format_count, format_seconds, significant
 
 
 @dataclass(frozen=True)

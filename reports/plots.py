@@ -21,16 +21,16 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
-from core.pareto import front_indices  # noqa: E402
+from peftbench.pareto import front_indices  # noqa: E402
 from reports.across_tasks import AcrossTasks  # noqa: E402
 from reports.expected import ExpectedCurve  # noqa: E402
-from core.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
+from peftbench.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
 from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
 from reports.race import RACE_TRACE, RACE_TRACE_CAPTION, race_trace  # noqa: E402
 from reports.style import Palette, Style  # noqa: E402
 from reports.tables import (MIN_IMPORTANCE_TRIALS, CombinedTable, MainTable, StrategyRow,  # noqa: E402
                             importance_estimable)
-from core.units import format_count  # noqa: E402
+from peftbench.units import format_count  # noqa: E402
 
 FORMATS = ("pdf", "png")
 

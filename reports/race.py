@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.records import SPLIT_NAMES, ComparisonRecord, RaceLook, RaceRecord
-from core.units import format_count, format_seconds
+from peftbench.records import SPLIT_NAMES, ComparisonRecord, RaceLook, RaceRecord
+from peftbench.units import format_count, format_seconds
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -24,17 +24,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core.errors import UserError
-from core.exits import Exit
-from core.layout import RESULTS_FILE
-from core.constraints import DEFAULT_PREFERENCE, MATERIAL, PREFERENCES, Constraints, Limit, Preference
-from core.records import ComparisonRecord, SPLIT_NAMES
-from core.task_files import IMBALANCED  # a majority class at least this common is worth naming as a cause
+from peftbench.errors import UserError
+from peftbench.exits import Exit
+from peftbench.layout import RESULTS_FILE
+from peftbench.constraints import DEFAULT_PREFERENCE, MATERIAL, PREFERENCES, Constraints, Limit, Preference
+from peftbench.records import ComparisonRecord, SPLIT_NAMES
+from peftbench.task_files import IMBALANCED  # a majority class at least this common is worth naming as a cause
 from reports.conclusions import Conclusions
 from reports.confidence import ALPHA, MAX_SEEDS, Analysis, PairVerdict
 from reports.pareto_sets import configurations
 from reports.tables import StrategyRow, main_table, signed
-from core.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
+from peftbench.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 
 SMALL_PRESETS = ("smoke", "quick")
 FEW_STEPS = 100  # optimiser steps below which a fine-tuned encoder has hardly moved from its start

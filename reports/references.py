@@ -1,7 +1,7 @@
 """``report/references.bib``: BibTeX for what a comparison ran on and what it compared, written from ``results.json``
 alone, so a paper's methods section cites exactly that: the tools first, then the paper of every compared strategy.
 
-A strategy declares its own paper (``core.strategy.Strategy.paper``, carried in ``results.json`` as
+A strategy declares its own paper (``peftbench.strategy.Strategy.paper``, carried in ``results.json`` as
 ``StrategyInfo.paper``); nothing here looks a strategy up by name, so a new strategy's paper needs no edit here, and
 an older ``results.json`` that predates the field still gives the tools and says which strategies have no paper."""
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from core.errors import UserError
-from core.layout import RESULTS_FILE
-from core.records import ComparisonRecord
+from peftbench.errors import UserError
+from peftbench.layout import RESULTS_FILE
+from peftbench.records import ComparisonRecord
 from reports.tables import MainTable
 
 # the software every comparison runs on: Optuna, PEFT and Transformers as their READMEs ask to be cited, PyTorch as its

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-from core.errors import UserError
-from core.layout import COMBINED_REPORT_DIR, REPORT_DIR, check_directory_target, staged_directory
-from core.records import ComparisonRecord, SPLIT_NAMES
-from core.schema import load_results
+from peftbench.errors import UserError
+from peftbench.layout import COMBINED_REPORT_DIR, REPORT_DIR, check_directory_target, staged_directory
+from peftbench.records import ComparisonRecord, SPLIT_NAMES
+from peftbench.schema import load_results
 from reports import tables
 from reports.across_tasks import AcrossTasks, across_tasks
 from reports.confidence import ALPHA
@@ -26,10 +26,10 @@ from reports.methods import methods_markdown
 from reports.references import references_bib
 from reports.paper_table import DEFAULT_COLUMNS, paper_latex
 from reports.race import RACE_TRACE, race_markdown
-from core.constraints import MATERIAL
+from peftbench.constraints import MATERIAL
 from reports.recommend import recommend, render as render_recommendation
 from reports.style import STYLES, Style
-from core.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
+from peftbench.units import format_bytes, format_count, format_milliseconds, format_seconds, significant
 
 OWNER_MARK = ".peftbench-report"  # marks a directory this module may replace
 LITTLE_SAVING = 0.75  # PEFT using ≥ 75% of full's memory or time "saves little"
@@ -48,7 +48,7 @@ def check_replaceable(target: Path) -> None:
 
 @contextmanager
 def report_directory(target: Path) -> Iterator[Path]:
-    """A staged directory (core.layout) that replaces the report ``target`` whole when the block finishes
+    """A staged directory (peftbench.layout) that replaces the report ``target`` whole when the block finishes
     cleanly, marked as a report this module may replace; a failure to write is one line."""
     check_replaceable(target)
     try:

@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterable
 
-from core.strategy import StrategyInfo
+from peftbench.strategy import StrategyInfo
 
 # One hue per family (a strategy's family is declared by the strategy and carried in results.json), from
 # dark to light within the family; markers tell the members of a family apart, also in greyscale.

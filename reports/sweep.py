@@ -1,7 +1,7 @@
 """A data-size sweep (``runners.compare --train-sizes 100,500,1000,2000,all``): one ordinary comparison per
 training-set size, each in ``<sweep>/train-<size>/`` with its own results.json and report (resumable and
 reportable on its own), all on the same dev and held-out splits with the same seeds and budget, and the
-manifest ``<sweep>/sweep.json`` listing the sizes. The training sets are nested (core.tasks.nested_indices).
+manifest ``<sweep>/sweep.json`` listing the sizes. The training sets are nested (peftbench.tasks.nested_indices).
 
 From the per-size results.json files alone, this module gives each strategy's score against training
 examples (mean and the engine's interval), the top group at every size, the sizes where the order of two
@@ -21,15 +21,15 @@ from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
 
-from core.errors import UserError
-from core.layout import RESULTS_FILE, SWEEP_FILE, size_dir, size_label
-from core.records import ComparisonRecord, SPLIT_NAMES
-from core.schema import load_results
-from core.strategy import FAMILIES, StrategyInfo
-from core.sweep_manifest import manifest_sizes, read_manifest
+from peftbench.errors import UserError
+from peftbench.layout import RESULTS_FILE, SWEEP_FILE, size_dir, size_label
+from peftbench.records import ComparisonRecord, SPLIT_NAMES
+from peftbench.schema import load_results
+from peftbench.strategy import FAMILIES, StrategyInfo
+from peftbench.sweep_manifest import manifest_sizes, read_manifest
 from reports.conclusions import Conclusions, conclude, conclude_between, ranked_split
 from reports.confidence import ALPHA, Interval, PairVerdict
-from core.constraints import DEFAULT_PREFERENCE, Constraints
+from peftbench.constraints import DEFAULT_PREFERENCE, Constraints
 from reports.recommend import Candidate, Recommendation, candidates, decide, render
 from reports.tables import Spread, spread
 

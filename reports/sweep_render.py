@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.layout import REPORT_DIR, size_dir, size_label
-from core.records import SPLIT_NAMES
+from peftbench.layout import REPORT_DIR, size_dir, size_label
+from peftbench.records import SPLIT_NAMES
 from reports import tables
 from reports.conclusions import VERDICT_MEANINGS, Conclusions
 from reports.confidence import ALPHA
@@ -23,7 +23,7 @@ from reports.render import bullets, figure_markdown, report_directory, write_tab
 from reports.style import STYLES, Style
 from reports.sweep import (Ahead, Crossing, Curve, SizeLeaders, Sweep, SweepPoint, crossings, curves, judged, leaders,
                            load_sweep, recommend_at)
-from core.units import format_count
+from peftbench.units import format_count
 
 if TYPE_CHECKING:  # matplotlib: only when figures are drawn
     from matplotlib.figure import Figure

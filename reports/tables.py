@@ -15,12 +15,12 @@ import statistics
 from dataclasses import dataclass
 from typing import Callable
 
-from core.records import ComparisonRecord, InferenceCost, SPLIT_NAMES, StrategyRecord
-from core.strategy import FAMILIES, StrategyInfo
+from peftbench.records import ComparisonRecord, InferenceCost, SPLIT_NAMES, StrategyRecord
+from peftbench.strategy import FAMILIES, StrategyInfo
 from reports.conclusions import VERDICT_MEANINGS, Conclusions, conclude
 from reports.confidence import ALPHA, MAX_SEEDS, Excess, Interval, PairVerdict
 from reports.expected import WITHIN, ExpectedCurve, expected_curve
-from core.units import format_bytes, format_count, format_milliseconds, format_percent, significant
+from peftbench.units import format_bytes, format_count, format_milliseconds, format_percent, significant
 
 # Complete tuning trials a strategy needs before its hyperparameter importances mean anything: PED-ANOVA compares
 # the best 10% of the trials with all of them, so below ten the "best 10%" is a single trial.
@@ -36,7 +36,7 @@ METRIC_DECIMALS = 3
 NONE = "—"
 
 
-# the metrics a reader sees beside the primary one (core.metrics names), for classification tasks
+# the metrics a reader sees beside the primary one (peftbench.metrics names), for classification tasks
 BESIDE = {"accuracy": "accuracy", "recall": "macro recall", "macro_f1": "macro F1"}
 SELECTION_MARK, SPLIT_MARK = "†", "‡"
 
@@ -92,7 +92,7 @@ class StrategyRow:
 
     @property
     def latency_range_ms(self) -> tuple[float, float] | None:
-        """The fastest and slowest timed pass as trained: an interval for the median pass (core.inference)."""
+        """The fastest and slowest timed pass as trained: an interval for the median pass (peftbench.inference)."""
         return self.inference.as_trained.latency_range_ms if self.inference else None
 
     @property

@@ -17,10 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from core import cli
-from core.errors import UserError
-from core.exits import Exit
-from core.units import format_seconds, parse_seconds
+from peftbench import cli
+from peftbench.errors import UserError
+from peftbench.exits import Exit
+from peftbench.units import format_seconds, parse_seconds
 from runners.common import strategy_listing
 from runners.comparing import (add_comparison_arguments, default_out, options_from_args, partial_status,
                                progress_for, settings_from_args, write_outputs)

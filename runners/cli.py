@@ -1,7 +1,7 @@
 """``peftbench COMMAND ...``: the console script ``pip install`` puts on the PATH.
 
 ``peftbench compare --task sst2`` is ``python -m runners.compare --task sst2``, with the same flags, output
-and exit statuses (core.exits); likewise every other runner (train, report, recommend,
+and exit statuses (peftbench.exits); likewise every other runner (train, report, recommend,
 ...). ``peftbench --help`` lists the commands; ``peftbench COMMAND --help`` shows a command's flags.
 """
 
@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from core import cli
-from core.exits import Exit
+from peftbench import cli
+from peftbench.exits import Exit
 
 PROG = "peftbench"
 RUNNERS = Path(__file__).resolve().parent
@@ -34,7 +34,7 @@ SUMMARIES = {
 
 
 def commands() -> dict[str, str]:
-    """Every command that exists: a module runners.<name> defining main(argv) (run through core.cli.run_main),
+    """Every command that exists: a module runners.<name> defining main(argv) (run through peftbench.cli.run_main),
     with its summary. Read from the source files, so --help imports no runner."""
     found = {}
     for module in pkgutil.iter_modules([str(RUNNERS)]):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from core import cli
-from core.config import PRECISIONS, TrainConfig
-from core.models import DEFAULT_MODEL, POOLINGS
-from core.strategy import FAMILIES
-from core.task_files import DATA_DIR_ENV
-from core.task_types import task_names
+from peftbench import cli
+from peftbench.config import PRECISIONS, TrainConfig
+from peftbench.models import DEFAULT_MODEL, POOLINGS
+from peftbench.strategy import FAMILIES
+from peftbench.task_files import DATA_DIR_ENV
+from peftbench.task_types import task_names
 from strategies import STRATEGIES
 
 

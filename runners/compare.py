@@ -15,9 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from core import cli
-from core.errors import UserError
-from core.exits import Exit
+from peftbench import cli
+from peftbench.errors import UserError
+from peftbench.exits import Exit
 from runners.comparing import (add_comparison_arguments, default_out, options_from_args, partial_status,
                                progress_for, settings_from_args, write_outputs)
 from runners.common import strategy_listing
@@ -76,7 +76,7 @@ def finish(outcome, no_report: bool, margin: float | None = None) -> int:
 def run_sweep(args: argparse.Namespace, options, progress) -> int:
     """``--train-sizes``: one comparison per size (studies.orchestrate.sweep), the sweep's report after each."""
     from studies import orchestrate
-    from core.sweep_manifest import parse_train_sizes
+    from peftbench.sweep_manifest import parse_train_sizes
 
     if args.train_size is not None:
         raise UserError("give --train-size N (one comparison) or --train-sizes LIST (a sweep), not both")
@@ -102,7 +102,7 @@ def run_sweep(args: argparse.Namespace, options, progress) -> int:
 
 def sweep_settings(args: argparse.Namespace, size: int | None):
     """One size's comparison settings: the command's, with that training-set size (None: all of it)."""
-    from core.layout import size_dir
+    from peftbench.layout import size_dir
 
     settings = settings_from_args(args)
     settings.run = replace(settings.run, train_size=size)

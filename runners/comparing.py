@@ -8,10 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from core import cli
-from core.errors import UserError
-from core.exits import Exit
-from core.layout import RUNS_ROOT, run_name
+from peftbench import cli
+from peftbench.errors import UserError
+from peftbench.exits import Exit
+from peftbench.layout import RUNS_ROOT, run_name
 from runners.common import add_run_arguments
 from strategies import DEFAULT_GROUP, STRATEGIES, groups
 
@@ -19,8 +19,8 @@ from strategies import DEFAULT_GROUP, STRATEGIES, groups
 def add_comparison_arguments(parser: cli.ArgumentParser) -> tuple[argparse._ArgumentGroup, argparse._ArgumentGroup]:
     """The flags of every comparison: strategies, preset, task and model, data, search, storage, workers and
     output. Returns the budget and search groups, for a command's own flags there."""
-    from core.config import TrainConfig
-    from core.tasks import PROTOCOLS
+    from peftbench.config import TrainConfig
+    from peftbench.tasks import PROTOCOLS
     from studies.compare import DEFAULT_PRUNER, PRUNERS, SAMPLERS
     from studies.presets import PRESETS
 
@@ -91,7 +91,7 @@ def tracker_names(text: str) -> tuple[str, ...]:
 
 def settings_from_args(args: argparse.Namespace):
     """The comparison's settings (``studies.compare.ComparisonSettings``), every preset value overridden by a flag."""
-    from core.config import TrainConfig
+    from peftbench.config import TrainConfig
     from strategies import select_strategies
     from studies.compare import DEFAULT_PRUNER, ComparisonSettings
     from studies.presets import default_preset_name, resolve_preset

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from core import cli
+from peftbench import cli
 from studies.export import PROBES, export
 
 

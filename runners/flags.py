@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Callable, TypeVar
 
-from core import cli
-from core.constraints import DEFAULT_PREFERENCE, LIMITS, MATERIAL, PREFERENCES, Constraints
-from core.errors import UserError
+from peftbench import cli
+from peftbench.constraints import DEFAULT_PREFERENCE, LIMITS, MATERIAL, PREFERENCES, Constraints
+from peftbench.errors import UserError
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ def flag_type(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 
 def add_constraint_arguments(parser) -> None:
-    """One flag per constraint of ``core.constraints.LIMITS`` (``--max-memory 8GB`` and the like)."""
+    """One flag per constraint of ``peftbench.constraints.LIMITS`` (``--max-memory 8GB`` and the like)."""
     for limit in LIMITS:
         parser.add_argument(limit.flag, dest=limit.field, metavar=limit.flag[2:].replace("-", "_").upper(),
                             type=flag_type(limit.parse), help=limit.example)

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from core import cli
-from core.errors import UserError
-from core.exits import Exit
-from core.schema import load_results
-from core.sweep_manifest import is_sweep
+from peftbench import cli
+from peftbench.errors import UserError
+from peftbench.exits import Exit
+from peftbench.schema import load_results
+from peftbench.sweep_manifest import is_sweep
 from reports.recommend import recommend, render
 from reports.sweep import load_sweep, recommend_at, render_at
 from runners.flags import add_constraint_arguments, add_margin_argument, add_prefer_argument, constraints_from_args

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from core import cli
-from core.errors import UserError
-from core.layout import COMBINED_REPORT_DIR
+from peftbench import cli
+from peftbench.errors import UserError
+from peftbench.layout import COMBINED_REPORT_DIR
 from reports.render import write_report, write_reports
 from reports.style import STYLES
-from core.sweep_manifest import is_sweep
+from peftbench.sweep_manifest import is_sweep
 from reports.sweep_render import write_sweep_report
 from reports.paper_table import DEFAULT_COLUMNS, PAPER_COLUMNS, parse_columns
 from runners.flags import add_margin_argument, flag_type

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from core import cli
-from core.config import TrainConfig
-from core.errors import UserError
-from core.layout import TrainRunDir, check_directory_target, write_atomic
-from core.schema import to_json
+from peftbench import cli
+from peftbench.config import TrainConfig
+from peftbench.errors import UserError
+from peftbench.layout import TrainRunDir, check_directory_target, write_atomic
+from peftbench.schema import to_json
 from runners.common import add_run_arguments, strategy_listing
 from strategies import STRATEGIES, get_strategy
 
@@ -88,8 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_dir=str(out), progress=not args.quiet,
     )
     config.validate()
-    from core.tasks import load_task
-    from core.train import train  # imported late: --help and bad flags answer without loading torch models
+    from peftbench.tasks import load_task
+    from peftbench.train import train  # imported late: --help and bad flags answer without loading torch models
 
     data = load_task(config.task_request())
     result = train(config, strategy, data=data)

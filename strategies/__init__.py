@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import UserError
-from core.strategy import FAMILIES, Strategy
+from peftbench.errors import UserError
+from peftbench.strategy import FAMILIES, Strategy
 from strategies.adalora import Adalora
 from strategies.adapters import Adapters
 from strategies.beft import Beft
@@ -175,7 +175,7 @@ def get_strategy(name: str, params: dict[str, Any] | None = None) -> Strategy:
 
 def load_trained(output_dir: str, device: str = "cpu"):
     """Rebuild a trained model from a run's output directory: (model, tokenizer, TrainConfig)."""
-    from core.artifacts import read_saved_run, rebuild
+    from peftbench.artifacts import read_saved_run, rebuild
 
     saved = read_saved_run(output_dir)
     model, tokenizer = rebuild(saved, get_strategy(saved.strategy, saved.strategy_params), device)

@@ -38,8 +38,8 @@ from functools import partial
 
 import torch
 
-from core.errors import UserError
-from core.strategy import Hyperparameter, Strategy
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter, Strategy
 from strategies.lora import TARGETS, target_modules
 
 

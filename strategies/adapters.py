@@ -5,7 +5,7 @@ Each adapter is down-project → nonlinearity → up-project with a residual, it
 initialised near zero so training starts from the pretrained function. Houlsby places one after the
 attention output projection and one after the feed-forward output projection of every block; Pfeiffer
 only after the feed-forward one. Both projections are found from the model's structure
-(``core.architecture``), so encoders and decoders of every family work, fused attention included.
+(``peftbench.architecture``), so encoders and decoders of every family work, fused attention included.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.architecture import find_architecture, norm_layers
-from core.errors import UserError
-from core.strategy import Hyperparameter, Strategy, freeze_encoder
+from peftbench.architecture import find_architecture, norm_layers
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter, Strategy, freeze_encoder
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from core.architecture import find_architecture
-from core.errors import UserError
-from core.strategy import Hyperparameter
+from peftbench.architecture import find_architecture
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter
 from strategies.lora import refuse_conv1d
 from strategies.loha import PeftTuner
 

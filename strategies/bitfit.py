@@ -4,9 +4,9 @@ A model without biases (Llama, Mistral, Gemma, ModernBERT...) is refused: "BitFi
 head alone, which is the frozen strategy under another name.
 """
 
-from core.architecture import bias_names
-from core.errors import UserError
-from core.strategy import Hyperparameter, Strategy
+from peftbench.architecture import bias_names
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter, Strategy
 
 
 class BitFit(Strategy):

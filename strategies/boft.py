@@ -17,8 +17,8 @@ import warnings
 
 import torch
 
-from core.errors import UserError
-from core.strategy import Hyperparameter
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner
 from strategies.oft import check_blocks, input_widths
 

@@ -19,7 +19,7 @@ head at 1e-2 and 83.7 % with the kernels at 3e-1 too: the defaults.
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner, check_divides, head_lr
 
 

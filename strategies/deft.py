@@ -14,7 +14,7 @@ is peft's default, alpha = 2 × rank its example's. Linear and GPT-2 Conv1D laye
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 

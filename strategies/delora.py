@@ -12,7 +12,7 @@ here is 10× peftbench's LoRA rate, the range spans the rest. ``nn.Linear`` laye
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import MODULE_DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 

@@ -13,7 +13,7 @@ shrink the pretrained weight, not the update).
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.lora import Lora
 
 

@@ -15,7 +15,7 @@ peft implements it for ``nn.Linear`` only (GPT-2's Conv1D is refused in one line
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner, head_lr
 
 

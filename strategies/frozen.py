@@ -4,7 +4,7 @@ Because the encoder never changes, the core computes its pooled features once an
 the cached features (``encoder_frozen = True``), which makes each trial nearly free.
 """
 
-from core.strategy import Hyperparameter, Strategy, freeze_encoder
+from peftbench.strategy import Hyperparameter, Strategy, freeze_encoder
 
 
 class Frozen(Strategy):

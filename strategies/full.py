@@ -1,6 +1,6 @@
 """Full fine-tuning: every parameter trains. The reference the other strategies are measured against."""
 
-from core.strategy import Strategy
+from peftbench.strategy import Strategy
 
 
 class Full(Strategy):

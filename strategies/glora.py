@@ -14,7 +14,7 @@ Learning rate: peft's example and method comparison train it at 3–5× their Lo
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 

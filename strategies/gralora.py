@@ -13,7 +13,7 @@ peft's docs recommend k = 2 up to rank 32 and k = 4 above. Learning rate: peft's
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner, check_divides
 
 

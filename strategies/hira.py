@@ -13,7 +13,7 @@ tuning (4.5e-3 on a 3B decoder); the default here is 5× peftbench's LoRA rate, 
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 

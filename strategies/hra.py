@@ -7,7 +7,7 @@ equal pairs, so they cancel and training starts from the pretrained weights; tha
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 

@@ -3,7 +3,7 @@ Learning", NeurIPS; via peft): learned vectors rescale the attention's keys and 
 block's inner activations, ``k ⊙ l_k``, ``v ⊙ l_v``, ``(W2 (l_ff ⊙ γ(W1 x)))``; they start at 1, so training
 starts from the pretrained function.
 
-The layers are found from the model's structure (``core.architecture``): the key and value projections
+The layers are found from the model's structure (``peftbench.architecture``): the key and value projections
 among each block's attention input projections (peft's per-family table names them; where it has no entry,
 every attention input projection, queries and fused ``Wqkv``/``c_attn`` included, is rescaled), and each
 block's feed-forward output projection, whose *input* is rescaled (peft's ``feedforward_modules``).
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from core.architecture import find_architecture
-from core.errors import UserError
-from core.strategy import Hyperparameter
+from peftbench.architecture import find_architecture
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter
 from strategies.loha import PeftTuner
 
 

@@ -22,7 +22,7 @@ from functools import partial
 
 import torch
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.adalora import add_orthogonality_gradient
 from strategies.lora import Lora
 

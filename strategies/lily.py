@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from core.architecture import find_architecture
-from core.strategy import Hyperparameter
+from peftbench.architecture import find_architecture
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 

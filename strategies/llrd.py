@@ -1,7 +1,7 @@
 """Layer-wise learning-rate decay (Howard & Ruder 2018; Clark et al. 2020): every parameter trains,
 block i of L at lr·decay^(L−i), the embeddings (depth 0) lowest, the head and final norm at the base lr.
 
-Depth comes from the model's structure (``core.architecture``), so GPT-2's ``h.N``, Llama's
+Depth comes from the model's structure (``peftbench.architecture``), so GPT-2's ``h.N``, Llama's
 ``layers.N`` and BERT's ``encoder.layer.N`` all get L + 1 distinct rates, and token embeddings are
 always the lowest. A model whose blocks share their weights (ALBERT) has no per-layer parameters to
 give different rates, and is refused.
@@ -9,9 +9,9 @@ give different rates, and is refused.
 
 from __future__ import annotations
 
-from core.architecture import find_architecture
-from core.errors import UserError
-from core.strategy import Hyperparameter, Strategy, decay_groups, trainable_named_parameters
+from peftbench.architecture import find_architecture
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter, Strategy, decay_groups, trainable_named_parameters
 
 
 class Llrd(Strategy):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import warnings
 
-from core.architecture import norm_layers
-from core.errors import UserError
-from core.strategy import Hyperparameter
+from peftbench.architecture import norm_layers
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter
 from strategies.loha import PeftTuner
 
 

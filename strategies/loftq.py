@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.lora import Lora, lora_hyperparameters
 
 

@@ -5,7 +5,7 @@ two low-rank products, ``ΔW = (B1 A1) ⊙ (B2 A2)``, so rank ``r`` matrices giv
 :class:`PeftTuner`, the base of every method here that peft applies to chosen layers of the encoder
 (LoHa, LoKr, OFT, BOFT, HRA, (IA)³, LN tuning and the newer peft methods, FourierFT to BEFT), lives in this file. As for LoRA, peft wraps only the
 encoder; the head is our own module outside the peft model, so it trains and is saved without
-``modules_to_save`` (peft#2171). Layers are found from the model's structure (``core.architecture``).
+``modules_to_save`` (peft#2171). Layers are found from the model's structure (``peftbench.architecture``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from core.architecture import linear_shape
-from core.errors import UserError
-from core.strategy import Hyperparameter, Strategy, decay_groups, trainable_named_parameters
+from peftbench.architecture import linear_shape
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter, Strategy, decay_groups, trainable_named_parameters
 from strategies.lora import TARGETS, refuse_conv1d, stores_transposed, target_modules
 
 TARGETS_PARAMETER = Hyperparameter("targets", "attention", choices=TARGETS,

@@ -6,7 +6,7 @@ Each layer's width is factorised (384 = 16 × 24) near its square root, or aroun
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import ALPHA_RATIO, MODULE_DROPOUT, RANK_DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 

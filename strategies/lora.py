@@ -3,7 +3,7 @@
 ``targets=attention`` adapts the attention projections peft adapts by default for the model's family
 (query and value, as in the LoRA paper), or every attention input projection where peft has no table
 (fused ``Wqkv``/``c_attn``/``qkv_proj`` included); ``all_linear`` adapts every linear layer in the
-blocks. Both are found from the model's structure (``core.architecture``).
+blocks. Both are found from the model's structure (``peftbench.architecture``).
 
 peft wraps only the encoder; the head is our own module outside the peft model, so it trains and is
 saved without relying on ``modules_to_save`` (peft#2171). The LoRA variants (DoRA, rsLoRA, PiSSA, OLoRA,
@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from core.architecture import all_linear_targets, find_architecture, lora_attention_targets
-from core.errors import UserError
-from core.strategy import Hyperparameter, Strategy, decay_groups, trainable_named_parameters
+from peftbench.architecture import all_linear_targets, find_architecture, lora_attention_targets
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter, Strategy, decay_groups, trainable_named_parameters
 
 TARGETS = ("attention", "all_linear")
 

@@ -12,7 +12,7 @@ not part of the pretrained weight, so they decay.
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.lora import Lora
 
 EVEN_RANK = Hyperparameter("rank", 8, choices=(2, 4, 8, 16, 32, 64), help="LoRA rank r (even)")

@@ -16,7 +16,7 @@ accuracy 79.5 % at LoRA's 2e-3, 83.0 % at 5e-3; the default stays the paper's, t
 
 from __future__ import annotations
 
-from core.strategy import decay_groups, trainable_named_parameters
+from peftbench.strategy import decay_groups, trainable_named_parameters
 from strategies.lora import Lora
 
 

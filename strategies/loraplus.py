@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from core.strategy import Hyperparameter, decay_groups, trainable_named_parameters
+from peftbench.strategy import Hyperparameter, decay_groups, trainable_named_parameters
 from strategies.lora import Lora
 
 

@@ -14,7 +14,7 @@ not exceed any adapted layer's input width (the ranges keep it at most 64, every
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from core.architecture import linear_shape
-from core.errors import UserError
-from core.strategy import Hyperparameter
+from peftbench.architecture import linear_shape
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 

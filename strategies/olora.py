@@ -13,7 +13,7 @@ repeats the same deterministic QR on the same pretrained weights.
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.lora import Lora, lora_hyperparameters
 
 

@@ -9,7 +9,7 @@ extended, virtual positions stripped).
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.prompt_tuning import VIRTUAL_TOKENS, PromptMethod, embedding_width
 
 

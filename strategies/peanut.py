@@ -13,7 +13,7 @@ ReLU. ``nn.Linear`` layers only.
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 

@@ -21,7 +21,7 @@ the same pretrained weights, the same (seeded) SVD, the same residual, bit for b
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.lora import Lora, lora_hyperparameters
 
 

@@ -20,8 +20,8 @@ import inspect
 import torch
 from torch import nn
 
-from core.errors import UserError
-from core.strategy import Hyperparameter, freeze_encoder
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter, freeze_encoder
 from strategies.prompt_tuning import VIRTUAL_TOKENS, EncoderOutput, Prompted, PromptMethod
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from core.errors import UserError
-from core.strategy import Hyperparameter, Strategy, freeze_encoder
+from peftbench.errors import UserError
+from peftbench.strategy import Hyperparameter, Strategy, freeze_encoder
 
 VIRTUAL_TOKENS = Hyperparameter("num_virtual_tokens", 20, 1, 100, log=True, help="number of virtual tokens")
 
@@ -35,7 +35,7 @@ class EncoderOutput:
 
 class Prompted(nn.Module):
     """A frozen encoder (``base``) with a trainable ``prompt`` module that yields ``num_virtual_tokens``
-    virtual positions. Exposes what :class:`core.classifier.SequenceClassifier` needs of an encoder."""
+    virtual positions. Exposes what :class:`peftbench.classifier.SequenceClassifier` needs of an encoder."""
 
     def __init__(self, encoder: nn.Module, prompt: nn.Module, num_virtual_tokens: int, method: str):
         super().__init__()

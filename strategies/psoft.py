@@ -16,7 +16,7 @@ must not exceed any adapted layer's width (the range stops at 64, every tested m
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 

@@ -10,7 +10,7 @@ dequantised NF4 weights, so they match what the quantised model computes.
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.dora import Dora
 from strategies.qlora import QLora
 

@@ -9,7 +9,7 @@ inference layout the first time the layer runs in eval mode on an input without 
 (``Linear4bit.forward``, when ``support_avx512bf16_for_cpu``); from then on ``matmul_4bit`` takes the packed
 ``gemv_4bit`` path, whose in-place bias add fails under autograd, and which computes in bf16 a slightly
 different function from the one trained. Our first eval-mode pass comes before training (``is_causal`` in
-``core.build``), so the flag is switched off in :meth:`loaded`, as the encoder is loaded and before it ever
+``peftbench.build``), so the flag is switched off in :meth:`loaded`, as the encoder is loaded and before it ever
 runs; training, evaluation, inference timing, saving, reloading and export then all compute with the
 layout that trained. The exported loading code does the same (:func:`keep_training_layout`).
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.lora import Lora
 
 

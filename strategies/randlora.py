@@ -15,7 +15,7 @@ example: 3e-4 on a 7B decoder where LoRA uses 1e-4; its docs: lower the rate if 
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 

@@ -15,7 +15,7 @@ model where it does not is refused in one line. ``nn.Linear`` layers only.
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.lora import TARGETS
 from strategies.loha import PeftTuner, check_divides
 

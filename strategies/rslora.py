@@ -10,7 +10,7 @@ the scale grow with sqrt(rank)), and the rank's default and range are larger tha
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.lora import Lora
 
 

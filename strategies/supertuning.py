@@ -12,7 +12,7 @@ rate). ``nn.Linear`` layers only.
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner
 
 

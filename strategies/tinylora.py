@@ -13,7 +13,7 @@ paper's recommendation and ``u`` 64 peft's default. Linear and GPT-2 Conv1D laye
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import DROPOUT, TARGETS_PARAMETER, PeftTuner
 
 

@@ -15,7 +15,7 @@ it does not is refused in one line. Linear and GPT-2 Conv1D layers.
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner, check_divides, head_lr
 
 

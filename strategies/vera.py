@@ -18,7 +18,7 @@ trained vectors and the head: rebuilding through this strategy draws the same A 
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter, Strategy
+from peftbench.strategy import Hyperparameter, Strategy
 from strategies.lora import TARGETS, target_modules
 
 

@@ -16,7 +16,7 @@ accuracy was 61.9 % at 2e-2, 83.2 % at 5e-3 and 82.0 % at 2e-3, so the default i
 
 from __future__ import annotations
 
-from core.strategy import Hyperparameter
+from peftbench.strategy import Hyperparameter
 from strategies.loha import TARGETS_PARAMETER, PeftTuner, head_lr
 
 

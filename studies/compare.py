@@ -23,19 +23,19 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from core.config import TrainConfig
-from core.costs import release_freed_memory
-from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
-from core.metrics import undefined_reason
-from core.pareto import COSTS, front_indices, spread
-from core.records import RunResult
-from core.schema import parse, to_json
-from core.strategy import Strategy
-from core.task_types import TaskData
-from core.tasks import HELDOUT_FROM_TRAIN, load_task
-from core.artifacts import WEIGHTS_FILE
-from core.layout import ComparisonDir, model_short_name, task_label
-from core.train import rescore, train
+from peftbench.config import TrainConfig
+from peftbench.costs import release_freed_memory
+from peftbench.errors import MemoryCapExceeded, TrainingDiverged, UserError
+from peftbench.metrics import undefined_reason
+from peftbench.pareto import COSTS, front_indices, spread
+from peftbench.records import RunResult
+from peftbench.schema import parse, to_json
+from peftbench.strategy import Strategy
+from peftbench.task_types import TaskData
+from peftbench.tasks import HELDOUT_FROM_TRAIN, load_task
+from peftbench.artifacts import WEIGHTS_FILE
+from peftbench.layout import ComparisonDir, model_short_name, task_label
+from peftbench.train import rescore, train
 from studies import queue, space
 from studies.presets import Preset
 
@@ -53,7 +53,7 @@ TRIAL_RESULT = "run_record"  # user attribute of a completed tuning trial: its R
 REPEATED_TRIAL = "repeats_trial"  # user attribute of a seed run that is its tuning trial rescored, not retrained
 MAX_TRIALS = 100_000  # a queue of enqueued trials; more than this is a typo, not a plan
 READY = "queue_ready"  # study user attribute: the creator has enqueued every slot
-FRONT_SEED_CONFIGS = 3  # multi-objective: seed runs for at most this many of a strategy's front (core.pareto.spread)
+FRONT_SEED_CONFIGS = 3  # multi-objective: seed runs for at most this many of a strategy's front (peftbench.pareto.spread)
 # Settings that change what a study measures; a stored study run with other values is not resumed.
 IDENTITY = ("task", "model", "metric", "train_size", "carve_size", "protocol", "epochs", "max_length", "pooling", "data_seed",
             "batch_sizes", "evals_per_epoch", "min_steps", "data_dir", "text_columns", "label_column", "drop_invalid_rows",
@@ -360,7 +360,7 @@ class Comparison:
 
     @property
     def layout(self) -> ComparisonDir | None:
-        """The comparison's directory (core.layout), where seed runs keep their weights; None without one."""
+        """The comparison's directory (peftbench.layout), where seed runs keep their weights; None without one."""
         out = self.settings.run.output_dir
         return ComparisonDir(Path(out)) if out else None
 
@@ -370,7 +370,7 @@ class Comparison:
 
     def undefined_score(self, value: float | None) -> str | None:
         """Why a run's dev score is no number, or None when it is one. A trial needs a number (Optuna ranks
-        trials by it); one without fails with this reason instead of completing. core.tasks refuses data on
+        trials by it); one without fails with this reason instead of completing. peftbench.tasks refuses data on
         which the task's metric is undefined, so this is a guard, not a path a valid task takes."""
         if value is not None and math.isfinite(value):
             return None
@@ -594,7 +594,7 @@ def _is_cuda_oom(error: Exception) -> bool:
 
 
 def front_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """A multi-objective tuning study's Pareto set (``core.pareto`` over its complete trials), best dev score
+    """A multi-objective tuning study's Pareto set (``peftbench.pareto`` over its complete trials), best dev score
     first, then cheapest on the costs in order, then earliest."""
     complete = queue.trials(study, TrialState.COMPLETE)
     maximise = [direction == StudyDirection.MAXIMIZE for direction in study.directions]
@@ -604,7 +604,7 @@ def front_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 def seeded_configurations(study: optuna.Study) -> list[FrozenTrial]:
     """The front's members that get seed runs: all of them up to FRONT_SEED_CONFIGS, else that many spread
-    evenly along the front from the best-scoring to the cheapest (``core.pareto.spread``)."""
+    evenly along the front from the best-scoring to the cheapest (``peftbench.pareto.spread``)."""
     front = front_trials(study)
     return [front[i] for i in spread(len(front), FRONT_SEED_CONFIGS)]
 

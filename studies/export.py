@@ -11,11 +11,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from core.errors import UserError
-from core.inference import TOLERANCE  # |Δlogit| float rounding explains: the exported files must be within it
-from core.layout import ComparisonDir, check_directory_target, staged_directory
-from core.records import ComparisonRecord, RunResult
-from core.schema import load_results
+from peftbench.errors import UserError
+from peftbench.inference import TOLERANCE  # |Δlogit| float rounding explains: the exported files must be within it
+from peftbench.layout import ComparisonDir, check_directory_target, staged_directory
+from peftbench.records import ComparisonRecord, RunResult
+from peftbench.schema import load_results
 
 PROBES = [
     "a great film", "boring and long , really", "i loved it so much that i saw it twice",
@@ -124,8 +124,8 @@ def choose_run(results: ComparisonRecord, strategy: str, seed: int | None) -> tu
 
 
 def weights_folder(run_dir: Path, strategy: str, run: RunResult) -> Path:
-    """Where the seed run's trained weights are: its folder in the comparison (core.layout), else its artifact_path."""
-    from core.artifacts import CONFIG_FILE, WEIGHTS_FILE
+    """Where the seed run's trained weights are: its folder in the comparison (peftbench.layout), else its artifact_path."""
+    from peftbench.artifacts import CONFIG_FILE, WEIGHTS_FILE
 
     here = ComparisonDir(run_dir).seed_dir(strategy, run.seed)
     candidates = [here] + ([Path(run.artifact_path).parent] if run.artifact_path else [])
@@ -145,8 +145,8 @@ def check_out(out: Path) -> None:
 # ---------------------------------------------------------------------------- exporting
 def label_names(saved) -> list[str] | None:
     """The task's label names (GLUE's are known; a custom task's are read from its files when they are here)."""
-    from core.task_types import GLUE_TASKS
-    from core.tasks import load_task
+    from peftbench.task_types import GLUE_TASKS
+    from peftbench.tasks import load_task
 
     if saved.config.task in GLUE_TASKS:
         return list(GLUE_TASKS[saved.config.task].label_names) or None
@@ -162,7 +162,7 @@ def probe_batch(tokenizer, head: dict[str, Any]) -> tuple[list[str], list[str] |
 
 
 def reference_logits(model, tokenizer, head: dict[str, Any]):
-    """peftbench's own predictions on the probes (inputs built as core.data builds them: right padding)."""
+    """peftbench's own predictions on the probes (inputs built as peftbench.data builds them: right padding)."""
     import torch
 
     texts, pairs = probe_batch(tokenizer, head)
@@ -204,7 +204,7 @@ def foreign_modules(encoder) -> list[str]:
 
 def merged_encoder(model, saved):
     """The encoder as a plain transformers model: adapters merged in; one line why not where it cannot be."""
-    from core import artifacts
+    from peftbench import artifacts
 
     encoder = model.encoder
     quantization = artifacts.quantization_of(encoder)
@@ -227,10 +227,10 @@ def merged_encoder(model, saved):
         raise UserError(f"--merge: strategy {saved.strategy} adds modules outside peft ({', '.join(foreign)}) that a "
                         f"plain transformers {base} does not have, so it cannot be saved as one; export it without --merge")
     if hasattr(encoder, "pooler") and encoder.pooler is None:
-        # core.models drops the (unused) pooler; put the pretrained one back so the folder is a complete model
+        # peftbench.models drops the (unused) pooler; put the pretrained one back so the folder is a complete model
         from transformers import AutoModel
 
-        from core.models import resolve_model
+        from peftbench.models import resolve_model
 
         encoder.pooler = AutoModel.from_pretrained(resolve_model(saved.config.model), use_safetensors=True).pooler
     return encoder
@@ -248,7 +248,7 @@ def write_sequence_classification(model_dir: Path, target: Path, head: dict[str,
     from transformers import AutoConfig, AutoModelForSequenceClassification
     from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
 
-    from core.architecture import find_architecture
+    from peftbench.architecture import find_architecture
 
     if not (head["causal"] and head["pooling"] == "last"):
         return (f"{head['pooling']} pooling on {'a decoder' if head['causal'] else 'an encoder'}: no transformers "
@@ -308,8 +308,8 @@ def export(run_dir: Path, strategy: str, seed: int | None, out: Path, merge: boo
     folder = weights_folder(run_dir, strategy, run)
     check_out(out)
 
-    from core import artifacts
-    from core.build import build_model
+    from peftbench import artifacts
+    from peftbench.build import build_model
     from strategies import get_strategy
 
     saved = artifacts.read_saved_run(str(folder))
@@ -317,7 +317,7 @@ def export(run_dir: Path, strategy: str, seed: int | None, out: Path, merge: boo
         raise UserError(f"{folder} holds {saved.strategy} seed {saved.config.seed}, not {strategy} seed {run.seed}")
     method = get_strategy(saved.strategy, saved.strategy_params)
     model, tokenizer = artifacts.rebuild(saved, method)
-    tokenizer.padding_side = "right"  # as core.data pads; transformers' decoder heads assume it too
+    tokenizer.padding_side = "right"  # as peftbench.data pads; transformers' decoder heads assume it too
     head = artifacts.head_record(model, saved.config, saved.strategy, saved.num_labels, label_names(saved))
     weights = artifacts.head_tensors(model)
     expected = reference_logits(model, tokenizer, head)
@@ -376,7 +376,7 @@ def write_peft_adapter(staging: Path, out: Path, folder: Path, model, tokenizer,
     """``adapter/`` (the seed run's, or written now for a run saved before runs wrote one) and ``tokenizer/``."""
     from transformers import AutoTokenizer
 
-    from core import artifacts
+    from peftbench import artifacts
 
     source = folder / artifacts.ADAPTER_DIR
     if (source / "adapter_config.json").is_file():
@@ -395,7 +395,7 @@ def write_peft_adapter(staging: Path, out: Path, folder: Path, model, tokenizer,
 
 def write_trainable(staging: Path, out: Path, folder: Path, model, tokenizer, summary) -> None:
     """The trainable tensors and the run's configuration, for ``strategies.load_trained``."""
-    from core import artifacts
+    from peftbench import artifacts
 
     for name in (artifacts.WEIGHTS_FILE, artifacts.CONFIG_FILE):
         shutil.copy2(folder / name, staging / name)

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol
 
-from core.errors import UserError
-from core.layout import ComparisonDir, SweepDir, size_dir, size_label, write_atomic
-from core.records import ComparisonRecord
-from core.schema import save_results
-from core.sweep_manifest import manifest_text
-from core.task_types import TaskData
+from peftbench.errors import UserError
+from peftbench.layout import ComparisonDir, SweepDir, size_dir, size_label, write_atomic
+from peftbench.records import ComparisonRecord
+from peftbench.schema import save_results
+from peftbench.sweep_manifest import manifest_text
+from peftbench.task_types import TaskData
 from studies import preflight, results, workers
 from studies.compare import Comparison, ComparisonSettings, load_data
 from studies.race import Race, RaceSettings

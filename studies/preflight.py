@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core import cli
-from core.errors import UserError
-from core.layout import ComparisonDir, check_directory_target, size_dir, write_atomic
-from core.task_types import TaskData
+from peftbench import cli
+from peftbench.errors import UserError
+from peftbench.layout import ComparisonDir, check_directory_target, size_dir, write_atomic
+from peftbench.task_types import TaskData
 from studies.compare import ComparisonSettings, load_data
 
 MANIFEST_KEYS = ("task", "model")  # what one directory may not mix
@@ -25,7 +25,7 @@ COMPARISON, RACE = "comparison", "race"  # what a directory holds (its manifest'
 def check_out(out: Path, settings: ComparisonSettings, kind: str = COMPARISON) -> None:
     """Reading only: ``--out`` can hold this comparison (a directory, or nothing yet), and a directory holds
     one comparison (or race), so refuse to mix in another kind, task or model."""
-    from core.layout import SweepDir
+    from peftbench.layout import SweepDir
 
     check_directory_target(out)
     if SweepDir(out).manifest.is_file():
@@ -64,7 +64,7 @@ def write_manifest(out: Path, settings: ComparisonSettings, kind: str = COMPARIS
 def check_sweep_out(out: Path, plans: list[tuple[int | None, ComparisonSettings]]) -> dict | None:
     """Reading only: ``--out`` holds nothing, or this sweep (same task and model), and every size's directory
     can hold its comparison. Returns the sweep's manifest, if it has one."""
-    from core.sweep_manifest import read_manifest as read_sweep_manifest
+    from peftbench.sweep_manifest import read_manifest as read_sweep_manifest
 
     check_directory_target(out)
     if ComparisonDir(out).manifest.exists():
@@ -83,7 +83,7 @@ def check_sweep_out(out: Path, plans: list[tuple[int | None, ComparisonSettings]
 def check_model(model: str) -> None:
     """Refuse a model that cannot be loaded: its tokenizer is the cheap part to load (the same load, and the
     same one-line error, as every run's)."""
-    from core.models import load_tokenizer
+    from peftbench.models import load_tokenizer
 
     load_tokenizer(model)
 
@@ -106,8 +106,8 @@ def check_strategies_fit(settings: ComparisonSettings, num_labels: int) -> None:
     """Refuse a strategy that cannot work on the model (BitFit on a model without biases, LLRD on shared
     layers, prefix tuning on an encoder without a key/value cache): each strategy's model is built once with
     its defaults, as its first trial will build it."""
-    from core.build import build_model
-    from core.costs import release_freed_memory
+    from peftbench.build import build_model
+    from peftbench.costs import release_freed_memory
 
     for strategy in settings.strategies:
         cli.FAILURE.subject = f"strategy {strategy.name}"  # a library failing here is named with its strategy

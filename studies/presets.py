@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from core.errors import UserError
-from core.models import DEFAULT_MODEL
+from peftbench.errors import UserError
+from peftbench.models import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)

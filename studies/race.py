@@ -33,9 +33,9 @@ from typing import Callable
 import numpy as np
 import optuna
 
-from core.constraints import DEFAULT_PREFERENCE, MATERIAL, PREFERENCES, Constraints, broken
-from core.records import RaceLook, RaceRecord, RunResult
-from core.strategy import Strategy
+from peftbench.constraints import DEFAULT_PREFERENCE, MATERIAL, PREFERENCES, Constraints, broken
+from peftbench.records import RaceLook, RaceRecord, RunResult
+from peftbench.strategy import Strategy
 from studies import queue
 from studies.compare import Comparison, Round, seeds_study_name, study_name
 from studies.results import first_failure, seed_results
@@ -53,7 +53,7 @@ class RaceSettings:
     budget_kind: str = "seconds"  # seconds | runs
     budget: float = DEFAULT_TIME_BUDGET
     max_seeds: int = DEFAULT_MAX_SEEDS
-    prefer: str = DEFAULT_PREFERENCE  # a key of core.constraints.PREFERENCES
+    prefer: str = DEFAULT_PREFERENCE  # a key of peftbench.constraints.PREFERENCES
     constraints: Constraints = Constraints()
 
     @property
@@ -170,8 +170,8 @@ class Race:
         limits = [limit for limit in self.race.constraints.limits() if limit.before_training]
         if not limits:
             return
-        from core.build import build_model
-        from core.classifier import count_parameters
+        from peftbench.build import build_model
+        from peftbench.classifier import count_parameters
 
         for strategy in self.settings.strategies:
             trainable, _ = count_parameters(build_model(self.settings.run, strategy(),

@@ -1,4 +1,4 @@
-"""A comparison's record (``core.records.ComparisonRecord``, written as ``results.json`` by ``core.schema``),
+"""A comparison's record (``peftbench.records.ComparisonRecord``, written as ``results.json`` by ``peftbench.schema``),
 rebuilt from the Optuna storage. The format is documented in docs/results-schema.md."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from core.costs import device_description, versions
-from core.layout import LOG_FILE, ComparisonDir
-from core.records import (BestTrial, Budget, ComparisonRecord, Failure, FrontConfig, ModelRecord, RaceRecord,
+from peftbench.costs import device_description, versions
+from peftbench.layout import LOG_FILE, ComparisonDir
+from peftbench.records import (BestTrial, Budget, ComparisonRecord, Failure, FrontConfig, ModelRecord, RaceRecord,
                           RunResult, StrategyRecord, TaskRecord, TrialRecord)
-from core.schema import KIND, SCHEMA_VERSION
-from core.strategy import Strategy
-from core.train import resolve_device
+from peftbench.schema import KIND, SCHEMA_VERSION
+from peftbench.strategy import Strategy
+from peftbench.train import resolve_device
 from studies import queue, space
 from studies.compare import (Comparison, front_trials, repeated_trials, seed_results, seeded_configurations,
                              seeds_study_name, study_name)

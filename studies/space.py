@@ -1,5 +1,5 @@
 """The search space: the training hyperparameters every strategy shares, plus the strategy's own
-(declared next to the strategy in ``strategies/``). Defaults come from ``core.config.TrainConfig``."""
+(declared next to the strategy in ``strategies/``). Defaults come from ``peftbench.config.TrainConfig``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import optuna
 
-from core.config import TrainConfig
-from core.strategy import Hyperparameter, Strategy
+from peftbench.config import TrainConfig
+from peftbench.strategy import Hyperparameter, Strategy
 
 WARMUP = Hyperparameter("warmup_ratio", TrainConfig.warmup_ratio, 0.0, 0.2, help="fraction of steps of linear warm-up")
 WEIGHT_DECAY = Hyperparameter("weight_decay", TrainConfig.weight_decay, 0.0, 0.1, help="AdamW weight decay")

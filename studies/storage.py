@@ -11,8 +11,8 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
-from core.errors import UserError
-from core.layout import ComparisonDir
+from peftbench.errors import UserError
+from peftbench.layout import ComparisonDir
 
 JOURNAL_SUFFIXES = (".journal", ".log")
 ATTEMPTS = 3

@@ -29,11 +29,11 @@ from typing import Any, Iterator, Protocol
 import optuna
 from optuna.trial import FrozenTrial
 
-from core.layout import ComparisonDir, run_name
-from core.records import RunResult
-from core.schema import parse
-from core.errors import UserError
-from core.strategy import Strategy
+from peftbench.layout import ComparisonDir, run_name
+from peftbench.records import RunResult
+from peftbench.schema import parse
+from peftbench.errors import UserError
+from peftbench.strategy import Strategy
 from studies import queue
 from studies.compare import SEED_RESULT, ComparisonSettings, seeds_study_name, study_name
 
@@ -250,7 +250,7 @@ class Tracking:
 
 
 def points(learning_curve: list[dict[str, Any]]) -> list[tuple[int, float]]:
-    """A stored learning curve (``core.train``) as (training samples seen, dev score) pairs."""
+    """A stored learning curve (``peftbench.train``) as (training samples seen, dev score) pairs."""
     return [(int(point["samples"]), point["value"]) for point in learning_curve]
 
 

@@ -17,9 +17,9 @@ import subprocess
 from pathlib import Path
 from typing import IO, Sequence
 
-from core import cli
-from core.errors import UserError
-from core.layout import ComparisonDir
+from peftbench import cli
+from peftbench.errors import UserError
+from peftbench.layout import ComparisonDir
 
 GPU_MEMORY_SHARE = 0.9  # of the device's memory, divided among the workers on it (the rest: the driver, others)
 # Measured on an H200 (benchmarks/NOTES.md, "A whole comparison on one GPU"): the quick comparison of 6 strategies
@@ -39,7 +39,7 @@ def default_workers(device: str, model: str) -> int:
 
     if device == "cpu" or not torch.cuda.is_available() or (device != "auto" and not device.startswith("cuda")):
         return 1
-    from core.models import stored_parameters
+    from peftbench.models import stored_parameters
 
     index = int(device.split(":")[1]) if ":" in device else 0
     memory = torch.cuda.get_device_properties(index).total_memory * GPU_MEMORY_SHARE
@@ -89,7 +89,7 @@ def spawn_workers(command: Sequence[str], count: int, out: Path) -> list[subproc
 
 def setup_logging(out: Path) -> logging.Logger:
     """Everything that happens goes to ``compare.log`` in the comparison directory, and so does the traceback
-    of a failure that ends the command (core.cli)."""
+    of a failure that ends the command (peftbench.cli)."""
     path = ComparisonDir(out).log
     cli.FAILURE.log = path
     logger = logging.getLogger("peftbench")

@@ -29,7 +29,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spec
 
 
 def packaged_model_dir() -> Path:
-    from core.models import DEFAULT_MODEL, resolve_model
+    from peftbench.models import DEFAULT_MODEL, resolve_model
 
     return Path(resolve_model(DEFAULT_MODEL))
 
@@ -89,7 +89,7 @@ def data_dir(tmp_path_factory) -> str:
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Feature caches go to a per-test folder, never the user's home, and start empty."""
-    from core import features
+    from peftbench import features
 
     monkeypatch.setenv("PEFTBENCH_CACHE_DIR", str(tmp_path / "cache"))
     features._MEMORY.clear()

@@ -19,13 +19,13 @@ from benchmarks.measure import (CORE, CORE_COLD, CORE_NO_CACHE, TRAINER, TRAINER
                                 non_embedding_parameters, training_flops)
 from benchmarks.summary import (BenchmarkReport, dev_tolerance, markdown, summarise_flops, summarise_frozen_cache,
                                 summarise_strategy, write)
-from core.config import TrainConfig
-from core.data import encode_split
-from core.classifier import SequenceClassifier
-from core.models import load_encoder
-from core.tasks import TaskRequest, load_task
-from core.build import build_model
-from core.train import Batches, evaluate, train
+from peftbench.config import TrainConfig
+from peftbench.data import encode_split
+from peftbench.classifier import SequenceClassifier
+from peftbench.models import load_encoder
+from peftbench.tasks import TaskRequest, load_task
+from peftbench.build import build_model
+from peftbench.train import Batches, evaluate, train
 from strategies import get_strategy, load_trained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,14 +170,14 @@ def test_benchmark_smoke_run_on_the_tiny_model(tiny_model, data_dir, tmp_path):
 
 
 def test_a_local_task_loads_and_tokenises_without_the_datasets_library(tiny_model, data_dir):
-    """The GPU machine has no datasets library: a local task's files become core.columns.Columns, which the
+    """The GPU machine has no datasets library: a local task's files become peftbench.columns.Columns, which the
     core tokenises and the Trainer path pads only when asked; only a hub task needs the library."""
     script = f"""
 import sys
 sys.modules["datasets"] = None  # importing it now fails, as on a machine without it
-from core.data import encode_split
-from core.models import load_tokenizer
-from core.tasks import TaskRequest, load_task
+from peftbench.data import encode_split
+from peftbench.models import load_tokenizer
+from peftbench.tasks import TaskRequest, load_task
 data = load_task(TaskRequest("sst2", {data_dir!r}, train_size=40, seed=3, carve_size=16))
 tokenizer = load_tokenizer({tiny_model!r})
 assert len(encode_split(data.train, data.spec, tokenizer, 64)) == 40 and len(data.test) == 32
@@ -186,7 +186,7 @@ print("ok", type(data.train).__name__)
     process = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert process.returncode == 0 and process.stdout.split() == ["ok", "Columns"], process.stderr
-    from core.models import load_tokenizer
+    from peftbench.models import load_tokenizer
 
     data = load_task(TaskRequest("sst2", data_dir, train_size=40, seed=3))
     tokenizer = load_tokenizer(tiny_model)

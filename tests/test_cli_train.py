@@ -33,7 +33,7 @@ def test_help_explains_every_flag_and_lists_strategies_on_request():
     for text in ("--task", "--strategy", "--model", "--data-dir", "--train-size", "--epochs", "--batch-size", "--lr",
                  "--seed", "--out", "--device", "--pooling", "--gradient-checkpointing", "--list-strategies"):
         assert text in process.stdout
-    from core.strategy import FAMILIES
+    from peftbench.strategy import FAMILIES
     from strategies import STRATEGIES
 
     for runner in ("runners.train", "runners.compare"):

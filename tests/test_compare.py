@@ -11,8 +11,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from core.exits import Exit
-from core.schema import SCHEMA_VERSION, to_json
+from peftbench.exits import Exit
+from peftbench.schema import SCHEMA_VERSION, to_json
 from runners.compare import main
 from tests.conftest import sentiment_rows, sst2_dir
 from tests.test_cli_train import assert_one_line_error, run_cli
@@ -74,7 +74,7 @@ def test_trials_never_see_the_heldout_split(finished):
 
 def test_the_seed_run_repeating_the_best_trial_is_that_trial_rescored(finished):
     """Seed runs train with seeds 0..n-1 and tuning trials with the data seed (0): the seed-0 run of the best
-    configuration is the best trial itself, scored on held-out instead of trained again (core.train.rescore;
+    configuration is the best trial itself, scored on held-out instead of trained again (peftbench.train.rescore;
     tests/test_train.py checks that this equals training again). Its weights are where a seed run's go, and
     the tuning trials' weights are gone once the seed runs are done."""
     results = json.loads((finished / "results.json").read_text())

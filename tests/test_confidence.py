@@ -1,5 +1,5 @@
 """reports.confidence checked by simulation against known truth, and on fixed inputs against scipy,
-statsmodels and core.metrics.
+statsmodels and peftbench.metrics.
 
 The simulated benchmark: every strategy's seed run gets each held-out row right when a latent normal score is
 positive. The score adds the strategy's threshold, a seed effect (sd of a seed run's accuracy about 1 point),
@@ -22,7 +22,7 @@ from statsmodels.stats.anova import anova_lm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import ttost_ind
 
-from core.metrics import classification_metrics, regression_metrics
+from peftbench.metrics import classification_metrics, regression_metrics
 from reports.confidence import (ALPHA, DEFAULT_MARGINS, METHOD, RowValues, Selection, _Sources, analyse, analyse_rows,
                                 analyse_scores, confusion_metric, decision_probability, pseudo_values, row_scores,
                                 satterthwaite, selection_optimism, smallest_margin, split_difference, split_to_rank)
@@ -313,8 +313,8 @@ def test_adjusted_p_values_are_statsmodels_bonferroni_and_agree_with_the_interva
 
 @pytest.mark.parametrize("metric", ["accuracy", "recall", "precision", "macro_f1", "f1", "mcc"])
 def test_confusion_metrics_and_jackknife_match_core_metrics(metric):
-    """Each metric equals core.metrics' on the same predictions; its pseudo-values average to it, and their
-    variance / n is the jackknife variance computed by leaving out each row in turn with core.metrics."""
+    """Each metric equals peftbench.metrics' on the same predictions; its pseudo-values average to it, and their
+    variance / n is the jackknife variance computed by leaving out each row in turn with peftbench.metrics."""
     rng = np.random.default_rng(14)
     labels = rng.integers(0, 3, 60) if metric != "f1" else rng.integers(0, 2, 60)
     classes = 3 if metric != "f1" else 2

@@ -28,12 +28,12 @@ import pytest
 import torch
 
 from benchmarks.methods_matrix import two_steps
-from core import artifacts
-from core.build import build_model
-from core.config import TrainConfig
-from core.errors import UserError
-from core.models import load_encoder
-from core.strategy import BASE_WEIGHTS, FAMILIES
+from peftbench import artifacts
+from peftbench.build import build_model
+from peftbench.config import TrainConfig
+from peftbench.errors import UserError
+from peftbench.models import load_encoder
+from peftbench.strategy import BASE_WEIGHTS, FAMILIES
 from strategies import STRATEGIES, get_strategy, groups, load_trained
 
 LAYER = r"\.layer\.\d\."
@@ -206,21 +206,21 @@ def test_pretrained_weights_are_as_declared_and_training_starts_where_the_row_sa
 @pytest.fixture(scope="module")
 def trained_runs(biased_bert, data_dir, tmp_path_factory):
     """name → (the model as training left it, its output directory): 3 steps of each strategy at its default rate."""
-    import core.train
+    import peftbench.train
 
     runs = {}
 
     def run(name: str):
         if name not in runs:
-            built, build = [], core.train.build_model
-            core.train.build_model = lambda *a, **k: built.append(build(*a, **k)) or built[-1]
+            built, build = [], peftbench.train.build_model
+            peftbench.train.build_model = lambda *a, **k: built.append(build(*a, **k)) or built[-1]
             try:
                 folder = tmp_path_factory.mktemp(name)
                 config = TrainConfig(task="sst2", model=biased_bert, data_dir=data_dir, batch_size=16, max_steps=3,
                                      progress=False, device="cpu", output_dir=str(folder))
-                core.train.train(config, get_strategy(name, CONTRACT[name].params))
+                peftbench.train.train(config, get_strategy(name, CONTRACT[name].params))
             finally:
-                core.train.build_model = build
+                peftbench.train.build_model = build
             runs[name] = built[0].eval(), folder
         return runs[name]
 
@@ -228,8 +228,8 @@ def trained_runs(biased_bert, data_dir, tmp_path_factory):
 
 
 def dev_batch(folder: Path, data_dir: str):
-    from core.data import collate, encode_split
-    from core.tasks import TaskRequest, load_task
+    from peftbench.data import collate, encode_split
+    from peftbench.tasks import TaskRequest, load_task
 
     model, tokenizer, config = load_trained(str(folder))
     data = load_task(TaskRequest("sst2", data_dir))

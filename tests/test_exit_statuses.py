@@ -1,4 +1,4 @@
-"""Exit statuses a script can rely on (core.exits), run as a user runs the commands, in a subprocess.
+"""Exit statuses a script can rely on (peftbench.exits), run as a user runs the commands, in a subprocess.
 
 A library failure inside a run is real here: the subprocess makes BitFit's per-step hook multiply tensors of
 mismatched shapes, so torch raises its own RuntimeError in the middle of training (after the pre-flight model
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from core.exits import MEANINGS, Exit
+from peftbench.exits import MEANINGS, Exit
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
 BROKEN_BITFIT = """
 import sys
 import torch
-from core import cli
+from peftbench import cli
 from strategies.bitfit import BitFit
 
 def broken_hook(self, model, step, total_steps):

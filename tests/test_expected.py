@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from reports.expected import (WITHIN, draws, expected_max, expected_max_curve, max_weights, startup_trials,
                               trials_to_within)
-from core.schema import load_results
+from peftbench.schema import load_results
 from tests.fixtures.make_results import make_results, write_run
 from tests.test_cli_train import run_cli
 
@@ -159,7 +159,7 @@ def test_without_a_defaults_trial_the_first_trial_counts(tmp_path):
 def test_the_recorded_startup_trials_are_the_samplers(budget):
     """results.json records TPE's n_startup_trials (settings.startup_trials, which reports.expected reads) from
     the same property the comparison's TPESampler is built with."""
-    from core.config import TrainConfig
+    from peftbench.config import TrainConfig
     from strategies.lora import Lora
     from studies.compare import Comparison, ComparisonSettings
     from studies.presets import PRESETS

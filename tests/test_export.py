@@ -4,7 +4,7 @@ merged plain ``transformers`` folder or (decoders) an ``AutoModelForSequenceClas
 
 What a user runs without peftbench is written here with peft, transformers and safetensors alone
 (``standalone_logits``: the head applied by hand, as docs/guides/deploy.md shows), and its
-predictions are compared with peftbench's own (``strategies.load_trained``, inputs built by ``core.data``).
+predictions are compared with peftbench's own (``strategies.load_trained``, inputs built by ``peftbench.data``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.inference import TOLERANCE
+from peftbench.inference import TOLERANCE
 from tests.test_cli_train import assert_one_line_error, run_cli
 
 
@@ -73,9 +73,9 @@ def dev_texts(data_dir: str, task: str = "sst2") -> list[str]:
 
 
 def peftbench_logits(folder: Path, data_dir: str) -> torch.Tensor:
-    """The saved run rebuilt by peftbench, on its task's dev split tokenised and padded by core.data."""
-    from core.data import collate, encode_split
-    from core.tasks import TaskRequest, load_task
+    """The saved run rebuilt by peftbench, on its task's dev split tokenised and padded by peftbench.data."""
+    from peftbench.data import collate, encode_split
+    from peftbench.tasks import TaskRequest, load_task
     from strategies import load_trained
 
     model, tokenizer, config = load_trained(str(folder))
@@ -161,8 +161,8 @@ def test_a_seed_runs_adapter_loads_with_peft_alone_to_the_same_predictions(run_d
 def test_other_peft_methods_adapters_load_with_peft_alone(strategy, tiny_model, data_dir, tmp_path):
     """IA3 and LoHa (other peft tuners), PiSSA (its base rewritten at initialisation: saved converted to LoRA on
     the untouched base) and QLoRA (the base loaded 4-bit from head.json's quantisation config)."""
-    from core.config import TrainConfig
-    from core.train import train
+    from peftbench.config import TrainConfig
+    from peftbench.train import train
     from strategies import get_strategy
 
     folder = tmp_path / strategy
@@ -261,8 +261,8 @@ def test_a_run_dir_without_results_is_refused_by_the_command_in_one_line(tmp_pat
     (["{run}", "--strategy", "lora", "--seed", "-1"], "argument --seed: must be 0 or a positive integer"),
 ], ids=["merge-bottleneck-adapters", "unknown-strategy", "seed-not-run", "no-results", "out-not-empty", "negative-seed"])
 def test_bad_export_input_is_one_line_and_exit_2(args, fragment, run_dir, tmp_path, capsys):
-    """Each refusal is one line and exit 2 (core.cli.run_main, as the command runs it), and nothing is written."""
-    from core.cli import run_main
+    """Each refusal is one line and exit 2 (peftbench.cli.run_main, as the command runs it), and nothing is written."""
+    from peftbench.cli import run_main
     from runners.export import main
 
     fill = lambda text: text.replace("{run}", str(run_dir)).replace("{tmp}", str(tmp_path))  # noqa: E731

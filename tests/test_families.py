@@ -1,7 +1,7 @@
 """Any model a user brings: the seven classic strategies on tiny random models of 16 real architectures.
 
 Strategies find blocks, attention projections, feed-forward outputs, embeddings and biases from a model's
-structure (``core.architecture``), not from BERT's layer names, so every family has to be exercised: GPT-2's
+structure (``peftbench.architecture``), not from BERT's layer names, so every family has to be exercised: GPT-2's
 fused ``c_attn`` Conv1D, ModernBERT's bias-free fused ``Wqkv``, Phi-3's ``qkv_proj``, ALBERT's one shared
 layer, ELECTRA's and ALBERT's embedding projections, bias-free Llama-style decoders, pad-less tokenizers.
 Each test is parametrised by family (and strategy), so a failure names the cell that broke:
@@ -31,16 +31,16 @@ import pytest
 import torch
 from torch import nn
 
-from core.architecture import find_architecture
-from core.config import TrainConfig
-from core.errors import UserError
-from core.models import load_encoder, load_tokenizer
+from peftbench.architecture import find_architecture
+from peftbench.config import TrainConfig
+from peftbench.errors import UserError
+from peftbench.models import load_encoder, load_tokenizer
 from strategies import get_strategy, load_trained
 from strategies.adapters import WithAdapter
 from tests.conftest import sst2_dir
 from tests.fixtures.families import DECODERS, FAMILIES, build_family, has_bias, is_decoder
 
-from core.build import build_model
+from peftbench.build import build_model
 
 CLASSIC = ("full", "frozen", "lora", "adapters", "llrd", "qlora", "bitfit")
 SENTENCES = ["a great film", "boring and long, i would not recommend this to anyone",
@@ -66,12 +66,12 @@ def toy_sst2(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module", autouse=True)
 def frozen_import_heap(family_dirs):
-    """Freeze the objects the imports created, as the CLI's entry point does (``core.cli.run_main``): the
+    """Freeze the objects the imports created, as the CLI's entry point does (``peftbench.cli.run_main``): the
     full ``gc.collect()`` after every run otherwise walks them each time (~0.5 s a run, most of this file)."""
     import bitsandbytes  # noqa: F401  (imported here, before the freeze, rather than inside the first run)
     import peft  # noqa: F401
 
-    import core.train  # noqa: F401
+    import peftbench.train  # noqa: F401
 
     gc.collect()
     gc.freeze()
@@ -413,10 +413,10 @@ def test_last_token_pooling_is_the_same_alone_and_in_a_left_padded_batch(family,
 
 def keep_built_models(monkeypatch) -> list:
     """Every model the training loop builds, appended as built (the loop keeps training that same object)."""
-    import core.train
+    import peftbench.train
 
-    models, build = [], core.train.build_model
-    monkeypatch.setattr(core.train, "build_model", lambda *a, **k: models.append(build(*a, **k)) or models[-1])
+    models, build = [], peftbench.train.build_model
+    monkeypatch.setattr(peftbench.train, "build_model", lambda *a, **k: models.append(build(*a, **k)) or models[-1])
     return models
 
 
@@ -424,7 +424,7 @@ def keep_built_models(monkeypatch) -> list:
                                              ("deberta-v2", "bitfit")])
 def test_saved_weights_reload_to_identical_predictions(family, strategy, family_dirs, toy_sst2, tmp_path,
                                                        monkeypatch):
-    from core.train import train
+    from peftbench.train import train
 
     directory, out = family_dirs[family], tmp_path / "run"
     models = keep_built_models(monkeypatch)

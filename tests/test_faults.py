@@ -8,9 +8,9 @@ import json
 import optuna
 from optuna.trial import TrialState
 
-from core.config import TrainConfig
-from core.errors import MemoryCapExceeded
-from core.exits import Exit
+from peftbench.config import TrainConfig
+from peftbench.errors import MemoryCapExceeded
+from peftbench.exits import Exit
 from runners.compare import main
 from studies import queue
 from studies.compare import Comparison, ComparisonSettings
@@ -48,7 +48,7 @@ def test_diverging_and_crashing_trials_are_recorded_and_never_best(tiny_model, d
                                         seed=0)
         config.max_grad_norm = 1e30
         config.epochs = 4
-        from core.train import train
+        from peftbench.train import train
 
         train(config, Full(), data=comparison.tuning_data)
         return 1.0

@@ -1,4 +1,4 @@
-"""Hostile input for the strict readers (``core.datafiles.read_table``) and task loading (``core.tasks.load_task``).
+"""Hostile input for the strict readers (``peftbench.datafiles.read_table``) and task loading (``peftbench.tasks.load_task``).
 
 Arbitrary bytes and text written as .tsv/.csv/.jsonl end in a well-formed table (or task) or in a
 one-line :class:`UserError` — never another exception, never a hang. Valid tables read back exactly
@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from core.errors import UserError
-from core.datafiles import MAX_CELL_CHARS, SUFFIXES, read_table
-from core.records import DEV_FILE
-from core.tasks import TaskRequest, load_task
+from peftbench.errors import UserError
+from peftbench.datafiles import MAX_CELL_CHARS, SUFFIXES, read_table
+from peftbench.records import DEV_FILE
+from peftbench.tasks import TaskRequest, load_task
 
 HANG_SECONDS = 10  # no single read may take this long; a hang fails the example instead of the whole run
 FUZZ = settings(max_examples=150, deadline=4000, database=None,

@@ -1,7 +1,7 @@
-"""``core.inference`` on the tiny random BERT: a LoRA model is timed unmerged and merged, with the same
+"""``peftbench.inference`` on the tiny random BERT: a LoRA model is timed unmerged and merged, with the same
 predictions both ways and its side path's bytes gone once merged; a 4-bit QLoRA base rounds differently when
 merged, and the record says by how much; bottleneck adapters, prompts and full weights do not merge, each
-with its reason; a frozen run measured through ``core.train.train`` carries the record, which survives the
+with its reason; a frozen run measured through ``peftbench.train.train`` carries the record, which survives the
 round trip through ``results.json``'s dict form."""
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ import json
 import pytest
 import torch
 
-from core.build import build_model
-from core.config import TrainConfig
-from core.records import RunResult
-from core.schema import parse, to_json
-from core.data import encode_split
-from core.inference import BATCH_SIZE, PASSES, SAMPLE_SIZE, TOLERANCE, inference_sample, measure_inference
-from core.models import load_tokenizer
-from core.tasks import load_task
-from core.train import train
+from peftbench.build import build_model
+from peftbench.config import TrainConfig
+from peftbench.records import RunResult
+from peftbench.schema import parse, to_json
+from peftbench.data import encode_split
+from peftbench.inference import BATCH_SIZE, PASSES, SAMPLE_SIZE, TOLERANCE, inference_sample, measure_inference
+from peftbench.models import load_tokenizer
+from peftbench.tasks import load_task
+from peftbench.train import train
 from strategies import get_strategy
 
 CPU = torch.device("cpu")
@@ -51,7 +51,7 @@ def trained(name: str, tiny_model: str, **params):
 
 
 def logits(model, split, pad_id) -> torch.Tensor:
-    from core.data import collate
+    from peftbench.data import collate
 
     inputs, _ = collate(split, list(range(len(split))), pad_id)
     with torch.no_grad():

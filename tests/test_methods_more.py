@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.build import build_model
-from core.config import TrainConfig
-from core.errors import UserError
+from peftbench.build import build_model
+from peftbench.config import TrainConfig
+from peftbench.errors import UserError
 from strategies import get_strategy
 from tests.test_cli_train import assert_one_line_error, run_cli
 

@@ -16,11 +16,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from core.config import TrainConfig
-from core.data import collate, encode_split
-from core.errors import UserError
-from core.tasks import TaskRequest, load_task
-from core.train import build_model, train  # build_model: wherever the core keeps it
+from peftbench.config import TrainConfig
+from peftbench.data import collate, encode_split
+from peftbench.errors import UserError
+from peftbench.tasks import TaskRequest, load_task
+from peftbench.train import build_model, train  # build_model: wherever the core keeps it
 from strategies import STRATEGIES, get_strategy, load_trained
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,11 +12,11 @@ import json
 import optuna
 import pytest
 
-from core.errors import UserError
-from core.pareto import spread
-from core.schema import load_results
+from peftbench.errors import UserError
+from peftbench.pareto import spread
+from peftbench.schema import load_results
 from reports.pareto_sets import front_points
-from core.constraints import Constraints
+from peftbench.constraints import Constraints
 from reports.recommend import recommend, render
 from reports.render import write_report
 from runners.compare import main

@@ -1,11 +1,11 @@
-"""``core.pareto`` against fronts worked out by hand, and against Optuna's own front on a real study."""
+"""``peftbench.pareto`` against fronts worked out by hand, and against Optuna's own front on a real study."""
 
 from __future__ import annotations
 
 import optuna
 import pytest
 
-from core.pareto import dominates, front_indices, spread
+from peftbench.pareto import dominates, front_indices, spread
 
 SCORE_AND_COST = (True, False)  # (dev accuracy ↑, trainable parameters ↓)
 

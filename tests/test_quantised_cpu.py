@@ -17,11 +17,11 @@ import torch
 bnb_modules = pytest.importorskip("bitsandbytes.nn.modules")
 from bitsandbytes.functional import has_avx512bf16  # noqa: E402
 
-from core.build import build_model  # noqa: E402
-from core.config import TrainConfig  # noqa: E402
-from core.tasks import load_task  # noqa: E402
-from core.train import train  # noqa: E402
-from core.strategy import Strategy  # noqa: E402
+from peftbench.build import build_model  # noqa: E402
+from peftbench.config import TrainConfig  # noqa: E402
+from peftbench.tasks import load_task  # noqa: E402
+from peftbench.train import train  # noqa: E402
+from peftbench.strategy import Strategy  # noqa: E402
 from strategies import STRATEGIES, get_strategy  # noqa: E402
 
 REPACK_FLAG = "support_avx512bf16_for_cpu"  # bitsandbytes' own attribute name (Linear4bit.__init__)
@@ -101,7 +101,7 @@ def test_projected_embeddings_train_with_the_flag_forced_on(repack_flag_on, data
 def test_the_exported_loading_code_never_repacks_with_the_flag_forced_on(repack_flag_on, tiny_model, data_dir,
                                                                        tmp_path):
     """runners.export checks the adapter as its README loads it; that code switches the flag off too."""
-    from core.artifacts import read_head
+    from peftbench.artifacts import read_head
     from studies.export import adapter_encoder
 
     config = TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, train_size=16, max_length=32,

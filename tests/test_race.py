@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.exits import Exit
+from peftbench.exits import Exit
 from reports.confidence import analyse
 from studies.race import RaceSettings, drops
 from tests.test_confidence import as_predictions, correctness

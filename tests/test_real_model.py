@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from core.config import TrainConfig
-from core.models import DEFAULT_MODEL, resolve_model
-from core.task_files import DEFAULT_DATA_DIRS
-from core.task_types import TaskData
-from core.tasks import load_task
-from core.train import train
+from peftbench.config import TrainConfig
+from peftbench.models import DEFAULT_MODEL, resolve_model
+from peftbench.task_files import DEFAULT_DATA_DIRS
+from peftbench.task_types import TaskData
+from peftbench.tasks import load_task
+from peftbench.train import train
 from strategies import STRATEGIES, get_strategy
 from tests.conftest import sentiment_rows, write_tsv
 

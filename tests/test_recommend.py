@@ -12,14 +12,14 @@ import random
 import numpy as np
 import pytest
 
-from core.errors import UserError
-from core.exits import Exit
-from core.records import ComparisonRecord
-from core.schema import load_results, parse
-from core.constraints import Constraints
+from peftbench.errors import UserError
+from peftbench.exits import Exit
+from peftbench.records import ComparisonRecord
+from peftbench.schema import load_results, parse
+from peftbench.constraints import Constraints
 from reports.recommend import recommend, render
 from reports.tables import main_table
-from core.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
+from peftbench.units import parse_bytes, parse_count, parse_milliseconds, parse_seconds
 from tests.fixtures.make_results import MiB, make_results, set_accuracy, smoke_results, variant, write_run
 from tests.test_cli_train import assert_one_line_error, run_cli
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import UserError
-from core.schema import load_results, to_json
+from peftbench.errors import UserError
+from peftbench.schema import load_results, to_json
 from reports import render
 from reports.references import TOOLS, entry_key, references_bib
 from reports.tables import main_table

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from core.records import SplitSources
-from core.schema import load_results
+from peftbench.records import SplitSources
+from peftbench.schema import load_results
 from reports import plots, render
 from reports.conclusions import SCORES_ONLY, VERDICT_MEANINGS, ranked_split
 from reports.recommend import recommend
@@ -94,7 +94,7 @@ def column(name: str) -> int:
 
 def test_table_numbers_match_a_recomputation_from_results_json(sst2):
     """Every number of table.csv from the raw JSON: means and spreads with numpy, the interval, top group and
-    learned flag from the engine run on the raw predictions, the beside metrics from core.metrics' values."""
+    learned flag from the engine run on the raw predictions, the beside metrics from peftbench.metrics' values."""
     table = table_csv(sst2 / "report")
     strategies = raw_strategies(sst2)
     assert sorted(table) == sorted(strategies)
@@ -470,7 +470,7 @@ COMMITTED_RUNS = sorted({path.parent for path in (Path(__file__).resolve().paren
 def test_every_committed_example_loads_and_renders_whatever_its_schema_version(run, tmp_path):
     """Files of earlier versions (the committed examples were written by version 2) are migrated on reading and
     reported without what their version lacks; the migrated record is this version's."""
-    from core.schema import SCHEMA_VERSION
+    from peftbench.schema import SCHEMA_VERSION
 
     copy = write_run(tmp_path / "run", json.loads((run / "results.json").read_text()))
     results = load_results(copy)
@@ -497,7 +497,7 @@ def test_every_committed_benchmark_comparison_is_judged_from_what_it_recorded(ru
 
 
 def test_a_version_older_than_the_oldest_migration_is_refused_in_one_line(tmp_path):
-    from core.schema import MIGRATIONS
+    from peftbench.schema import MIGRATIONS
 
     oldest = min(MIGRATIONS)
     run = write_run(tmp_path / "old", variant(make_results(seeds=1), schema_version=oldest - 1))

@@ -105,8 +105,8 @@ def review_rows(count: int) -> list[list]:
 
 
 def test_one_bad_row_refuses_the_file_and_names_the_flag(tmp_path):
-    from core.errors import UserError
-    from core.tasks import TaskRequest, load_task
+    from peftbench.errors import UserError
+    from peftbench.tasks import TaskRequest, load_task
 
     rows = review_rows(3016)
     rows[1762][0] = ""  # line 1764: the header is line 1
@@ -122,7 +122,7 @@ def test_one_bad_row_refuses_the_file_and_names_the_flag(tmp_path):
 
 
 def test_every_per_row_problem_is_dropped_and_counted_by_reason_per_file(tmp_path):
-    from core.tasks import TaskRequest, load_task
+    from peftbench.tasks import TaskRequest, load_task
 
     root = tmp_path / "glue"
     train = review_rows(40)
@@ -156,8 +156,8 @@ def test_every_per_row_problem_is_dropped_and_counted_by_reason_per_file(tmp_pat
     (b"text\tlabel\ngood\t1\n", "no column 'sentence'"),
 ], ids=["field-count", "not-utf8", "bad-header", "no-column"])
 def test_a_malformed_file_is_refused_even_with_the_flag(tmp_path, content, fragment):
-    from core.errors import UserError
-    from core.tasks import TaskRequest, load_task
+    from peftbench.errors import UserError
+    from peftbench.tasks import TaskRequest, load_task
 
     (tmp_path / "sst2").mkdir()
     (tmp_path / "sst2" / "train.tsv").write_bytes(content)
@@ -168,8 +168,8 @@ def test_a_malformed_file_is_refused_even_with_the_flag(tmp_path, content, fragm
 
 
 def test_a_file_whose_every_row_is_bad_is_refused_with_the_counts(tmp_path):
-    from core.errors import UserError
-    from core.tasks import TaskRequest, load_task
+    from peftbench.errors import UserError
+    from peftbench.tasks import TaskRequest, load_task
 
     write_tsv(tmp_path / "sst2" / "train.tsv", ["sentence", "label"], review_rows(20))
     write_tsv(tmp_path / "sst2" / "dev.tsv", ["sentence", "label"], [["", 1], ["fine", "x"]])
@@ -217,7 +217,7 @@ def test_compare_with_the_flag_records_the_dropped_rows_in_results_and_report(tm
 def test_metrics_the_labels_cannot_determine_are_none_not_zero():
     import numpy as np
 
-    from core.metrics import compute_metrics, undefined_reason
+    from peftbench.metrics import compute_metrics, undefined_reason
 
     # regression: Pearson/Spearman of fewer than 3 points, or of constant labels, is undefined
     assert compute_metrics(np.array([[0.3]]), np.array([2.0]), 1) == {"pearson": None, "spearman": None,
@@ -277,9 +277,9 @@ def test_a_two_row_classification_file_is_refused_naming_the_sizes(tmp_path, tin
      "dev has 2 rows (train 18, dev 2, test 6); pearson needs at least 3 rows: raise --carve-size"),
 ], ids=["cola-mcc-one-class", "mrpc-f1-no-positive", "stsb-constant-labels", "stsb-heldout-2-rows", "stsb-dev-2-rows"])
 def test_a_split_on_which_the_metric_is_undefined_is_refused_at_load_time(tmp_path, task, dev, options, message):
-    from core.errors import UserError
-    from core.task_types import GLUE_TASKS
-    from core.tasks import TaskRequest, load_task
+    from peftbench.errors import UserError
+    from peftbench.task_types import GLUE_TASKS
+    from peftbench.tasks import TaskRequest, load_task
 
     columns = [*GLUE_TASKS[task].text_columns, "label"]
     rows = [[*(f"{name} {i}" for name in columns[:-1]), (i % 5) * 1.25 if task == "stsb" else i % 2] for i in range(20)]
@@ -309,8 +309,8 @@ def test_a_trial_whose_dev_score_is_undefined_fails_with_the_reason(tiny_model, 
     from optuna.trial import TrialState
 
     import studies.compare
-    from core.config import TrainConfig
-    from core.records import RunResult
+    from peftbench.config import TrainConfig
+    from peftbench.records import RunResult
     from studies import queue
     from studies.compare import Comparison, ComparisonSettings
     from studies.presets import resolve_preset
@@ -347,7 +347,7 @@ def test_a_trial_whose_dev_score_is_undefined_fails_with_the_reason(tiny_model, 
 
 def test_null_metrics_in_results_are_left_out_of_scores_and_rankings(tmp_path):
     """A results.json whose seed runs hold null (undefined) metrics loads, renders and ranks without them."""
-    from core.schema import load_results
+    from peftbench.schema import load_results
     from reports.render import write_report
     from reports.conclusions import ranked_split
     from runners.compare import ranking_table

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.config import TrainConfig
-from core.errors import UserError
-from core.build import build_model, seed_everything
+from peftbench.config import TrainConfig
+from peftbench.errors import UserError
+from peftbench.build import build_model, seed_everything
 from strategies import STRATEGIES, get_strategy
 
 
@@ -81,7 +81,7 @@ def test_qlora_base_linear_layers_are_4bit(tiny_model):
 
 
 def test_qlora_counts_parameters_by_logical_size(tiny_model):
-    from core.classifier import count_parameters
+    from peftbench.classifier import count_parameters
 
     _, full = make("full", tiny_model)
     _, quantised = make("qlora", tiny_model)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import UserError
+from peftbench.errors import UserError
 from runners.compare import main
 from tests.fixtures.make_results import make_sweep
 from tests.test_cli_train import assert_one_line_error, run_cli
@@ -141,7 +141,7 @@ def test_the_expected_best_curves_recomputed_from_the_trials(sweep):
 
 
 def test_training_subsets_are_nested(data_dir):
-    from core.tasks import TaskRequest, load_task
+    from peftbench.tasks import TaskRequest, load_task
 
     subsets = [set(load_task(TaskRequest("sst2", data_dir, train_size=size, carve_size=32, seed=0)).train["sentence"])
                for size in (8, 24, 48)]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import UserError
-from core.records import CARVED, DEV_FILE, SplitSources
-from core.splits import stratified_indices
-from core.task_types import GLUE_TASKS
-from core.tasks import TaskRequest, load_task
+from peftbench.errors import UserError
+from peftbench.records import CARVED, DEV_FILE, SplitSources
+from peftbench.splits import stratified_indices
+from peftbench.task_types import GLUE_TASKS
+from peftbench.tasks import TaskRequest, load_task
 from tests.conftest import write_tsv
 
 
@@ -35,7 +35,7 @@ def test_environment_variable_points_at_data(data_dir, monkeypatch):
 
 
 def test_default_search_finds_the_shared_data_beside_the_checkout(monkeypatch):
-    from core.task_files import DEFAULT_DATA_DIRS
+    from peftbench.task_files import DEFAULT_DATA_DIRS
 
     if not (DEFAULT_DATA_DIRS[1] / "sst2" / "train.tsv").exists():
         pytest.skip("no shared data beside this checkout")
@@ -185,7 +185,7 @@ def test_unknown_task_and_missing_file(tmp_path):
 
 
 def test_every_glue_task_has_a_metric_that_grows():
-    from core.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+    from peftbench.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
     for spec in GLUE_TASKS.values():
         assert spec.metric in CLASSIFICATION_METRICS + REGRESSION_METRICS and spec.metric != "mse"

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from core.errors import UserError
+from peftbench.errors import UserError
 from runners.compare import main
 from studies.trackers import KEY_TAG, default_mlflow_uri
 from tests.test_cli_train import ROOT, assert_one_line_error, run_cli
@@ -160,7 +160,7 @@ def test_a_tracker_that_fails_rests_and_the_next_resume_logs_what_it_missed(logg
 def test_a_tracker_that_is_not_installed_is_refused_in_one_line(tiny_model, data_dir, tmp_path):
     out = tmp_path / "refused"
     # a fresh interpreter in which importing mlflow fails, as where the extra is not installed
-    hide = "import sys; sys.modules['mlflow'] = None; from core import cli; from runners.compare import main; " \
+    hide = "import sys; sys.modules['mlflow'] = None; from peftbench import cli; from runners.compare import main; " \
            "cli.run_main(main)"
     process = subprocess.run([sys.executable, "-c", hide, *compare_args(tiny_model, data_dir, out, "--log-to", "mlflow")],
                              cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},

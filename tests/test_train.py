@@ -10,17 +10,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from core.config import TrainConfig
-from core.records import RunResult
-from core.schema import parse, to_json
-from core.data import collate, encode_split, length_grouped_batches
-from core.errors import TrainingDiverged, UserError
-from core.classifier import FeatureHead
-from core.models import load_tokenizer
-from core.tasks import TaskRequest, load_task
-from core.build import build_model
-from core.train import linear_warmup_decay
-from core.train import train as train_with
+from peftbench.config import TrainConfig
+from peftbench.records import RunResult
+from peftbench.schema import parse, to_json
+from peftbench.data import collate, encode_split, length_grouped_batches
+from peftbench.errors import TrainingDiverged, UserError
+from peftbench.classifier import FeatureHead
+from peftbench.models import load_tokenizer
+from peftbench.tasks import TaskRequest, load_task
+from peftbench.build import build_model
+from peftbench.train import linear_warmup_decay
+from peftbench.train import train as train_with
 from strategies import STRATEGIES, get_strategy, load_trained
 
 
@@ -132,7 +132,7 @@ def test_diverging_loss_stops_with_a_reason(tiny_model, data_dir):
 
 
 def test_cached_frozen_features_give_the_live_encoder_logits(tiny_model, data_dir):
-    from core import features
+    from peftbench import features
 
     cfg = TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir)
     model = build_model(cfg, get_strategy("frozen"), num_labels=2, total_steps=1).eval()
@@ -239,7 +239,7 @@ def test_a_rescored_run_equals_training_again_with_the_heldout_split(strategy, t
     weights saved) rescored on held-out gives the record a fresh run with the held-out split gives."""
     from dataclasses import replace
 
-    from core.train import rescore
+    from peftbench.train import rescore
 
     values = config(tiny_model, data_dir, strategy=strategy, carve_size=16, eval_every=2, max_steps=4)
     strategy_object = get_strategy(values.pop("strategy"))

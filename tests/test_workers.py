@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from core.models import DEFAULT_MODEL, stored_parameters
+from peftbench.models import DEFAULT_MODEL, stored_parameters
 from studies import workers
 
 

@@ -1,5 +1,5 @@
 """A data-size sweep's manifest, ``<sweep>/sweep.json``: the sizes asked for so far, each a comparison in
-``train-<size>/`` (``core.layout.SweepDir``); and the ``--train-sizes`` list that names them. The runner writes
+``train-<size>/`` (``peftbench.layout.SweepDir``); and the ``--train-sizes`` list that names them. The runner writes
 it before the first size runs; the reports read it to find the sizes."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from core.errors import UserError
-from core.layout import ALL_SIZES, SWEEP_FILE, size_dir, size_label
-from core.schema import read_json
+from peftbench.errors import UserError
+from peftbench.layout import ALL_SIZES, SWEEP_FILE, size_dir, size_label
+from peftbench.schema import read_json
 
 SWEEP_KIND = "peftbench-sweep"
 SWEEP_SCHEMA = 1

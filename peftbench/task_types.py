@@ -1,13 +1,13 @@
 """What a task is: its inputs, labels and metric (:class:`TaskSpec`, with the GLUE tasks peftbench knows), and its
-loaded splits (:class:`TaskData`). How the splits are read is ``core.task_files``; how they are carved and
-subsampled, ``core.tasks``."""
+loaded splits (:class:`TaskData`). How the splits are read is ``peftbench.task_files``; how they are carved and
+subsampled, ``peftbench.tasks``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.columns import Columns
-from core.records import CARVED, DEV_FILE, SplitSources
+from peftbench.columns import Columns
+from peftbench.records import CARVED, DEV_FILE, SplitSources
 
 LABEL_COLUMN = "label"
 
@@ -47,7 +47,7 @@ GLUE_TASKS: dict[str, TaskSpec] = {
 
 @dataclass
 class TaskData:
-    """A task's splits (:class:`core.columns.Columns`: the text columns and an integer/float ``label``)."""
+    """A task's splits (:class:`peftbench.columns.Columns`: the text columns and an integer/float ``label``)."""
 
     spec: TaskSpec
     train: Columns

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from core.errors import UserError
+from peftbench.errors import UserError
 
 if TYPE_CHECKING:  # torch is imported where a model is built, not where a results file is read (reports/)
     import torch
@@ -30,7 +30,7 @@ FAMILIES = {
     "prompt": "virtual tokens or prefixes are prepended to a frozen encoder's inputs",
 }
 # What a strategy's initialisation does to the pretrained weights it adapts (``Strategy.base_weights``): saving and
-# exporting a trained adapter depend on it (``core.artifacts``), so the strategy declares it and the contract test
+# exporting a trained adapter depend on it (``peftbench.artifacts``), so the strategy declares it and the contract test
 # (tests/test_contract.py) checks the declaration against the built model.
 BASE_WEIGHTS = {
     "kept": "the pretrained weights stay exactly as loaded",
@@ -169,7 +169,7 @@ class Strategy:
         return None
 
     def loaded(self, encoder: nn.Module) -> None:
-        """Called on the encoder as soon as it is loaded, before anything runs it (``core.build``): for settings
+        """Called on the encoder as soon as it is loaded, before anything runs it (``peftbench.build``): for settings
         that must hold from its first forward pass (e.g. a quantised layer's inference-only repacking, which a
         first pass in eval mode would trigger). Default: nothing."""
 

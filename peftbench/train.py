@@ -1,6 +1,6 @@
 """The one training loop every strategy shares, readable top to bottom.
 
-``train`` receives the strategy as an object (``core.strategy.Strategy``) and looks nothing up by name. The
+``train`` receives the strategy as an object (``peftbench.strategy.Strategy``) and looks nothing up by name. The
 strategy decides how the model is loaded, what trains, with which optimiser and learning rates, and what
 happens after each optimiser step (``quantization``, ``prepare``, ``make_optimizer``, ``after_optimizer_step``);
 it never sees this loop. A run is:
@@ -10,7 +10,7 @@ it never sees this loop. A run is:
   AdamW + linear warmup/decay, clipping, dynamic-padded length-grouped batches →
   evaluate on dev every N steps or per epoch, report to callbacks, keep the best weights, stop early →
   evaluate dev/test with the best weights → save trainable weights as safetensors →
-  (if asked) time the trained model as deployed (``core.inference``) → RunResult.
+  (if asked) time the trained model as deployed (``peftbench.inference``) → RunResult.
 """
 
 from __future__ import annotations
@@ -26,20 +26,20 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from core import artifacts, features
-from core.config import TrainConfig
-from core.costs import PeakMemory, current_rss_bytes, device_description, release_freed_memory, versions
-from core.data import EncodedSplit, collate, encode_split, eval_batches, length_grouped_batches
-from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
-from core.inference import measure_inference
-from core.metrics import compute_metrics
-from core.build import build_model
-from core.classifier import FeatureHead, count_parameters
-from core.models import load_tokenizer
-from core.records import Evaluation, RunResult
-from core.strategy import Strategy
-from core.task_types import TaskData
-from core.tasks import load_task
+from peftbench import artifacts, features
+from peftbench.config import TrainConfig
+from peftbench.costs import PeakMemory, current_rss_bytes, device_description, release_freed_memory, versions
+from peftbench.data import EncodedSplit, collate, encode_split, eval_batches, length_grouped_batches
+from peftbench.errors import MemoryCapExceeded, TrainingDiverged, UserError
+from peftbench.inference import measure_inference
+from peftbench.metrics import compute_metrics
+from peftbench.build import build_model
+from peftbench.classifier import FeatureHead, count_parameters
+from peftbench.models import load_tokenizer
+from peftbench.records import Evaluation, RunResult
+from peftbench.strategy import Strategy
+from peftbench.task_types import TaskData
+from peftbench.tasks import load_task
 
 Callback = Callable[[Evaluation], None]
 CHECK_EVERY = 20  # steps between the (synchronising) checks for a finite loss and the memory cap

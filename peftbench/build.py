@@ -1,5 +1,5 @@
 """Building a run's model: the encoder loaded as the strategy wants it, our head on top, and the strategy
-choosing what trains. Shared by the training loop and by reloading a saved run (``core.artifacts``)."""
+choosing what trains. Shared by the training loop and by reloading a saved run (``peftbench.artifacts``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import random
 import numpy as np
 import torch
 
-from core.config import TrainConfig
-from core.errors import UserError
-from core.architecture import is_causal
-from core.classifier import SequenceClassifier
-from core.models import load_encoder, resolve_pooling
-from core.strategy import Strategy
+from peftbench.config import TrainConfig
+from peftbench.errors import UserError
+from peftbench.architecture import is_causal
+from peftbench.classifier import SequenceClassifier
+from peftbench.models import load_encoder, resolve_pooling
+from peftbench.strategy import Strategy
 
 
 def seed_everything(seed: int) -> None:

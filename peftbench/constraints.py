@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from core.records import RunResult
-from core.units import (format_bytes, format_count, format_milliseconds, format_seconds, parse_bytes, parse_count,
+from peftbench.records import RunResult
+from peftbench.units import (format_bytes, format_count, format_milliseconds, format_seconds, parse_bytes, parse_count,
                         parse_milliseconds, parse_seconds)
 
 

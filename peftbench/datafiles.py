@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from core.errors import UserError
+from peftbench.errors import UserError
 
 SUFFIXES = (".tsv", ".csv", ".jsonl")
 MAX_CELL_CHARS = 1_000_000  # a cell longer than this is not a sentence; refuse it instead of stalling

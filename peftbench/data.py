@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from core.columns import Columns
-from core.task_types import LABEL_COLUMN, TaskSpec
+from peftbench.columns import Columns
+from peftbench.task_types import LABEL_COLUMN, TaskSpec
 
 
 BUCKET_BATCHES = 50

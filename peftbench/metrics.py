@@ -12,7 +12,7 @@ metric needs from a split's gold labels (``undefined_reason`` says which is miss
 - ``pearson``, ``spearman``: at least 3 rows (any two distinct predictions correlate ±1 with two labels)
   and labels that are not all equal (0/0).
 
-These depend only on the gold labels, so ``core.tasks.load_task`` checks them when the task is loaded and
+These depend only on the gold labels, so ``peftbench.tasks.load_task`` checks them when the task is loaded and
 refuses a split on which the task's primary metric would be undefined: training never reaches a number
 that means nothing. What the *model* does cannot make a metric undefined: a model whose predictions are
 constant (one class for every row, one value for every row) scores 0 on MCC, Pearson and Spearman where

@@ -1,6 +1,6 @@
 """The records peftbench writes and reads, each declared once: a training run's (:class:`RunResult`), a
 comparison's (:class:`ComparisonRecord` and what it holds), and the pieces they share. The writers (the core,
-``studies.results``) build these dataclasses and the readers (``core.schema``, the reports, export, the
+``studies.results``) build these dataclasses and the readers (``peftbench.schema``, the reports, export, the
 trackers) get them back, so a field added here is written and read alike. Torch-free: the reports import it.
 """
 
@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.strategy import StrategyInfo
+from peftbench.strategy import StrategyInfo
 
-NOT_STORED = {"stored": False}  # field metadata: kept in memory, never written to JSON (core.schema)
+NOT_STORED = {"stored": False}  # field metadata: kept in memory, never written to JSON (peftbench.schema)
 
 SPLIT_NAMES = {"test": "held-out", "dev": "dev"}  # how every number's split key is named where people read it
 # Where a split comes from (SplitSources): a file of the task's own, or rows carved from the training file.
@@ -52,7 +52,7 @@ class Evaluation:
 
 @dataclass
 class DeployedCost:
-    """What one form of a trained model costs to run (``core.inference``)."""
+    """What one form of a trained model costs to run (``peftbench.inference``)."""
 
     latency_ms: float  # per example at batch 1: median over timed passes over the sample
     throughput: float  # examples per second at ``InferenceCost.batch_size``: median over timed passes
@@ -151,7 +151,7 @@ class TaskRecord:
     source: str
     sizes: dict[str, int]  # split → rows
     full_train_size: int | None  # training rows available before subsampling
-    protocol: str  # dev-from-train | heldout-from-train | test-file | "" (core.tasks.PROTOCOLS)
+    protocol: str  # dev-from-train | heldout-from-train | test-file | "" (peftbench.tasks.PROTOCOLS)
     splits: SplitSources
     notes: list[str]  # everything else worth saying about the data (dropped rows, a train size capped, ...)
     metric_reason: str = ""  # why runs were selected and ranked on ``metric`` (a custom task's default, or --metric)

@@ -16,8 +16,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save
 
-from core.data import EncodedSplit, collate, eval_batches
-from core.layout import write_atomic
+from peftbench.data import EncodedSplit, collate, eval_batches
+from peftbench.layout import write_atomic
 
 CACHE_ENV = "PEFTBENCH_CACHE_DIR"
 _MEMORY: dict[str, tuple[torch.Tensor, float]] = {}

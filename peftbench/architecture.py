@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from core.errors import UserError
+from peftbench.errors import UserError
 
 
 def is_linear(module: nn.Module) -> bool:

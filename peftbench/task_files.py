@@ -5,7 +5,7 @@ with its text columns, label set and metric worked out from the training file (:
 A row with a problem of its own (an empty text cell, a missing label, a label that is not a number or not one
 of the classes) refuses the whole file, naming the line, unless ``drop_invalid_rows`` is set: then such rows are
 left out and counted by reason per file (:class:`RowProblems`). A problem with the file itself (not UTF-8, a bad
-header, a row with the wrong number of fields) always refuses it (``core.datafiles``).
+header, a row with the wrong number of fields) always refuses it (``peftbench.datafiles``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from core.columns import Columns
-from core.datafiles import SUFFIXES, names, read_table
-from core.errors import UserError
-from core.records import CARVED, DEV_FILE, TEST_FILE_SOURCE, SplitSources
-from core.splits import split_off
-from core.task_types import LABEL_COLUMN, TaskData, TaskSpec
+from peftbench.columns import Columns
+from peftbench.datafiles import SUFFIXES, names, read_table
+from peftbench.errors import UserError
+from peftbench.records import CARVED, DEV_FILE, TEST_FILE_SOURCE, SplitSources
+from peftbench.splits import split_off
+from peftbench.task_types import LABEL_COLUMN, TaskData, TaskSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "PEFTBENCH_DATA_DIR"

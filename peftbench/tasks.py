@@ -1,4 +1,4 @@
-"""A task's splits as a comparison uses them: read (``core.task_files``), then carved and subsampled as the
+"""A task's splits as a comparison uses them: read (``peftbench.task_files``), then carved and subsampled as the
 request says, and refused when too small to measure anything.
 
 A named GLUE task resolves to a local directory in GLUE layout first, then to the Hugging Face hub. Anything
@@ -7,7 +7,7 @@ and ``dev.*``/``test.*`` files.
 
 Splits too small to measure anything are refused when the task is loaded, with one line naming the sizes:
 training needs rows of at least 2 classes (2 different values for regression), and dev and the held-out
-split need what the task's primary metric needs (``core.metrics``): a row for accuracy; rows of 2 classes
+split need what the task's primary metric needs (``peftbench.metrics``): a row for accuracy; rows of 2 classes
 for MCC; a positive row for F1; a row of every class for macro F1; at least 3 rows with labels that are not
 all equal for Pearson and Spearman.
 """
@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.datafiles import SUFFIXES
-from core.errors import UserError
-from core.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, undefined_reason
-from core.records import CARVED, DEV_FILE, SplitSources
-from core.splits import split_off, stratified_subset
-from core.task_files import RowProblems, load_custom, load_glue, looks_like_path
-from core.task_types import GLUE_TASKS, LABEL_COLUMN, TaskData, TaskSpec, task_names
+from peftbench.datafiles import SUFFIXES
+from peftbench.errors import UserError
+from peftbench.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, undefined_reason
+from peftbench.records import CARVED, DEV_FILE, SplitSources
+from peftbench.splits import split_off, stratified_subset
+from peftbench.task_files import RowProblems, load_custom, load_glue, looks_like_path
+from peftbench.task_types import GLUE_TASKS, LABEL_COLUMN, TaskData, TaskSpec, task_names
 
 # How a task without a labelled test split gets a held-out split (``TaskRequest.carve_size`` rows carved from train):
 # - dev-from-train: the protocol of small-budget papers (UniPELT, Mao et al. 2022; Chen et al. 2022): dev is carved

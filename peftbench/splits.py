@@ -7,9 +7,9 @@ import math
 import random
 from collections import defaultdict
 
-from core.columns import Columns
-from core.errors import UserError
-from core.task_types import LABEL_COLUMN
+from peftbench.columns import Columns
+from peftbench.errors import UserError
+from peftbench.task_types import LABEL_COLUMN
 
 
 def _label_groups(dataset: Columns, stratify: bool) -> list[list[int]]:

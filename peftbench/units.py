@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from core.errors import UserError
+from peftbench.errors import UserError
 
 # Matched case-insensitively (so "m" is minutes for a time and million for a count).
 BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from core.errors import UserError
+from peftbench.errors import UserError
 
 RUNS_ROOT = Path("runs")
 RESULTS_FILE = "results.json"  # a comparison's (or race's) record: docs/results-schema.md
@@ -158,7 +158,7 @@ class ComparisonDir:
 @dataclass(frozen=True)
 class TrainRunDir:
     """One training run's directory (runners.train): its record, its log, and the trained weights the core saves
-    there (``core.artifacts``)."""
+    there (``peftbench.artifacts``)."""
 
     root: Path
 

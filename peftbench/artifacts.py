@@ -32,11 +32,11 @@ from typing import Any, Iterator
 
 from safetensors.torch import load_file, save
 
-from core.config import TrainConfig
-from core.errors import UserError
-from core.layout import staged_directory, write_atomic
-from core.build import build_model
-from core.models import load_tokenizer, resolve_model
+from peftbench.config import TrainConfig
+from peftbench.errors import UserError
+from peftbench.layout import staged_directory, write_atomic
+from peftbench.build import build_model
+from peftbench.models import load_tokenizer, resolve_model
 
 WEIGHTS_FILE = "trained.safetensors"
 CONFIG_FILE = "train_config.json"
@@ -94,7 +94,7 @@ def quantization_of(encoder) -> dict[str, Any] | None:
 def head_record(model, config: TrainConfig, strategy: str, num_labels: int,
                 label_names: list[str] | None = None) -> dict[str, Any]:
     """``head.json``: everything that turns the encoder's ``last_hidden_state`` into our predictions."""
-    from core.task_types import GLUE_TASKS
+    from peftbench.task_types import GLUE_TASKS
 
     spec = GLUE_TASKS.get(config.task)
     if label_names is None and spec is not None and spec.label_names:
@@ -135,7 +135,7 @@ def write_head_files(folder: Path, record: dict[str, Any], tensors: dict) -> Non
 def write_adapter(target: Path, model, base_weights: str, initial_model=None) -> None:
     """The standard peft adapter folder of ``model.encoder`` at ``target``, replacing any earlier one.
 
-    ``base_weights`` is the strategy's declaration (``core.strategy.BASE_WEIGHTS``). Over a residual, the adapter
+    ``base_weights`` is the strategy's declaration (``peftbench.strategy.BASE_WEIGHTS``). Over a residual, the adapter
     is converted to a LoRA on the untouched base: ``initial_model()`` rebuilds the model as it was before training
     (seeded, so bit for bit) and peft subtracts its initial adapter (``path_initial_model_for_weight_conversion``).
     Over rewritten weights no adapter reproduces the model on the untouched base: one line says so."""

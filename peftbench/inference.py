@@ -25,9 +25,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from core.artifacts import is_peft_encoder
-from core.records import DeployedCost, InferenceCost
-from core.data import EncodedSplit, collate
+from peftbench.artifacts import is_peft_encoder
+from peftbench.records import DeployedCost, InferenceCost
+from peftbench.data import EncodedSplit, collate
 
 SAMPLE_SIZE = 32  # dev rows timed one by one at batch 1, and together as one batch
 BATCH_SIZE = 32
@@ -111,7 +111,7 @@ def synchronised_seconds(run: Callable[[], object], device: torch.device) -> flo
 @torch.inference_mode()
 def measure_inference(model: nn.Module, split: EncodedSplit, pad_id: int, device: torch.device,
                       autocast: Callable[[], object]) -> InferenceCost:
-    """Time ``model`` (a :class:`core.classifier.SequenceClassifier` on ``device``) as deployed, on a fixed sample
+    """Time ``model`` (a :class:`peftbench.classifier.SequenceClassifier` on ``device``) as deployed, on a fixed sample
     of ``split``, unmerged and, where peft can merge its adapter, merged. ``model`` is left as it was."""
     started = time.perf_counter()
     was_training = model.training

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.errors import UserError
-from core.models import POOLINGS
+from peftbench.errors import UserError
+from peftbench.models import POOLINGS
 
 
 class SequenceClassifier(nn.Module):

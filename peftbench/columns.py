@@ -38,5 +38,5 @@ class Columns:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A digest of the content: the key under which tokenised splits are cached (``core.data``)."""
+        """A digest of the content: the key under which tokenised splits are cached (``peftbench.data``)."""
         return hashlib.sha256(json.dumps(self._columns, sort_keys=True).encode()).hexdigest()[:16]

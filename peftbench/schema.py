@@ -1,4 +1,4 @@
-"""``results.json``: its schema version, its kind, and turning it into records (``core.records``) and back.
+"""``results.json``: its schema version, its kind, and turning it into records (``peftbench.records``) and back.
 
 One codec for every record: a dataclass is written field by field (:func:`to_json`), and read back field by
 field against its own type hints (:func:`from_json`), so nothing declares a field twice. Every problem with a
@@ -23,9 +23,9 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, TypeVar, Union
 
-from core.errors import UserError
-from core.layout import RESULTS_FILE, write_atomic
-from core.records import CARVED, DEV_FILE, NOT_STORED, TEST_FILE_SOURCE, ComparisonRecord
+from peftbench.errors import UserError
+from peftbench.layout import RESULTS_FILE, write_atomic
+from peftbench.records import CARVED, DEV_FILE, NOT_STORED, TEST_FILE_SOURCE, ComparisonRecord
 
 # 2: every strategy carries its declared StrategyInfo ("info")
 # 3: the splits' sources as data (task.splits), a strategy's error and status "partial", the comparison's "partial"
@@ -135,7 +135,7 @@ def from_json(kind: Any, value: Any, at: _Field) -> Any:
         return value
     if kind is Path:
         return Path(from_json(str, value, at))
-    raise TypeError(f"core.schema cannot read a field of type {kind!r}")  # a record declared a type we do not read
+    raise TypeError(f"peftbench.schema cannot read a field of type {kind!r}")  # a record declared a type we do not read
 
 
 def parse(kind: type[Record], value: Any, source: str) -> Record:
@@ -218,8 +218,8 @@ def load_results(directory: Path | str) -> ComparisonRecord:
 
 def check(record: ComparisonRecord, path: Path) -> None:
     """What the types alone do not say: known families and costs, and that every seed run has the dev metric."""
-    from core.pareto import COSTS
-    from core.strategy import FAMILIES
+    from peftbench.pareto import COSTS
+    from peftbench.strategy import FAMILIES
 
     unknown = [name for name in record.costs if name not in COSTS]
     if unknown:

@@ -1,4 +1,4 @@
-"""The configuration of one training run (its record is ``core.records.RunResult``)."""
+"""The configuration of one training run (its record is ``peftbench.records.RunResult``)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from core.errors import UserError
-from core.models import DEFAULT_MODEL, POOLINGS
-from core.tasks import DEV_FROM_TRAIN, MIN_TRAIN_SIZE, TaskRequest
+from peftbench.errors import UserError
+from peftbench.models import DEFAULT_MODEL, POOLINGS
+from peftbench.tasks import DEV_FROM_TRAIN, MIN_TRAIN_SIZE, TaskRequest
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass
 class TrainConfig:
-    """Everything that decides one run besides the strategy (which ``core.train.train`` receives as an
+    """Everything that decides one run besides the strategy (which ``peftbench.train.train`` receives as an
     object). ``lr=None`` means the strategy's default learning rate. Every default here is the one the
     runners and the search space use."""
 
@@ -28,7 +28,7 @@ class TrainConfig:
     carve_size: int | None = None  # rows carved from train when the task has no labelled test split
     protocol: str = DEV_FROM_TRAIN  # whether those rows become dev (the dev file then held-out) or held-out
     drop_invalid_rows: bool = False  # leave out rows with an empty text or a bad label (counted) instead of refusing
-    metric: str | None = None  # the primary metric instead of the task's own (a custom task's default: core.task_files)
+    metric: str | None = None  # the primary metric instead of the task's own (a custom task's default: peftbench.task_files)
     max_length: int = 128
     pooling: str = "auto"  # last real token for causal decoders, mean over tokens otherwise
     lr: float | None = None
@@ -47,7 +47,7 @@ class TrainConfig:
     cache_features: bool = True  # strategies with a frozen encoder train the head on cached features
     memory_cap_mb: int | None = None  # CPU stand-in for an out-of-memory error
     output_dir: str | None = None  # where the trained weights/adapter are saved (safetensors)
-    measure_inference: bool = False  # time the trained model as deployed at the end (core.inference)
+    measure_inference: bool = False  # time the trained model as deployed at the end (peftbench.inference)
     progress: bool = True
 
     def task_request(self) -> TaskRequest:

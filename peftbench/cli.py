@@ -1,6 +1,6 @@
 """What every runner shares: an argument parser whose errors are one line and whose ``--help`` ends with the
 command's exit statuses, and a main() wrapper that turns every failure into one line and a status from
-:mod:`core.exits` instead of a traceback: bad input (:class:`UserError`) exits 2, a failed run or a library's
+:mod:`peftbench.exits` instead of a traceback: bad input (:class:`UserError`) exits 2, a failed run or a library's
 exception exits 1 with the traceback written to the run's log (``--debug`` prints it too)."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
-from core.errors import MemoryCapExceeded, TrainingDiverged, UserError
-from core.exits import Exit, describe
+from peftbench.errors import MemoryCapExceeded, TrainingDiverged, UserError
+from peftbench.exits import Exit, describe
 
 DEBUG_FLAG = "--debug"
 
@@ -101,7 +101,7 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
     and first line, where the traceback was written) and exit 1; Ctrl-C in exit 130."""
     quiet_libraries()
     # The ~500k objects the imports created live as long as the process: out of the collector's sight,
-    # the full gc.collect() after every run (core.costs.release_freed_memory) takes ms instead of ~0.2 s.
+    # the full gc.collect() after every run (peftbench.costs.release_freed_memory) takes ms instead of ~0.2 s.
     gc.freeze()
     debug = DEBUG_FLAG in (sys.argv[1:] if argv is None else argv)
     try:
