@@ -126,14 +126,14 @@ def summarise_strategy(strategy: str, runs: list[RunMeasurement], dev_size: int)
                             for t in by_path[path] for c in by_path[CORE] if c.repetition == t.repetition]))
 
     def dev_difference_from(path: str) -> float | None:
-        if not (summaries[path].dev_scores and peftbench.dev_scores):
+        if not (summaries[path].dev_scores and core.dev_scores):
             return None
-        return statistics.median(peftbench.dev_scores) - statistics.median(summaries[path].dev_scores)
+        return statistics.median(core.dev_scores) - statistics.median(summaries[path].dev_scores)
 
     speedup = speedup_over(TRAINER_BEST)
     target = TARGET_SPEEDUP.get(strategy)
     differences = {path: dev_difference_from(path) for path in (TRAINER_BEST, TRAINER)}
-    tolerance = dev_tolerance(statistics.median(peftbench.dev_scores or [0.5]), dev_size)
+    tolerance = dev_tolerance(statistics.median(core.dev_scores or [0.5]), dev_size)
     known = [d for d in differences.values() if d is not None]
     return StrategySummary(
         strategy=strategy, trainer=summaries[TRAINER], trainer_best=summaries[TRAINER_BEST], core=core,
@@ -247,7 +247,7 @@ def markdown(report: BenchmarkReport) -> str:
         target = "–" if row.target is None else f"≥{row.target:g}×{_mark(row.met)}"
         lines.append(
             f"| {row.strategy} | {_range(row.trainer.samples_per_second)} "
-            f"| {_range(row.trainer_best.samples_per_second)} | {_range(row.peftbench.samples_per_second)} "
+            f"| {_range(row.trainer_best.samples_per_second)} | {_range(row.core.samples_per_second)} "
             f"| **{_range(row.speedup, 2)}×** | {target} | {_range(row.speedup_tutorial, 2)}× |")
     lines += ["", f"Peak memory: {env['memory_kind']}, MiB. Wall: a complete run (load, train, evaluate), s. "
               f"Dev: {s['metric']} on {s['dev_size']} dev examples; 'agree' when core − Trainer is within ±tolerance "
