@@ -569,15 +569,15 @@ def test_the_margin_flag_sets_what_equivalent_means(sst2, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-def test_the_latex_tables_compile(sst2, tmp_path):
-    """table.tex, verdicts.tex and the paper's table float, \\input in a document with booktabs, compile with
-    pdflatex."""
+def test_the_latex_tables_compile(sst2, combined, tmp_path):
+    """table.tex, verdicts.tex, the multi-task table (tasks × strategies) and the paper's table float, \\input in a
+    document with booktabs, compile with pdflatex."""
     document = tmp_path / "paper.tex"
     report = sst2 / "report"
+    tables = [report / "table.tex", report / "verdicts.tex", combined[2] / "table.tex"]
     document.write_text("\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage[utf8]{inputenc}"
                         "\\usepackage{booktabs}\\usepackage{graphicx}\\begin{document}"
-                        + "".join(f"\\resizebox{{\\textwidth}}{{!}}{{\\input{{{report / name}}}}}\n\n"
-                                  for name in ("table.tex", "verdicts.tex"))
+                        + "".join(f"\\resizebox{{\\textwidth}}{{!}}{{\\input{{{table}}}}}\n\n" for table in tables)
                         + f"\\input{{{report / 'paper.tex'}}}\n" + "\\end{document}\n")
     process = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
