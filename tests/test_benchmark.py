@@ -293,3 +293,24 @@ def test_the_gpu_comparison_cpu_fallback_runs_from_the_packed_assets(data_dir, t
     assert "| 1 | complete |" in (out / "gpu_compare.md").read_text()
     with tarfile.open(out / "runs.tar.gz") as archive:
         assert "measure-1/results.json" in archive.getnames()
+
+
+def test_same_results_finds_a_changed_trial_and_seed_metric_and_ignores_times(tmp_path, capsys):
+    """benchmarks.same_results (the check that a restructuring changed no result) passes a file against a copy with
+    other times and paths, and names a changed trial value and seed-run metric."""
+    from benchmarks.same_results import main as same_results
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "example-report" / "results.json"
+    data = json.loads(example.read_text())
+    full = data["strategies"]["full"]
+    full["trials"][0]["duration_seconds"] += 5
+    full["seed_runs"][0]["train_seconds"] += 5
+    full["seed_runs"][0]["artifact_path"] = "elsewhere"
+    (tmp_path / "times.json").write_text(json.dumps(data))
+    assert same_results([str(example), str(tmp_path / "times.json")]) == 0
+    full["trials"][1]["value"] = 0.5
+    full["seed_runs"][2]["metrics"]["test"]["accuracy"] = 0.5
+    (tmp_path / "changed.json").write_text(json.dumps(data))
+    assert same_results([str(example), str(tmp_path / "changed.json")]) == 1
+    out = capsys.readouterr().out
+    assert "2 differ" in out and "full.trial 1.value" in out and "full.seed 2.metrics" in out
