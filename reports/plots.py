@@ -90,6 +90,28 @@ def scored(table: MainTable) -> list[StrategyRow]:
     return [row for row in table.rows if row.score is not None]
 
 
+BASELINE_LINE = {"color": "0.45", "linestyle": "-.", "zorder": 0}  # the majority class, in every figure
+
+
+def baseline_shown(table: MainTable) -> float | None:
+    """The score of always predicting the majority class (the task's constant predictor), where some strategy's
+    interval reaches down to it: there a reader needs it to read the figure (a score near it means nothing was
+    learned); elsewhere it would only stretch the score axis. None otherwise, or where there is no baseline."""
+    analysis = table.conclusions.analysis
+    majority = analysis.baseline.majority if analysis else None
+    if majority is None or not any(row.score.mean - error_bar(row)[0][0] <= majority for row in scored(table)):
+        return None
+    return majority
+
+
+def baseline_handle(table: MainTable) -> list[Line2D]:
+    """The baseline line's legend entry, where it is drawn."""
+    if baseline_shown(table) is None:
+        return []
+    constant = "majority class" if table.conclusions.analysis.baseline.majority_class is not None else "constant"
+    return [Line2D([], [], color=BASELINE_LINE["color"], linestyle=BASELINE_LINE["linestyle"], label=constant)]
+
+
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Points no other point beats on both cost (lower x) and score (higher y), by increasing x, each once."""
     return sorted({points[i] for i in front_indices(points, (False, True))})
@@ -152,6 +174,8 @@ def draw_tradeoff(ax, table: MainTable, style: Style, palette: Palette, axis: Ax
     if points:
         front = pareto_front(points)
         ax.step(*zip(*front), where="post", color="0.55", linestyle="--", linewidth=style.line_width * 0.8, zorder=1)
+    if baseline_shown(table) is not None:
+        ax.axhline(baseline_shown(table), linewidth=style.line_width * 0.8, **BASELINE_LINE)
     if axis.log:
         ax.set_xscale("log")
     else:
@@ -167,7 +191,7 @@ def tradeoff(results: ComparisonRecord, table: MainTable, style: Style, palette:
     rows, hollow = draw_tradeoff(ax, table, style, palette, axis)
     shown = interval_name(table)
     ax.set_ylabel(f"{score_label(table)}\n(mean, {shown}, {results.seeds} seeds)")
-    extra = [Line2D([], [], color="0.55", linestyle="--", label="Pareto front")]
+    extra = [Line2D([], [], color="0.55", linestyle="--", label="Pareto front"), *baseline_handle(table)]
     if hollow:
         extra.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
                             label=axis.alternative_label))
@@ -203,6 +227,7 @@ def tradeoff_panels(results: ComparisonRecord, table: MainTable, style: Style, p
     extra = [Line2D([], [], color="0.55", linestyle="--", label="Pareto front")]
     if reference is not None:
         extra.append(Line2D([], [], color="0.35", linestyle=":", label=f"{reference.strategy} (reference)"))
+    extra += baseline_handle(table)
     if hollow:
         extra.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
                             label=LATENCY_AXIS.alternative_label))
@@ -235,6 +260,9 @@ def seed_spread(results: ComparisonRecord, table: MainTable, style: Style, palet
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel(f"{score_label(table)}: each seed (points),\nmean and {interval_name(table)} (bar)")
     ax.grid(axis="y", visible=False)
+    if baseline_shown(table) is not None:
+        ax.axvline(baseline_shown(table), linewidth=style.line_width * 0.8, **BASELINE_LINE)
+        legend_below(fig, [], style, palette, extra=baseline_handle(table))
     return fig
 
 
@@ -408,6 +436,11 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
     rows = scored(table)
     split = SPLIT_NAMES[table.split]
     top = " Bold in the legend: the top group." if table.conclusions.top_group else ""
+    floor = ""
+    if baseline_shown(table) is not None:  # said in every figure that draws the line
+        floor = (f" Dash-dotted line: the {baseline_handle(table)[0].get_label()} baseline "
+                 f"({baseline_shown(table):.3g}), drawn because an interval reaches it.")
+    top = floor + top
     bars = "95% interval (seeds and rows)" if table.conclusions.analysis else "± sd over seeds"
     palette = Palette(row.info for row in table.rows)
     plots: list[tuple[Plot, Callable[[], Figure]]] = pareto_plots(results, style, palette)
@@ -424,7 +457,7 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
                   f"per run.{top}"),
              lambda: tradeoff(results, table, style, palette, time_axis(rows))),
             (Plot("seeds", f"{split.capitalize()} {results.task.metric} of every seed run (points) and the mean with "
-                  f"its {bars} (bar beneath), best first; names in bold: the top group."),
+                  f"its {bars} (bar beneath), best first; names in bold: the top group.{floor}"),
              lambda: seed_spread(results, table, style, palette)),
         ]
     if any(row.latency_ms is not None for row in rows):
