@@ -27,7 +27,7 @@ from reports.expected import ExpectedCurve  # noqa: E402
 from peftbench.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
 from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
 from reports.race import RACE_TRACE, RACE_TRACE_CAPTION, race_trace  # noqa: E402
-from reports.style import Palette, Style  # noqa: E402
+from reports.style import MARKERS, Palette, Style  # noqa: E402
 from reports.tables import (MIN_IMPORTANCE_TRIALS, CombinedTable, MainTable, StrategyRow,  # noqa: E402
                             importance_estimable)
 from peftbench.units import format_count  # noqa: E402
@@ -51,12 +51,22 @@ def save(fig: Figure, directory: Path, name: str, style: Style) -> None:
         fig.savefig(directory / f"{name}.{fmt}", format=fmt, dpi=style.dpi, metadata=metadata)
 
 
+MAX_NAMED = len(MARKERS)  # strategies a legend names; beyond, markers repeat within a family
+
+
 def legend_below(fig: Figure, strategies: list[str], style: Style, palette: Palette, lines: bool = False,
                  extra: list[Line2D] = (), columns: int | None = None, bold: Collection[str] = ()) -> None:
     """One legend under the axes, strategies grouped by family (``columns``: fewer than the style's, for long
-    labels); the names in ``bold`` (the top group) in bold."""
-    handles = [Line2D([], [], color=palette.color(s), marker=palette.marker(s), linestyle="-" if lines else "none",
-                      label=s) for s in palette.in_order(strategies)] + list(extra)
+    labels); the names in ``bold`` (the top group) in bold. Beyond MAX_NAMED strategies it names the families
+    instead, with how many of each: shades and markers no longer tell that many apart."""
+    if len(set(strategies)) > MAX_NAMED:
+        handles = [Line2D([], [], color=palette.family_colors[family], marker="o", linestyle="-" if lines else "none",
+                          label=f"{family} ({count})") for family, count in palette.families(strategies).items()]
+        bold, columns = (), max(1, (columns or style.legend_columns) // 2)  # family names are long
+    else:
+        handles = [Line2D([], [], color=palette.color(s), marker=palette.marker(s), linestyle="-" if lines else "none",
+                          label=s) for s in palette.in_order(strategies)]
+    handles += list(extra)
     if not handles:
         return
     legend = fig.legend(handles=handles, loc="outside lower center",
@@ -112,6 +122,18 @@ def baseline_handle(table: MainTable) -> list[Line2D]:
     return [Line2D([], [], color=BASELINE_LINE["color"], linestyle=BASELINE_LINE["linestyle"], label=constant)]
 
 
+def score_range(metric: str) -> tuple[float, float]:
+    """The values a score can take: an interval over few seeds can reach beyond them, and is drawn cut there."""
+    return {"mcc": (-1.0, 1.0), "pearson": (-1.0, 1.0), "spearman": (-1.0, 1.0), "mse": (0.0, math.inf)}.get(
+        metric, (0.0, 1.0))
+
+
+def clip_scores(set_limits: Callable[..., object], get_limits: Callable[[], tuple[float, float]], metric: str) -> None:
+    low, high = get_limits()
+    floor, ceiling = score_range(metric)
+    set_limits(max(low, floor - 0.02 * (high - low)), min(high, ceiling + 0.02 * (high - low)))
+
+
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Points no other point beats on both cost (lower x) and score (higher y), by increasing x, each once."""
     return sorted({points[i] for i in front_indices(points, (False, True))})
@@ -154,10 +176,11 @@ def draw_tradeoff(ax, table: MainTable, style: Style, palette: Palette, axis: Ax
     strategy that has it is drawn there too, hollow and joined to its first point, and the front runs over both.
     Returns the rows drawn and whether any alternative was."""
     rows = [row for row in scored(table) if getattr(row, axis.measure) is not None]
-    points, hollow = [], False
+    points, hollow, names = [], False, {}
     for row in rows:
         x = axis.scale(getattr(row, axis.measure))
         points.append((x, row.score.mean))
+        names.setdefault((x, row.score.mean), row.strategy)
         span = getattr(row, axis.spread) if axis.spread else None
         xerr = None if span is None else [[x - axis.scale(span[0])], [axis.scale(span[1]) - x]]
         ax.errorbar(x, row.score.mean, yerr=error_bar(row), xerr=xerr, color=palette.color(row.strategy),
@@ -167,6 +190,7 @@ def draw_tradeoff(ax, table: MainTable, style: Style, palette: Palette, axis: Ax
         if other is not None:
             hollow = True
             points.append((axis.scale(other), row.score.mean))
+            names.setdefault((axis.scale(other), row.score.mean), row.strategy)
             ax.plot([x, axis.scale(other)], [row.score.mean] * 2, color=palette.color(row.strategy),
                     linewidth=style.line_width * 0.6, zorder=2)
             ax.plot(axis.scale(other), row.score.mean, color=palette.color(row.strategy),
@@ -174,8 +198,13 @@ def draw_tradeoff(ax, table: MainTable, style: Style, palette: Palette, axis: Ax
     if points:
         front = pareto_front(points)
         ax.step(*zip(*front), where="post", color="0.55", linestyle="--", linewidth=style.line_width * 0.8, zorder=1)
+        if len(rows) > MAX_NAMED:  # the legend names families only: name the front's strategies at their points
+            for point in front:
+                ax.annotate(names[point], point, xytext=(2, 3), textcoords="offset points", fontsize=style.font * 0.85,
+                            color="0.15", zorder=4)
     if baseline_shown(table) is not None:
         ax.axhline(baseline_shown(table), linewidth=style.line_width * 0.8, **BASELINE_LINE)
+    clip_scores(ax.set_ylim, ax.get_ylim, table.metric)
     if axis.log:
         ax.set_xscale("log")
     else:
@@ -263,6 +292,7 @@ def seed_spread(results: ComparisonRecord, table: MainTable, style: Style, palet
     if baseline_shown(table) is not None:
         ax.axvline(baseline_shown(table), linewidth=style.line_width * 0.8, **BASELINE_LINE)
         legend_below(fig, [], style, palette, extra=baseline_handle(table))
+    clip_scores(ax.set_xlim, ax.get_xlim, table.metric)
     return fig
 
 
@@ -274,10 +304,12 @@ def confusion_matrices(results: ComparisonRecord, table: MainTable, style: Style
     classes = results.task.num_labels
     rows = [row for row in scored(table) if all(run.predictions and table.split in run.predictions
                                                 for run in results.strategies[row.strategy].seed_runs)]
-    columns = (style.panel_columns + 1) * (1 if len(rows) <= 12 else 2)
+    many = len(rows) > 12  # then both columns of a page, so that each cell's share stays legible
+    columns = (style.panel_columns + 1) * (2 if many else 1)
+    width = style.wide_width if many else style.width
     panels = math.ceil(len(rows) / columns)
-    size = style.width / columns
-    fig = Figure(figsize=(style.width, panels * size * 1.15 + 0.4), layout="constrained")
+    size = width / columns
+    fig = Figure(figsize=(width, panels * size * 1.15 + 0.4), layout="constrained")
     axes = fig.subplots(panels, columns, squeeze=False).ravel()
     for ax, row in zip(axes, rows):
         counts = np.zeros((classes, classes))
@@ -409,24 +441,32 @@ def importance(results: ComparisonRecord, style: Style, palette: Palette) -> Fig
 
 
 def combined(tables: CombinedTable, style: Style, palette: Palette) -> Figure:
-    """Each comparison's score per strategy, mean ± sd over seeds, strategies side by side; a marker is filled
-    where the strategy is in that comparison's top group, hollow where it is shown worse than its best."""
+    """Each comparison's score per strategy, the mean with its 95% interval (each comparison's conclusions; ± sd
+    over seeds where it has none), strategies side by side; a marker is filled where the strategy is in that
+    comparison's top group, hollow where it is shown worse than its best."""
     fig = new_figure(style, 1.3)
     ax = fig.add_subplot()
     count = len(tables.strategies)
     for index, name in enumerate(tables.strategies):
         offset = -0.36 + 0.72 * index / max(count - 1, 1)
-        for position, (summary, top) in enumerate(zip(tables.cells[name], tables.top_groups)):
+        for position, (summary, top, interval) in enumerate(zip(tables.cells[name], tables.top_groups,
+                                                                 tables.intervals[name])):
             if summary is not None:
-                ax.errorbar(position + offset, summary.mean, yerr=summary.std or 0, color=palette.color(name),
+                bar = ([[summary.mean - interval.low], [interval.high - summary.mean]] if interval is not None
+                       else summary.std or 0)
+                ax.errorbar(position + offset, summary.mean, yerr=bar, color=palette.color(name),
                             marker=palette.marker(name), markerfacecolor=palette.color(name) if name in top else "white",
                             linestyle="none", capsize=1.5, elinewidth=0.8)
-    ax.set_xticks(range(len(tables.labels)),
+    same = len(set(zip(tables.splits, tables.metrics))) == 1  # then said once, on the score axis
+    ax.set_xticks(range(len(tables.labels)), tables.labels if same else
                   [f"{label}\n({SPLIT_NAMES[split]} {metric})"
                    for label, split, metric in zip(tables.labels, tables.splits, tables.metrics)])
     ax.set_xlim(-0.5, len(tables.labels) - 0.5)
     ax.grid(axis="x", visible=False)
-    ax.set_ylabel("score (mean ± sd over seeds)")
+    bars = ("95% interval" if all(i is not None for n in tables.strategies for i, c in
+                                  zip(tables.intervals[n], tables.cells[n]) if c is not None) else "95% interval or ± sd")
+    score = f"{SPLIT_NAMES[tables.splits[0]]} {tables.metrics[0]}" if same else "score"
+    ax.set_ylabel(f"{score}\n(mean, {bars})")
     legend_below(fig, tables.strategies, style, palette)
     return fig
 
@@ -441,6 +481,12 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
         floor = (f" Dash-dotted line: the {baseline_handle(table)[0].get_label()} baseline "
                  f"({baseline_shown(table):.3g}), drawn because an interval reaches it.")
     top = floor + top
+    if len(rows) > MAX_NAMED:
+        top += (f" With {len(rows)} strategies the legend names the families (hue; shade and marker tell a family's "
+                "members apart) and the Pareto front's strategies are named at their points.")
+    if any(row.interval is not None and (row.interval.low < score_range(table.metric)[0]
+                                         or row.interval.high > score_range(table.metric)[1]) for row in rows):
+        top += " Intervals that reach beyond the score's possible range are cut at it."
     bars = "95% interval (seeds and rows)" if table.conclusions.analysis else "± sd over seeds"
     palette = Palette(row.info for row in table.rows)
     plots: list[tuple[Plot, Callable[[], Figure]]] = pareto_plots(results, style, palette)
@@ -593,7 +639,8 @@ def critical_difference(test: AcrossTasks, style: Style, palette: Palette) -> Fi
 
 def write_combined_figures(table: CombinedTable, test: AcrossTasks | None, directory: Path, style: Style) -> list[Plot]:
     palette = Palette(table.infos.values())
-    plots = [(Plot("combined", "Score of every strategy on each comparison (mean ± sd over seeds); filled: in that "
+    plots = [(Plot("combined", "Score of every strategy on each comparison (mean and its 95% interval over seeds and "
+                   "rows, from that comparison's conclusions; ± sd over seeds where it has none); filled: in that "
                    "comparison's top group, hollow: shown worse than its best."),
               lambda: combined(table, style, palette))]
     if test is not None:

@@ -47,7 +47,11 @@ class Palette:
             else:
                 loose.setdefault(family, []).append(name)
         self.looks: dict[str, Look] = {}  # in family order: legends list strategies family by family
+        self.family_of: dict[str, str] = {}
+        self.family_colors: dict[str, str] = {}  # the family's hue at a middle shade: a legend of families
         for family, members in placed.items():
+            self.family_colors[family] = to_hex(colormaps[FAMILY_COLORMAPS.get(family, "Greys")](0.7))
+            self.family_of.update({name: family for name in members})
             taken = set(members.values())
             free = (index for index in itertools.count() if index not in taken)
             members.update({name: next(free) for name in loose.get(family, [])})
@@ -61,6 +65,13 @@ class Palette:
         """``strategies`` family by family, as the palette lists them."""
         wanted = set(strategies)
         return [name for name in self.looks if name in wanted]
+
+    def families(self, strategies: Iterable[str]) -> dict[str, int]:
+        """How many of ``strategies`` each family has, families in the palette's order."""
+        counts = {family: 0 for family in self.family_colors}
+        for name in strategies:
+            counts[self.family_of[name]] += 1
+        return {family: count for family, count in counts.items() if count}
 
     def color(self, strategy: str) -> str:
         return self.looks[strategy].color

@@ -13,7 +13,7 @@ import csv
 import io
 import statistics
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from peftbench.records import ComparisonRecord, InferenceCost, SPLIT_NAMES, StrategyRecord
 from peftbench.strategy import FAMILIES, StrategyInfo
@@ -624,6 +624,7 @@ class CombinedTable:
     cells: dict[str, list[Spread | None]]  # strategy → one summary per comparison
     infos: dict[str, StrategyInfo]  # strategy → what it declares (family, place in the registry)
     top_groups: list[list[str]]  # each comparison's top group (reports.conclusions)
+    intervals: dict[str, list[Any]]  # strategy → its 95% interval (the conclusions') per comparison, None where none
 
     def average(self, strategy: str) -> float | None:
         """Mean over comparisons, only where the strategy has a score in every one."""
@@ -653,8 +654,9 @@ def combined_table(runs: list[ComparisonRecord], margin: float | None = None) ->
         for run, conclusions in zip(runs, found):
             scores = run.strategies[name].scores(conclusions.split, run.task.metric) if name in run.strategies else {}
             cells[name].append(spread(list(scores.values())) if scores else None)
+    intervals = {name: [c.analysis.scores.get(name) if c.analysis else None for c in found] for name in strategies}
     return CombinedTable(run_labels(runs), [r.task.metric for r in runs], [c.split for c in found], strategies, cells,
-                         infos, [c.top_group for c in found])
+                         infos, [c.top_group for c in found], intervals)
 
 
 def combined_grid(table: CombinedTable) -> Grid:

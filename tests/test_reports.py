@@ -724,3 +724,60 @@ def test_paper_tex_is_a_captioned_float_with_column_groups_the_top_group_bold_an
     tex = (tmp_path / "r" / "paper.tex").read_text()
     assert "Macro f1" in tex and "Latency (ms)" in tex and "Mem. (GiB)" not in tex
     assert_one_line_error(run_cli("runners.report", str(sst2), "--columns", "score,bogus"), "unknown --columns bogus")
+
+
+@pytest.mark.parametrize("example, drawn", [("example-tasks/rte", True), ("example-report", False)])
+def test_the_majority_class_is_drawn_where_an_interval_reaches_it(example, drawn):
+    """On RTE at the quick preset no strategy learned and the intervals straddle the majority class (52.7%): the
+    trade-off panels and the seeds figure draw it as a dash-dotted line with a legend entry. On SST-2 every interval
+    is far above it (50.9% against ≥ 75%), and drawing it would only squeeze the scores."""
+    from reports.style import STYLES, Palette
+
+    results = load_results(Path(__file__).resolve().parents[1] / "docs" / example)
+    table = main_table(results)
+    palette = Palette(row.info for row in table.rows)
+    majority = table.conclusions.analysis.baseline.majority
+    panels = plots.tradeoff_panels(results, table, STYLES["paper"], palette)
+    seeds = plots.seed_spread(results, table, STYLES["paper"], palette)
+    for fig, data in ((panels, "get_ydata"), (seeds, "get_xdata")):
+        lines = [line for ax in fig.axes if ax.get_visible() for line in ax.lines if line.get_linestyle() == "-."]
+        assert all(list(getattr(line, data)()) == [majority, majority] for line in lines)
+        assert bool(lines) == drawn
+        labels = [text.get_text() for legend in fig.legends for text in legend.get_texts()]
+        assert ("majority class" in labels) == drawn
+
+
+def test_with_more_strategies_than_markers_the_legend_names_families_and_the_front_is_labelled():
+    """The committed run of all 53 strategies: its per-cost figure's legend lists the families with their counts
+    (a 53-name legend did not fit a column), the Pareto front's strategies are named at their points, and the
+    accuracy axis stays within [0, 1] although 2-seed intervals reach beyond it."""
+    from reports.style import STYLES, Palette
+
+    results = load_results(Path(__file__).resolve().parents[1] / "docs" / "example-all")
+    table = main_table(results)
+    palette = Palette(row.info for row in table.rows)
+    fig = plots.tradeoff(results, table, STYLES["paper"], palette, plots.PARAMS_AXIS)
+    labels = [text.get_text() for legend in fig.legends for text in legend.get_texts()]
+    counts = palette.families(row.strategy for row in plots.scored(table))
+    assert len(plots.scored(table)) > plots.MAX_NAMED and sum(counts.values()) == len(plots.scored(table))
+    assert [f"{family} ({count})" for family, count in counts.items()] == labels[:len(counts)]
+    ax = fig.axes[0]
+    named = {text.get_text() for text in ax.texts}
+    assert named and named <= {row.strategy for row in table.rows}
+    low, high = ax.get_ylim()
+    assert -0.05 < low and high < 1.05
+
+
+def test_the_combined_figure_draws_each_comparisons_interval():
+    """Across tasks the error bars are each comparison's 95% interval (the conclusions'), as in every other figure."""
+    from reports.style import STYLES, Palette
+    from reports.tables import combined_table
+
+    root = Path(__file__).resolve().parents[1] / "docs" / "example-tasks"
+    table = combined_table([load_results(root / task) for task in ("sst2", "rte", "subj")])
+    fig = plots.combined(table, STYLES["paper"], Palette(table.infos.values()))
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "held-out accuracy\n(mean, 95% interval)"
+    full = table.intervals["full"][1]  # RTE
+    caps = [list(line.get_ydata()) for line in ax.lines]
+    assert [full.low] in caps and [full.high] in caps
