@@ -23,12 +23,13 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from peftbench.pareto import front_indices  # noqa: E402
 from reports.across_tasks import AcrossTasks  # noqa: E402
+from reports.confidence import Interval  # noqa: E402
 from reports.expected import ExpectedCurve  # noqa: E402
 from peftbench.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
 from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
 from reports.race import RACE_TRACE, RACE_TRACE_CAPTION, race_trace  # noqa: E402
 from reports.style import MARKERS, Palette, Style  # noqa: E402
-from reports.tables import (MIN_IMPORTANCE_TRIALS, CombinedTable, MainTable, StrategyRow,  # noqa: E402
+from reports.tables import (MIN_IMPORTANCE_TRIALS, CombinedTable, MainTable, Spread, StrategyRow,  # noqa: E402
                             importance_estimable)
 from peftbench.units import format_count  # noqa: E402
 
@@ -91,9 +92,14 @@ def top_group(table: MainTable) -> list[str]:
 
 def error_bar(row: StrategyRow) -> list[list[float]]:
     """Below and above the mean: to the ends of its interval where it was analysed, else ± its seed sd."""
-    if row.interval is not None:
-        return [[row.score.mean - row.interval.low], [row.interval.high - row.score.mean]]
-    return [[row.score.std or 0], [row.score.std or 0]]
+    return interval_bar(row.score, row.interval)
+
+
+def interval_bar(score: Spread, interval: Interval | None) -> list[list[float]]:
+    """Below and above ``score``'s mean: to the ends of ``interval`` (the conclusions'), else ± its seed sd."""
+    if interval is not None:
+        return [[score.mean - interval.low], [interval.high - score.mean]]
+    return [[score.std or 0], [score.std or 0]]
 
 
 def scored(table: MainTable) -> list[StrategyRow]:
@@ -202,8 +208,9 @@ def draw_tradeoff(ax, table: MainTable, style: Style, palette: Palette, axis: Ax
             for point in front:
                 ax.annotate(names[point], point, xytext=(2, 3), textcoords="offset points", fontsize=style.font * 0.85,
                             color="0.15", zorder=4)
-    if baseline_shown(table) is not None:
-        ax.axhline(baseline_shown(table), linewidth=style.line_width * 0.8, **BASELINE_LINE)
+    majority = baseline_shown(table)
+    if majority is not None:
+        ax.axhline(majority, linewidth=style.line_width * 0.8, **BASELINE_LINE)
     clip_scores(ax.set_ylim, ax.get_ylim, table.metric)
     if axis.log:
         ax.set_xscale("log")
@@ -289,8 +296,9 @@ def seed_spread(results: ComparisonRecord, table: MainTable, style: Style, palet
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel(f"{score_label(table)}: each seed (points),\nmean and {interval_name(table)} (bar)")
     ax.grid(axis="y", visible=False)
-    if baseline_shown(table) is not None:
-        ax.axvline(baseline_shown(table), linewidth=style.line_width * 0.8, **BASELINE_LINE)
+    majority = baseline_shown(table)
+    if majority is not None:
+        ax.axvline(majority, linewidth=style.line_width * 0.8, **BASELINE_LINE)
         legend_below(fig, [], style, palette, extra=baseline_handle(table))
     clip_scores(ax.set_xlim, ax.get_xlim, table.metric)
     return fig
@@ -446,16 +454,15 @@ def combined(tables: CombinedTable, style: Style, palette: Palette) -> Figure:
     comparison's top group, hollow where it is shown worse than its best."""
     fig = new_figure(style, 1.3)
     ax = fig.add_subplot()
-    count = len(tables.strategies)
+    count, some_sd = len(tables.strategies), False
     for index, name in enumerate(tables.strategies):
         offset = -0.36 + 0.72 * index / max(count - 1, 1)
         for position, (summary, top, interval) in enumerate(zip(tables.cells[name], tables.top_groups,
                                                                  tables.intervals[name])):
             if summary is not None:
-                bar = ([[summary.mean - interval.low], [interval.high - summary.mean]] if interval is not None
-                       else summary.std or 0)
-                ax.errorbar(position + offset, summary.mean, yerr=bar, color=palette.color(name),
-                            marker=palette.marker(name), markerfacecolor=palette.color(name) if name in top else "white",
+                some_sd = some_sd or interval is None
+                ax.errorbar(position + offset, summary.mean, yerr=interval_bar(summary, interval),
+                            color=palette.color(name), marker=palette.marker(name), markerfacecolor=palette.color(name) if name in top else "white",
                             linestyle="none", capsize=1.5, elinewidth=0.8)
     same = len(set(zip(tables.splits, tables.metrics))) == 1  # then said once, on the score axis
     ax.set_xticks(range(len(tables.labels)), tables.labels if same else
@@ -463,8 +470,7 @@ def combined(tables: CombinedTable, style: Style, palette: Palette) -> Figure:
                    for label, split, metric in zip(tables.labels, tables.splits, tables.metrics)])
     ax.set_xlim(-0.5, len(tables.labels) - 0.5)
     ax.grid(axis="x", visible=False)
-    bars = ("95% interval" if all(i is not None for n in tables.strategies for i, c in
-                                  zip(tables.intervals[n], tables.cells[n]) if c is not None) else "95% interval or ± sd")
+    bars = "95% interval or ± sd" if some_sd else "95% interval"
     score = f"{SPLIT_NAMES[tables.splits[0]]} {tables.metrics[0]}" if same else "score"
     ax.set_ylabel(f"{score}\n(mean, {bars})")
     legend_below(fig, tables.strategies, style, palette)
@@ -476,16 +482,16 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
     rows = scored(table)
     split = SPLIT_NAMES[table.split]
     top = " Bold in the legend: the top group." if table.conclusions.top_group else ""
-    floor = ""
-    if baseline_shown(table) is not None:  # said in every figure that draws the line
-        floor = (f" Dash-dotted line: the {baseline_handle(table)[0].get_label()} baseline "
-                 f"({baseline_shown(table):.3g}), drawn because an interval reaches it.")
+    floor, majority = "", baseline_shown(table)
+    if majority is not None:  # said in every figure that draws the line
+        floor = (f" Dash-dotted line: the {baseline_handle(table)[0].get_label()} baseline ({majority:.3g}), drawn "
+                 "because an interval reaches it.")
     top = floor + top
     if len(rows) > MAX_NAMED:
         top += (f" With {len(rows)} strategies the legend names the families (hue; shade and marker tell a family's "
                 "members apart) and the Pareto front's strategies are named at their points.")
-    if any(row.interval is not None and (row.interval.low < score_range(table.metric)[0]
-                                         or row.interval.high > score_range(table.metric)[1]) for row in rows):
+    lowest, highest = score_range(table.metric)
+    if any(row.interval is not None and (row.interval.low < lowest or row.interval.high > highest) for row in rows):
         top += " Intervals that reach beyond the score's possible range are cut at it."
     bars = "95% interval (seeds and rows)" if table.conclusions.analysis else "± sd over seeds"
     palette = Palette(row.info for row in table.rows)

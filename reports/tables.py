@@ -13,7 +13,7 @@ import csv
 import io
 import statistics
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from peftbench.records import ComparisonRecord, InferenceCost, SPLIT_NAMES, StrategyRecord
 from peftbench.strategy import FAMILIES, StrategyInfo
@@ -624,7 +624,7 @@ class CombinedTable:
     cells: dict[str, list[Spread | None]]  # strategy → one summary per comparison
     infos: dict[str, StrategyInfo]  # strategy → what it declares (family, place in the registry)
     top_groups: list[list[str]]  # each comparison's top group (reports.conclusions)
-    intervals: dict[str, list[Any]]  # strategy → its 95% interval (the conclusions') per comparison, None where none
+    intervals: dict[str, list[Interval | None]]  # strategy → its 95% interval (the conclusions') per comparison, None where none
 
     def average(self, strategy: str) -> float | None:
         """Mean over comparisons, only where the strategy has a score in every one."""
