@@ -92,6 +92,16 @@ def check_divides(method: str, encoder: nn.Module, targets: list[str], divisor: 
                             f"{path} of {type(encoder).__name__} is {widths[0]} → {widths[1]}")
 
 
+def check_rank_fits(method: str, encoder: nn.Module, targets: list[str], rank: int) -> None:
+    """One clear line when ``rank`` exceeds the narrower side of an adapted layer: a subspace of that rank does not
+    exist there (peft stops with its own ValueError deep in the layer's construction)."""
+    for path in targets:
+        widths = linear_shape(encoder.get_submodule(path))
+        if rank > min(widths):
+            raise UserError(f"{method}: rank ({rank}) must not exceed the input or output width of any adapted layer; "
+                            f"{path} of {type(encoder).__name__} is {widths[0]} → {widths[1]}")
+
+
 def head_lr(default: float, low: float, high: float) -> Hyperparameter:
     """The head's own learning rate, for a method trained at a rate far from what a freshly initialised linear head
     takes (its paper or peft's example trains the two apart)."""

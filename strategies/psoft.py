@@ -11,13 +11,14 @@ computed once from them (exact SVD) and kept beside them.
 
 Defaults are peft's (rank 32, alpha = rank); learning rate: peft's docs recommend LoRA-like rates (1e-4 to
 5e-3), its example 5× its LoRA rate; the default here is 2.5× peftbench's. ``nn.Linear`` layers only; the rank
-must not exceed any adapted layer's width (the range stops at 64, every tested model's smallest).
+must not exceed any adapted layer's width (the range stops at 64, the smallest of the real families; a narrower
+layer is refused in one line).
 """
 
 from __future__ import annotations
 
 from peftbench.strategy import Hyperparameter
-from strategies.loha import TARGETS_PARAMETER, PeftTuner
+from strategies.loha import TARGETS_PARAMETER, PeftTuner, check_rank_fits
 
 
 class Psoft(PeftTuner):
@@ -43,5 +44,7 @@ class Psoft(PeftTuner):
     def peft_config(self, encoder):
         from peft import PsoftConfig
 
+        targets = self.targets(encoder)
+        check_rank_fits(self.name, encoder, targets, self.params["rank"])
         return PsoftConfig(r=self.params["rank"], psoft_alpha=self.params["alpha_ratio"] * self.params["rank"],
-                           psoft_orth=self.params["orthogonal"], random_seed=0, target_modules=self.targets(encoder))
+                           psoft_orth=self.params["orthogonal"], random_seed=0, target_modules=targets)

@@ -133,6 +133,20 @@ def test_a_size_that_does_not_divide_a_layer_is_refused_in_one_line(name, params
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
 
 
+def test_a_rank_wider_than_a_layer_is_refused_in_one_line():
+    """psoft's subspace is the top-rank singular directions of each weight: on 16-wide layers (the tiny Gemma of the
+    methods matrix) rank 32 does not exist, and peft's own ValueError was the user's message."""
+    from transformers import BertConfig, BertModel
+
+    narrow = BertModel(BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=32, max_position_embeddings=16))
+    with pytest.raises(UserError) as refused:
+        get_strategy("psoft", {"rank": 32}).peft_config(narrow)
+    assert str(refused.value) == ("psoft: rank (32) must not exceed the input or output width of any adapted layer; "
+                                  "encoder.layer.0.attention.self.query of BertModel is 16 → 16")
+    get_strategy("psoft", {"rank": 16}).peft_config(narrow)  # as wide as the layer: fits
+
+
 @pytest.mark.parametrize("name,params,message", [
     ("gralora", {"k": 3}, "k must be one of 2, 4, got 3"),
     ("lora_orthogonal", {"rank": 3}, "rank must be one of 2, 4, 8, 16, 32, 64, got 3"),
