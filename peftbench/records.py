@@ -286,6 +286,7 @@ class RaceRecord:
     failed: list[str]  # strategies whose runs failed (their records say why): no result
     reproducible: bool  # a run budget, one worker, a seeded sampler
     trace: list[RaceLook]
+    screened: list[str] = field(default_factory=list)  # dropped by round 1's screen (by rank, not by a test)
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,16 @@ def race_markdown(results: ComparisonRecord) -> str:
              f"each round a look compared them on the {SPLIT_NAMES[race.split]} split with the confidence engine: a "
              f"strategy the leader was *better* than (its corrected interval excludes 0 and lies outside "
              f"±{race.margin:g}) was dropped. Each look tested at α = {race.alpha:g} ÷ {race.looks} looks, so the chance "
-             f"that the truly best strategy is ever dropped stays under {race.alpha:g}. Budget: {budget}; "
+             f"that the truly best strategy is ever dropped at a look stays under {race.alpha:g}. Budget: {budget}; "
              f"{looks} look{'s' * (looks != 1)} taken."
              + (" With a run budget, one worker and the seeded sampler, the same command gives the same race."
                 if race.reproducible else ""), ""]
+    if race.screened:
+        lines += [f"**Screened out** in round 1 ({len(race.screened)} of {len(strategies_raced(race))}): each "
+                  f"strategy's defaults trial went on past its first dev evaluations only if it was in the best third "
+                  f"of the strategies' defaults there (successive halving across strategies). That is a ranking at a "
+                  f"fraction of the training, not a test: the error rate above covers the drops at the looks, not "
+                  f"these. Screened out: {', '.join(race.screened)}.", ""]
     if race.unmeasured:
         lines += [f"Not measured before the budget ran out (no answer about them): {', '.join(race.unmeasured)}.", ""]
     left = [look for look in race.trace if look.status in ("dropped", "excluded")]
@@ -63,6 +69,10 @@ def race_markdown(results: ComparisonRecord) -> str:
               f"| {look.status} |" for look in race.trace if look.look > 0]
     lines.append("")
     return "\n".join(lines)
+
+
+def strategies_raced(race: RaceRecord) -> list[str]:
+    return list(dict.fromkeys(look.strategy for look in race.trace))
 
 
 def score_cell(look: RaceLook) -> str:

@@ -1,8 +1,9 @@
 """Choose a strategy for a task in minutes: ``python -m runners.choose --task sst2 [--strategies all]``.
 
-A race (studies.race) instead of an equal budget: every strategy's defaults run first, then more tuning trials and
-seed runs go only to the strategies still in contention, and one the leader is better than (the corrected test of
-the confidence engine, at --margin) is dropped at once. It stops when one strategy is left, when all left are
+A race (studies.race) instead of an equal budget: every strategy's defaults run first (with many strategies,
+screened at their first evaluations: --screen), then more tuning trials and seed runs go only to the strategies
+still in contention, and one the leader is better than (the corrected test of the confidence engine, at --margin)
+is dropped at once. It stops when one strategy is left, when all left are
 equivalent within --margin (the cheapest on --prefer is chosen where it is materially cheaper), or when the budget
 is spent (--time-budget, default 15 min; --run-budget N runs is reproducible with one worker): then it answers
 with the strategies still in, undetermined. It writes the same results.json, report and models as a comparison,
@@ -29,7 +30,7 @@ from runners.flags import (add_constraint_arguments, add_margin_argument, add_pr
 
 
 def build_parser() -> cli.ArgumentParser:
-    from studies.race import DEFAULT_MAX_SEEDS, DEFAULT_TIME_BUDGET
+    from studies.race import DEFAULT_MAX_SEEDS, DEFAULT_TIME_BUDGET, SCREEN_ABOVE, SCREEN_SETTINGS
 
     parser = cli.ArgumentParser(prog="python -m runners.choose", description=__doc__,
                                 exits=(Exit.PARTIAL, Exit.UNDETERMINED))
@@ -44,6 +45,10 @@ def build_parser() -> cli.ArgumentParser:
                             "one worker and the seeded sampler")
     budget.add_argument("--max-seeds", type=cli.positive_int, default=DEFAULT_MAX_SEEDS,
                         help=f"seed runs per strategy the race may add to decide (default: {DEFAULT_MAX_SEEDS})")
+    budget.add_argument("--screen", choices=SCREEN_SETTINGS, default="auto",
+                        help=f"round 1 stops a strategy's defaults trial at its first evaluations unless it is in the "
+                             f"best third there (successive halving across strategies: by rank, not a test); auto: "
+                             f"with more than {SCREEN_ABOVE} strategies (default: auto)")
     race = parser.add_argument_group("the answer")
     add_margin_argument(race)
     add_prefer_argument(race)
@@ -58,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(strategy_listing())
         return Exit.OK
     from studies import orchestrate
-    from studies.race import RaceSettings, with_race_suffix
+    from studies.race import RaceSettings, screens, with_race_suffix
 
     settings = with_race_suffix(settings_from_args(args))
     settings.validate()
@@ -67,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     race = RaceSettings(
         margin=args.margin, budget_kind="runs" if args.run_budget else "seconds",
         budget=float(args.run_budget or args.time_budget), max_seeds=args.max_seeds, prefer=args.prefer,
-        constraints=constraints_from_args(args))
+        constraints=constraints_from_args(args), screen=screens(args.screen, len(settings.strategies)))
     out = Path(args.out) if args.out else default_out(settings, "-race")
     options = replace(options_from_args(args, argv, "runners.choose"), out=out)
     outcome = orchestrate.compare(settings, options, progress_for(args.quiet), race=race)
@@ -92,6 +97,8 @@ def answer_lines(record) -> str:
     else:
         lines.append(f"undetermined: {', '.join(race.top_group) or 'no strategy had 2 seed runs'} "
                      f"{'cannot' if len(race.top_group) > 1 else 'could not'} be told apart yet")
+    if race.screened:
+        lines.append(f"screened out by rank in round 1 (not a test): {', '.join(race.screened)}")
     if race.unmeasured:
         lines.append(f"not measured before the budget ran out: {', '.join(race.unmeasured)}")
     return "\n".join(lines)

@@ -60,6 +60,11 @@ IDENTITY = ("task", "model", "metric", "train_size", "carve_size", "protocol", "
             "cost_objectives")
 
 
+# a race's screen: called at each of a tuning trial's dev evaluations before its last with (strategy, the evaluation's
+# number from 1, samples seen, dev value); a reason stops the trial (pruned)
+Screen = Callable[[str, int, int, float], "str | None"]
+
+
 @dataclass(frozen=True)
 class Round:
     """What one pass of ``Comparison.run`` does: the strategies it runs, up to how many tuning trials and seed
@@ -71,6 +76,7 @@ class Round:
     seeds: int | None = None
     by_configuration: bool = False
     should_stop: Callable[[], bool] = lambda: False
+    screen: Screen | None = None  # a race's round 1 screen (studies.race)
 
 
 @dataclass
@@ -378,17 +384,24 @@ class Comparison:
         why = undefined_reason(spec.metric, list(self.data.dev["label"]), spec.num_labels, spec.label_names)
         return f"dev {spec.metric} is undefined" + (f": {why}" if why else f" ({value})")
 
-    def run_tuning_trial(self, strategy: type[Strategy], trial: optuna.Trial) -> float | None:
+    def run_tuning_trial(self, strategy: type[Strategy], trial: optuna.Trial,
+                         screen: Screen | None = None) -> float | None:
         values = space.suggest(trial, strategy, self.settings.preset.batch_sizes, self.settings.preset.epochs)
         config = self.base_config(values, seed=self.settings.data_seed)
+        evaluations = 0
 
         def report(evaluation) -> None:
+            nonlocal evaluations
             if evaluation.value is None:  # an undefined score is neither reported nor pruned on
                 return
+            evaluations += 1
             trial.set_user_attr("samples_seen", evaluation.samples_seen)
             if self.settings.multi_objective:  # Optuna neither records nor prunes on a multi-objective trial's steps
                 return
             trial.report(evaluation.value, evaluation.samples_seen)
+            if screen is not None and not evaluation.last and (
+                    why := screen(strategy.name, evaluations, evaluation.samples_seen, evaluation.value)):
+                raise optuna.TrialPruned(why)
             # pruning saves compute only before the end: a trial that trained to its last step is complete
             if not evaluation.last and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after {evaluation.samples_seen} samples: dev "
@@ -500,18 +513,19 @@ class Comparison:
         ``after_strategy`` is called as each strategy's seed runs finish. A race runs it once per ``round``:
         on the strategies still in it, up to that round's trials and seeds (``plan``)."""
         plan = plan or Round(self.settings.strategies)
-        tuning = [(strategy, self.tuning_queue(strategy, plan.trials)) for strategy in plan.strategies]
+        tuning = [(strategy, self.tuning_queue(strategy, plan.trials, plan.screen)) for strategy in plan.strategies]
         stages = [queue.Stage(lambda q=q: [q]) for _, q in tuning]
         stages += [queue.Stage(lambda strategy=strategy, q=q: self.seed_queues(strategy, q, plan),
                                finished=lambda strategy=strategy: self.seeds_finished(strategy, after_strategy))
                    for strategy, q in tuning]
         queue.work(stages, self.storage, should_stop=plan.should_stop)
 
-    def tuning_queue(self, strategy: type[Strategy], trials: int | None = None) -> queue.Queue:
+    def tuning_queue(self, strategy: type[Strategy], trials: int | None = None,
+                     screen: Screen | None = None) -> queue.Queue:
         study = self.tuning_study(strategy, trials)
 
         def run(trial: optuna.Trial) -> None:
-            self.execute(study, trial, lambda t: self.run_tuning_trial(strategy, t), f"{strategy.name} trial")
+            self.execute(study, trial, lambda t: self.run_tuning_trial(strategy, t, screen), f"{strategy.name} trial")
 
         return queue.Queue(study, run, refill=self.refill(study, strategy))
 

@@ -9,6 +9,12 @@ It runs in rounds on the comparison machinery (``studies.compare``: the same stu
   configuration starts its own seed runs);
 - round r ≥ 3: one more seed run each, up to ``max_seeds``.
 
+With more strategies than a first round can run in the default budget, round 1 **screens** them first
+(``--screen``): each strategy's defaults trial goes on past its first ``SCREEN_RUNGS`` dev evaluations only if it
+is in the best 1/3 of the strategies' defaults there (successive halving across strategies, Jamieson & Talwalkar
+2016; the rule of the comparison's own pruner). A screened-out strategy leaves the race by rank at a fraction of
+its training, not by a test: the screen has no error rate of its own, and the report says which left this way.
+
 After each round, a **look**: the confidence engine (``reports.confidence``) on the strategies' held-out
 predictions. A strategy the leader is *better* than (its corrected interval excludes 0 and is not inside the
 margin) is dropped; each look tests at alpha ÷ looks (Bonferroni over the looks as well as the pairs), so the
@@ -37,13 +43,19 @@ from peftbench.constraints import DEFAULT_PREFERENCE, MATERIAL, PREFERENCES, Con
 from peftbench.records import RaceLook, RaceRecord, RunResult
 from peftbench.strategy import Strategy
 from studies import queue
-from studies.compare import Comparison, Round, seeds_study_name, study_name
+from studies.compare import HALVING_RATE, Comparison, Round, Screen, seeds_study_name, study_name
 from studies.results import first_failure, seed_results
 
 log = logging.getLogger("peftbench.race")
 DEFAULT_TIME_BUDGET = 15 * 60  # seconds: answers on the quick preset, 2 CPU cores (README, "Choose a strategy")
 DEFAULT_MAX_SEEDS = 10  # seed runs per strategy a race may add (--max-seeds)
 STATE = "race_state"  # user attribute of the race's own study: its state after the last look
+SCREEN_RUNGS = 2  # the dev evaluations of a defaults trial that screen it (quick preset: 512 and 1,024 of 2,000 samples)
+# --screen auto screens more strategies than this: at the quick preset on 2 CPU cores a strategy's first round
+# (its defaults trial and a second seed run) takes about 41 s, so 12 fill half of the default 15 minutes
+SCREEN_ABOVE = 12
+SCREEN_SETTINGS = ("auto", "on", "off")
+SCREENED = "screened out"  # how a screened-out trial's reason starts
 
 
 @dataclass(frozen=True)
@@ -55,11 +67,24 @@ class RaceSettings:
     max_seeds: int = DEFAULT_MAX_SEEDS
     prefer: str = DEFAULT_PREFERENCE  # a key of peftbench.constraints.PREFERENCES
     constraints: Constraints = Constraints()
+    screen: bool = False  # round 1 screens the strategies' defaults trials (successive halving across strategies)
 
     @property
     def looks(self) -> int:
         """Round r ends with r + 1 seed runs, so there are at most max_seeds − 1 looks."""
         return self.max_seeds - 1
+
+
+def screens(setting: str, strategies: int) -> bool:
+    """Whether a race of ``strategies`` screens them in round 1 (``--screen``: auto, on or off)."""
+    return setting == "on" or (setting == "auto" and strategies > SCREEN_ABOVE)
+
+
+def goes_on(value: float, others: list[float]) -> bool:
+    """Successive halving's rule (Optuna's ``SuccessiveHalvingPruner``): a value goes on if it is in the best
+    1/HALVING_RATE of the values at its rung, itself included; with fewer than HALVING_RATE there, the best alone."""
+    competing = sorted([value, *others], reverse=True)
+    return value >= competing[max(len(competing) // HALVING_RATE - 1, 0)]
 
 
 def schedule(look: int, trials: int, max_seeds: int) -> tuple[int, int]:
@@ -86,6 +111,7 @@ class State:
     out: dict[str, str] = field(default_factory=dict)  # dropped or excluded strategy → why
     excluded: list[str] = field(default_factory=list)  # of ``out``: those a constraint excluded
     failed: list[str] = field(default_factory=list)  # of ``out``: those whose runs failed
+    screened: list[str] = field(default_factory=list)  # of ``out``: those round 1's screen stopped
     trace: list[dict] = field(default_factory=list)
     stopped: str | None = None
     answer: str | None = None
@@ -108,6 +134,7 @@ class Race:
         self.study, _ = comparison.open_study(study_name(self.settings, "state"), "state")
         self.state = self.load()
         self.started = time.monotonic() - self.state.seconds
+        self.defaults_curves: dict[str, dict[int, float]] = {}  # the screen's cache: finished defaults trials
 
     # ------------------------------------------------------------------ state
     def load(self) -> State:
@@ -139,7 +166,7 @@ class Race:
             self.state.alive = [strategy.name for strategy in alive]
             self.save()  # published: workers run this round too
             self.comparison.run(after_strategy, Round(alive, self.state.trials, self.state.seeds, by_configuration=True,
-                                                      should_stop=self.spent))
+                                                      should_stop=self.spent, screen=self.screen_of(self.state.round)))
             self.state.look += 1
             self.decide(alive, budget_spent=self.spent())
             self.save()
@@ -155,9 +182,50 @@ class Race:
             if self.state.round > done:
                 alive = [s for s in self.settings.strategies if s.name in self.state.alive]
                 self.comparison.run(plan=Round(alive, self.state.trials, self.state.seeds, by_configuration=True,
-                                               should_stop=lambda: self.load().stopped is not None))
+                                               should_stop=lambda: self.load().stopped is not None,
+                                               screen=self.screen_of(self.state.round)))
                 done = self.state.round
             time.sleep(1.0)
+
+    # ------------------------------------------------------------------ the screen
+    def screen_of(self, round_: int) -> Screen | None:
+        """Round 1's screen when the race screens, else none."""
+        return self.screen if self.race.screen and round_ == 1 else None
+
+    def screen(self, name: str, evaluation: int, samples: int, value: float) -> str | None:
+        """Why a defaults trial stops at this dev evaluation (``goes_on``), or None: it goes on."""
+        if evaluation > SCREEN_RUNGS:
+            return None
+        others = [other for strategy in self.state.alive if strategy != name
+                  if (other := self.defaults_value(strategy, samples)) is not None]
+        if goes_on(value, others):
+            return None
+        competing = sorted([value, *others], reverse=True)
+        bar = competing[max(len(competing) // HALVING_RATE - 1, 0)]
+        best = f"the best 1/{HALVING_RATE}" if len(competing) >= HALVING_RATE else "the best"
+        return (f"{SCREENED} after {samples:,} samples: dev {value:.4f}, below {best} of the {len(competing)} "
+                f"strategies' defaults there (≥ {bar:.4f}); successive halving, not a test")
+
+    def defaults_value(self, name: str, samples: int) -> float | None:
+        """A strategy's defaults trial's dev value after ``samples`` samples, where it has reached that point."""
+        if name in self.defaults_curves:
+            return self.defaults_curves[name].get(samples)
+        try:
+            tuning = optuna.load_study(study_name=study_name(self.settings, name), storage=self.comparison.storage)
+        except KeyError:  # not started
+            return None
+        for trial in queue.trials(tuning):
+            if samples in trial.intermediate_values:
+                if trial.state.is_finished():
+                    self.defaults_curves[name] = dict(trial.intermediate_values)
+                return trial.intermediate_values[samples]
+        return None
+
+    def screened_out(self, name: str) -> str | None:
+        """Why the screen stopped a strategy's defaults trial, or None if it did not."""
+        tuning = optuna.load_study(study_name=study_name(self.settings, name), storage=self.comparison.storage)
+        return next((reason for trial in queue.trials(tuning, optuna.trial.TrialState.PRUNED)
+                     if (reason := trial.user_attrs.get(queue.REASON, "")).startswith(SCREENED)), None)
 
     def trials(self) -> int:
         return int(self.settings.budget) if self.settings.budget_kind == "trials" else self.settings.preset.trials
@@ -215,6 +283,10 @@ class Race:
                 self.drop(name, "; ".join(reasons), excluded=True)
         measured = {name: done for name, (_, done) in runs.items() if name not in self.state.out and
                     sum(1 for run in done if run.predictions and self.split in run.predictions) >= 2}
+        for name in [name for name in runs if name not in measured and name not in self.state.out]:
+            if self.race.screen and (reason := self.screened_out(name)):
+                self.state.screened.append(name)
+                self.drop(name, reason)
         if not budget_spent:  # the round ran to its end: a strategy still unmeasured failed
             for name in [name for name in runs if name not in measured and name not in self.state.out]:
                 failure = first_failure(self.comparison, self.comparison.study_names(name))
@@ -282,7 +354,7 @@ class Race:
             budget_kind=self.race.budget_kind, budget=self.race.budget, prefer=self.race.prefer,
             stopped=state.stopped, answer=state.answer, top_group=list(state.top_group),
             unmeasured=[s.name for s in self.settings.strategies if s.name not in measured and s.name not in state.out],
-            failed=list(state.failed),
+            failed=list(state.failed), screened=list(state.screened),
             reproducible=self.race.budget_kind == "runs" and self.settings.workers == 1,
             trace=[RaceLook(**look) for look in state.trace])
 

@@ -16,11 +16,12 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 
 from peftbench.exits import Exit
 from reports.confidence import analyse
-from studies.race import RaceSettings, drops
+from studies.race import SCREEN_ABOVE, RaceSettings, drops, goes_on, screens
 from tests.test_confidence import as_predictions, correctness
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +56,26 @@ def test_the_true_best_is_dropped_at_most_at_the_stated_rate():
     assert best_dropped <= 0.05 and worst_dropped >= 0.95
     equal = [simulated_race(rng, [0.82] * 5) for _ in range(SIMULATIONS)]
     assert np.mean([any(out for _, out in looks) for looks in equal]) <= 0.05
+
+
+def test_the_screen_keeps_what_optunas_successive_halving_promotes():
+    """The screen's rule against its reference, Optuna's SuccessiveHalvingPruner at one rung (reduction factor 3):
+    300 random sequences of 1–20 strategies, with ties, each value decided against those before it."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        values = list(np.round(rng.uniform(0.5, 0.9, size=rng.integers(1, 21)), 2))
+        pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3, min_early_stopping_rate=0)
+        study = optuna.create_study(direction="maximize", pruner=pruner)
+        for index, value in enumerate(values):
+            trial = study.ask()
+            trial.report(value, 1)
+            assert goes_on(value, values[:index]) == (not trial.should_prune())
+            study.tell(trial, value)
+
+
+def test_the_screen_is_on_for_many_strategies_unless_told():
+    assert not screens("auto", SCREEN_ABOVE) and screens("auto", SCREEN_ABOVE + 1)
+    assert screens("on", 2) and not screens("off", 53)
 
 
 # ----------------------------------------------------------------------------- the command
@@ -113,6 +134,30 @@ def test_recommend_and_export_read_a_race(race, tmp_path):
     exported = run_cli("runners.export", str(race), "--strategy", name, "--out", str(tmp_path / "export"))
     assert exported.returncode == 0, exported.stderr
     assert (tmp_path / "export" / "head.json").is_file()
+
+
+def test_a_screened_race_drops_by_rank_only_what_the_screen_says(tiny_model, data_dir, tmp_path):
+    """--screen on: a strategy whose defaults trial falls below the best third of those before it at its first
+    evaluation leaves the race then, without seed runs, marked as screened (not tested) in the record and the
+    report; replaying the screen on the race's own learning curves (benchmarks.screen_replay, which measures it
+    on comparisons) gives the same strategies."""
+    from benchmarks.screen_replay import defaults_curve, replay
+    from peftbench.schema import load_results
+
+    out = tmp_path / "screened"
+    process = choose(tiny_model, data_dir, out, "--strategies", "frozen,bitfit,lora,ia3", "--screen", "on",
+                     "--run-budget", "12", "--max-seeds", "2")
+    assert process.returncode in (Exit.OK, Exit.UNDETERMINED), process.stderr
+    record = load_results(out)
+    screened = record.race.screened
+    assert screened and "frozen" not in screened  # the first strategy has no one to be ranked against
+    assert set(replay({name: defaults_curve(s) for name, s in record.strategies.items()})) == set(screened)
+    for name in screened:
+        strategy = record.strategies[name]
+        assert strategy.status == "dropped" and not strategy.seed_runs
+        assert strategy.trials[0].state == "PRUNED" and strategy.trials[0].reason.startswith("screened out after")
+    assert "screened out by rank in round 1 (not a test): " + ", ".join(screened) in process.stdout
+    assert "**Screened out** in round 1" in (out / "report" / "report.md").read_text()
 
 
 def test_a_race_and_a_comparison_never_share_a_directory(race, tiny_model, data_dir):
