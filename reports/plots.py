@@ -27,7 +27,7 @@ from reports.confidence import Interval  # noqa: E402
 from reports.expected import ExpectedCurve  # noqa: E402
 from peftbench.records import ComparisonRecord, SPLIT_NAMES  # noqa: E402
 from reports.pareto_sets import COST_DISPLAY, FrontPoint, front_points  # noqa: E402
-from reports.race import RACE_TRACE, RACE_TRACE_CAPTION, race_trace  # noqa: E402
+from reports.race import RACE_TRACE, race_trace, race_trace_caption  # noqa: E402
 from reports.style import MARKERS, Palette, Style  # noqa: E402
 from reports.tables import (MIN_IMPORTANCE_TRIALS, CombinedTable, MainTable, Spread, StrategyRow,  # noqa: E402
                             importance_estimable)
@@ -540,7 +540,7 @@ def write_figures(results: ComparisonRecord, table: MainTable, directory: Path, 
                   "estimator of Tang et al. 2020, from each strategy's i.i.d. trials only); band: ± 1 sd of the best of "
                   "n trials."), lambda: expected_best(results, table, style, palette)))
     if results.race is not None:
-        plots.append((Plot(RACE_TRACE, RACE_TRACE_CAPTION.format(split=split, metric=results.task.metric)),
+        plots.append((Plot(RACE_TRACE, race_trace_caption(results)),
                       lambda: race_trace(results, style, palette)))
     plots += [
         (Plot("learning-curves", f"Dev {results.task.metric} during training of each strategy's best trial."),

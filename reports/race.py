@@ -3,6 +3,7 @@ every strategy's score and compute as the race went on (the table and the ``race
 
 from __future__ import annotations
 
+import statistics
 from typing import TYPE_CHECKING
 
 from peftbench.records import SPLIT_NAMES, ComparisonRecord, RaceLook, RaceRecord
@@ -17,6 +18,44 @@ RACE_TRACE = "race-trace"  # the trace figure's file stem
 RACE_TRACE_CAPTION = ("The race: each strategy's {split} {metric} at each look (interval at the look's level) against "
                       "the training samples it had spent (dodged sideways where strategies had spent the same); x: "
                       "where it was dropped.")
+
+
+def race_trace_caption(results: ComparisonRecord) -> str:
+    """The trace figure's caption, with what the figure leaves out or cuts."""
+    race = results.race
+    caption = RACE_TRACE_CAPTION.format(split=SPLIT_NAMES[race.split], metric=results.task.metric)
+    if race.screened:
+        caption += (f" Not drawn: the {len(race.screened)} strategies screened out in round 1, which have no "
+                    f"{SPLIT_NAMES[race.split]} score.")
+    low, high = trace_limits(results)
+    if any(look.low < low or look.high > high for look in scored_looks(race)):
+        caption += (f" An interval that reaches beyond the score's possible range, or is over {WIDE}× the median "
+                    f"width (so it would flatten the others), is cut at the axis and ends in an arrowhead.")
+    return caption
+
+
+WIDE = 3  # an interval wider than this many times the median is cut at the trace's axis
+
+
+def scored_looks(race: RaceRecord) -> list[RaceLook]:
+    return [look for look in race.trace if look.estimate is not None]
+
+
+def trace_limits(results: ComparisonRecord) -> tuple[float, float]:
+    """The trace's score axis: every estimate and every interval up to WIDE× the median width (two seed runs at a
+    strict level can give one that spans every possible score), within the score's possible range."""
+    from reports.plots import score_range
+
+    looks = scored_looks(results.race)
+    floor, ceiling = score_range(results.task.metric)
+    if not looks:
+        return floor, ceiling
+    typical = statistics.median(look.high - look.low for look in looks)
+    kept = [look for look in looks if look.high - look.low <= WIDE * typical]
+    low = min([look.low for look in kept] + [look.estimate for look in looks])
+    high = max([look.high for look in kept] + [look.estimate for look in looks])
+    pad = 0.05 * ((high - low) or 1.0)
+    return max(low - pad, floor), min(high + pad, ceiling)
 STOPPED = {"one left": "one strategy was left", "all equivalent": "every strategy left was equivalent to the leader",
            "budget": "the budget ran out", "seeds": "the seed runs reached the most allowed (--max-seeds)"}
 
@@ -89,6 +128,7 @@ def race_trace(results: ComparisonRecord, style: Style, palette: Palette) -> Fig
     from reports.plots import legend_below, new_figure
 
     race = results.race
+    low, high = trace_limits(results)
     fig = new_figure(style, 1.3)
     ax = fig.add_subplot()
     names = list(dict.fromkeys(look.strategy for look in race.trace if look.estimate is not None))
@@ -101,6 +141,11 @@ def race_trace(results: ComparisonRecord, style: Style, palette: Palette) -> Fig
                     yerr=[[look.estimate - look.low for look in looks], [look.high - look.estimate for look in looks]],
                     color=palette.color(name), marker=palette.marker(name), markersize=style.marker_size * 0.8,
                     capsize=2, linewidth=1)
+        for x, look in zip(xs, looks):  # where the interval is cut at the axis, an arrowhead
+            for end, limit, marker in ((look.low, low, "v"), (look.high, high, "^")):
+                if (end < limit) if marker == "v" else (end > limit):
+                    ax.plot(x, limit, marker=marker, color=palette.color(name), markersize=style.marker_size * 0.8,
+                            linestyle="none", clip_on=False)
         gone = next((look for look in race.trace if look.strategy == name and look.status == "dropped"), None)
         if gone is not None and looks:
             ax.plot(xs[-1], looks[-1].estimate, marker="x", color="black", markersize=style.marker_size * 1.4,
@@ -108,6 +153,7 @@ def race_trace(results: ComparisonRecord, style: Style, palette: Palette) -> Fig
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: format_count(value)))
     ax.set_xlabel("training samples spent (trials and seed runs)")
     ax.set_ylabel(f"{SPLIT_NAMES[race.split]} {results.task.metric}")
+    ax.set_ylim(low, high)
     ax.grid(True, alpha=0.3)
     legend_below(fig, names, style, palette, lines=True)
     return fig

@@ -44,7 +44,7 @@ from peftbench.records import RaceLook, RaceRecord, RunResult
 from peftbench.strategy import Strategy
 from studies import queue
 from studies.compare import HALVING_RATE, Comparison, Round, Screen, seeds_study_name, study_name
-from studies.results import first_failure, seed_results
+from studies.results import RACE_JUDGES_AT, first_failure, judged_configuration, stored_seed_runs
 
 log = logging.getLogger("peftbench.race")
 DEFAULT_TIME_BUDGET = 15 * 60  # seconds: answers on the quick preset, 2 CPU cores (README, "Choose a strategy")
@@ -260,18 +260,13 @@ class Race:
 
     # ------------------------------------------------------------------ a look
     def current(self, strategy: type[Strategy]) -> tuple[int, list[RunResult]]:
-        """A strategy's best configuration so far (its tuning trial's number) and that configuration's seed runs."""
+        """The configuration the race judges a strategy by (its tuning trial's number, ``judged_configuration``)
+        and that configuration's seed runs."""
         tuning = optuna.load_study(study_name=study_name(self.settings, strategy.name), storage=self.comparison.storage)
-        complete = queue.trials(tuning, optuna.trial.TrialState.COMPLETE)
-        if not complete:
+        chosen = judged_configuration(self.comparison, strategy.name, tuning)
+        if chosen is None:
             return -1, []
-        best = tuning.best_trial.number
-        try:
-            seeds = optuna.load_study(study_name=seeds_study_name(self.settings, strategy.name, best),
-                                      storage=self.comparison.storage)
-        except KeyError:
-            return best, []
-        return best, sorted(seed_results(seeds), key=lambda run: run.seed)
+        return chosen.number, stored_seed_runs(self.comparison, seeds_study_name(self.settings, strategy.name, chosen.number))
 
     def decide(self, alive: list[type[Strategy]], budget_spent: bool) -> None:
         """The look after a round: constraints measured by now, the engine's verdicts, drops, and whether to stop."""
@@ -282,7 +277,7 @@ class Race:
             if reasons := broken(done, self.race.constraints):
                 self.drop(name, "; ".join(reasons), excluded=True)
         measured = {name: done for name, (_, done) in runs.items() if name not in self.state.out and
-                    sum(1 for run in done if run.predictions and self.split in run.predictions) >= 2}
+                    sum(1 for run in done if run.predictions and self.split in run.predictions) >= RACE_JUDGES_AT}
         for name in [name for name in runs if name not in measured and name not in self.state.out]:
             if self.race.screen and (reason := self.screened_out(name)):
                 self.state.screened.append(name)
@@ -348,7 +343,7 @@ class Race:
 
     def record(self) -> RaceRecord:
         state = self.state
-        measured = {look["strategy"] for look in state.trace if look["seed_runs"] >= 2}
+        measured = {look["strategy"] for look in state.trace if look["seed_runs"] >= RACE_JUDGES_AT}
         return RaceRecord(
             margin=self.margin(), alpha=self.race.alpha, looks=self.race.looks, split=self.split,
             budget_kind=self.race.budget_kind, budget=self.race.budget, prefer=self.race.prefer,

@@ -70,6 +70,20 @@ def stored_seed_runs(comparison: Comparison, name: str) -> list[RunResult]:
     return [replace(r, repeats_trial=repeats.get(r.seed)) for r in sorted(seed_results(seeds), key=lambda r: r.seed)]
 
 
+RACE_JUDGES_AT = 2  # seed runs a configuration needs before a race judges a strategy by it (seed variance)
+
+
+def judged_configuration(comparison: Comparison, strategy: str, tuning: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The configuration a race judges a strategy by: its best tuning trial with RACE_JUDGES_AT seed runs, else its
+    best. A new best found late in a race has no seed runs yet; until it has, the configuration before it still
+    measures the strategy, which must not leave the answer for want of runs."""
+    complete = sorted(queue.trials(tuning, TrialState.COMPLETE), key=lambda trial: (-trial.value, trial.number))
+    for trial in complete:
+        if len(stored_seed_runs(comparison, seeds_study_name(comparison.settings, strategy, trial.number))) >= RACE_JUDGES_AT:
+            return trial
+    return complete[0] if complete else None
+
+
 def load_or_none(comparison: Comparison, name: str) -> optuna.Study | None:
     try:
         return optuna.load_study(study_name=name, storage=comparison.storage)
@@ -95,8 +109,9 @@ def first_failure(comparison: Comparison, names: list[str]) -> str | None:
 
 
 def strategy_record(comparison: Comparison, strategy: type[Strategy], race: RaceRecord | None = None) -> StrategyRecord:
-    """A strategy's record; in a race, the seed runs of its best configuration stand for it (each configuration
-    has its own seed runs there) and its status is where the race left it."""
+    """A strategy's record; in a race, the seed runs of the configuration it judged the strategy by stand for it
+    (``judged_configuration``; each configuration has its own seed runs there) and its status is where the race
+    left it."""
     settings = comparison.settings
     name = study_name(settings, strategy.name)
     info = strategy.info()
@@ -115,8 +130,8 @@ def strategy_record(comparison: Comparison, strategy: type[Strategy], race: Race
         seeded = {t.number for t in seeded_configurations(study)}
         front = [front_record(comparison, strategy, t, objectives, t.number in seeded) for t in front_trials(study)]
         best = BestTrial(trial=front[0].trial, value=front[0].values[objectives[0]], params=front[0].params)
-    elif complete:
-        top = study.best_trial
+    elif complete:  # in a race, the configuration it judged the strategy by
+        top = study.best_trial if race is None else judged_configuration(comparison, strategy.name, study)
         best = BestTrial(trial=top.number, value=top.value, params=top.params)
     configuration = best.trial if race is not None and best is not None else None
     runs = front[0].seed_runs if front else \

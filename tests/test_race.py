@@ -78,6 +78,70 @@ def test_the_screen_is_on_for_many_strategies_unless_told():
     assert screens("on", 2) and not screens("off", 53)
 
 
+def test_a_new_best_without_seed_runs_leaves_the_strategy_judged_by_the_configuration_before(tiny_model, data_dir):
+    """A best configuration found in a late round has no seed runs until they run; a race that ran out of budget
+    then once left the strategy out of its answer (full, in the first race of all 53 strategies). Until the new
+    best has 2 seed runs, the configuration before it, which has them, stands for the strategy."""
+    from optuna.distributions import FloatDistribution
+
+    from peftbench.config import TrainConfig
+    from peftbench.records import RunResult
+    from peftbench.schema import to_json
+    from strategies import get_strategy
+    from studies.compare import SEED_RESULT, Comparison, ComparisonSettings, seeds_study_name, study_name
+    from studies.presets import resolve_preset
+    from studies.results import judged_configuration
+
+    preset = resolve_preset("smoke", {"model": tiny_model})
+    frozen = type(get_strategy("frozen", {}))
+    settings = ComparisonSettings(run=TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, device="cpu"),
+                                  preset=preset, strategies=[frozen], study_suffix="-race")
+    storage = optuna.storages.InMemoryStorage()
+    comparison = Comparison(settings, storage)
+    tuning = optuna.create_study(study_name=study_name(settings, "frozen"), storage=storage, direction="maximize")
+    for value in (0.80, 0.85):
+        tuning.add_trial(optuna.trial.create_trial(value=value, params={"lr": value},
+                                                   distributions={"lr": FloatDistribution(0, 1)}))
+
+    def seed_run(configuration: int, seed: int) -> None:
+        counts = dict.fromkeys(("trainable_params", "total_params", "peak_memory_bytes", "train_samples_seen",
+                                "train_tokens_seen", "steps", "artifact_bytes"), 0)
+        run = RunResult(task="sst2", model=tiny_model, strategy="frozen", seed=seed, hyperparameters={},
+                        primary_metric="accuracy", metrics={"dev": {"accuracy": 0.8}}, memory_kind="rss",
+                        train_seconds=0.0, eval_seconds=0.0, train_samples_per_second=0.0, stopped_early=False,
+                        artifact_path=None, learning_curve=[], data_sizes={}, data_notes=[], device="cpu",
+                        precision="fp32", versions={}, **counts)
+        seeds = optuna.create_study(study_name=seeds_study_name(settings, "frozen", configuration), storage=storage,
+                                    direction="maximize", load_if_exists=True)
+        seeds.add_trial(optuna.trial.create_trial(value=0.8, user_attrs={SEED_RESULT: to_json(run)}))
+
+    assert judged_configuration(comparison, "frozen", tuning).number == 1  # no seed runs anywhere: the best
+    seed_run(0, 0), seed_run(0, 1)
+    assert judged_configuration(comparison, "frozen", tuning).number == 0  # the best has none yet
+    seed_run(1, 0)
+    assert judged_configuration(comparison, "frozen", tuning).number == 0  # one is no seed variance
+    seed_run(1, 1)
+    assert judged_configuration(comparison, "frozen", tuning).number == 1
+
+
+def test_the_trace_axis_is_not_flattened_by_one_interval_spanning_every_score():
+    """Two seed runs at alpha over looks and pairs can give an interval from 0 to beyond 1 (prefix_tuning in the race
+    of all 53): the axis keeps to the others, cuts that one with an arrowhead, and the caption says so."""
+    from dataclasses import replace
+
+    from peftbench.schema import load_results
+    from reports.race import race_trace_caption, trace_limits
+
+    record = load_results(ROOT / "docs" / "example-race")
+    looks = [look for look in record.race.trace if look.estimate is not None]
+    assert "arrowhead" not in race_trace_caption(record)
+    wide = replace(looks[0], low=0.02, high=1.59)
+    widened = replace(record, race=replace(record.race, trace=[wide, *looks[1:]]))
+    low, high = trace_limits(widened)
+    assert 0.02 < low < min(look.estimate for look in looks) and max(look.estimate for look in looks) < high < 1.0
+    assert "ends in an arrowhead" in race_trace_caption(widened)
+
+
 # ----------------------------------------------------------------------------- the command
 def choose(tiny_model: str, data_dir: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "runners.choose", "--task", "sst2", "--preset", "smoke", "--model", tiny_model,
