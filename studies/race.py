@@ -80,11 +80,15 @@ def screens(setting: str, strategies: int) -> bool:
     return setting == "on" or (setting == "auto" and strategies > SCREEN_ABOVE)
 
 
+def halving_bar(values: list[float]) -> float:
+    """Successive halving's bar at a rung (Optuna's ``SuccessiveHalvingPruner``): the worst of the best
+    1/HALVING_RATE of ``values``; with fewer than HALVING_RATE values, the best."""
+    return sorted(values, reverse=True)[max(len(values) // HALVING_RATE - 1, 0)]
+
+
 def goes_on(value: float, others: list[float]) -> bool:
-    """Successive halving's rule (Optuna's ``SuccessiveHalvingPruner``): a value goes on if it is in the best
-    1/HALVING_RATE of the values at its rung, itself included; with fewer than HALVING_RATE there, the best alone."""
-    competing = sorted([value, *others], reverse=True)
-    return value >= competing[max(len(competing) // HALVING_RATE - 1, 0)]
+    """Whether a value goes on past its rung: it reaches the bar of the values there, itself included."""
+    return value >= halving_bar([value, *others])
 
 
 def schedule(look: int, trials: int, max_seeds: int) -> tuple[int, int]:
@@ -200,11 +204,10 @@ class Race:
                   if (other := self.defaults_value(strategy, samples)) is not None]
         if goes_on(value, others):
             return None
-        competing = sorted([value, *others], reverse=True)
-        bar = competing[max(len(competing) // HALVING_RATE - 1, 0)]
-        best = f"the best 1/{HALVING_RATE}" if len(competing) >= HALVING_RATE else "the best"
-        return (f"{SCREENED} after {samples:,} samples: dev {value:.4f}, below {best} of the {len(competing)} "
-                f"strategies' defaults there (≥ {bar:.4f}); successive halving, not a test")
+        competing = len(others) + 1
+        best = f"the best 1/{HALVING_RATE}" if competing >= HALVING_RATE else "the best"
+        return (f"{SCREENED} after {samples:,} samples: dev {value:.4f}, below {best} of the {competing} "
+                f"strategies' defaults there (≥ {halving_bar([value, *others]):.4f}); successive halving, not a test")
 
     def defaults_value(self, name: str, samples: int) -> float | None:
         """A strategy's defaults trial's dev value after ``samples`` samples, where it has reached that point."""
