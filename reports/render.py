@@ -354,7 +354,10 @@ def setup_markdown(results: ComparisonRecord) -> str:
                                                      ("epochs", "max_length", "pooling", "sampler", "pruner")
                                                      if k in settings)),
         ("budget", f"{results.budget.per_strategy:g} {results.budget.kind} of tuning per strategy (equal for all), then "
-                   f"{settings.get('seeds', results.seeds)} seed re-runs of each best configuration"),
+                   f"{settings.get('seeds', results.seeds)} seed re-runs of each best configuration"
+         if results.race is None else
+         f"a race: at most {results.budget.per_strategy:g} {results.budget.kind} of tuning per strategy and up to "
+         f"{max(results.race.looks + 1, 2)} seed runs, each only while it is still in (see the race below)"),
         ("hardware", f"{results.device}" + (f"; {env['cpu_count']} CPUs" if env.get("cpu_count") else "")
                      + f"; {workers} worker{'s' if workers != 1 else ''}"),
         ("versions", versions or "not recorded"),
