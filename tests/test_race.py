@@ -142,6 +142,20 @@ def test_the_trace_axis_is_not_flattened_by_one_interval_spanning_every_score():
     assert "ends in an arrowhead" in race_trace_caption(widened)
 
 
+def test_the_committed_race_agrees_with_the_committed_comparison_and_saw_the_same_curves():
+    """docs/example-race against docs/example-report (the classic seven, SST-2, quick preset): the race's group is in
+    the comparison's top group, and every defaults trial learned the same curve in both (what the screen relies
+    on when it is replayed on a comparison)."""
+    from benchmarks.race_agreement import agreement
+    from benchmarks.screen_replay import replay_comparison
+    from peftbench.schema import load_results
+
+    result = agreement(load_results(ROOT / "docs" / "example-race"), load_results(ROOT / "docs" / "example-report"))
+    assert result.agrees and result.answer and not result.curves_differ
+    replayed = replay_comparison(ROOT / "docs" / "example-report")
+    assert replayed.kept and set(replayed.kept) | set(replayed.screened) == set(result.top_group)
+
+
 # ----------------------------------------------------------------------------- the command
 def choose(tiny_model: str, data_dir: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "runners.choose", "--task", "sst2", "--preset", "smoke", "--model", tiny_model,
