@@ -3,12 +3,11 @@
 A race (studies.race) instead of an equal budget: every strategy's defaults run first (with many strategies,
 screened at their first evaluations: --screen), then more tuning trials and seed runs go only to the strategies
 still in contention, and one the leader is better than (the corrected test of the confidence engine, at --margin)
-is dropped at once. It stops when one strategy is left, when all left are
-equivalent within --margin (the cheapest on --prefer is chosen where it is materially cheaper), or when the budget
-is spent (--time-budget, default 15 min; --run-budget N runs is reproducible with one worker): then it answers
-with the strategies still in, undetermined. It writes the same results.json, report and models as a comparison,
-marked as a race, with the race's trace; runners.recommend and runners.export work on it. Re-running the same
-command resumes the race.
+is dropped at once. It stops when one strategy is left, when all left are equivalent within --margin (the
+cheapest on --prefer is chosen where it is materially cheaper), or when the budget is spent (--time-budget,
+default 15 min; --run-budget N runs is reproducible with one worker): then it answers with the strategies still
+in, undetermined. It writes the same results.json, report and models as a comparison, marked as a race, with the
+race's trace; runners.recommend and runners.export work on it. Re-running the same command resumes the race.
 """
 
 from __future__ import annotations
