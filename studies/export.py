@@ -108,8 +108,10 @@ def choose_run(results: ComparisonRecord, strategy: str, seed: int | None) -> tu
     record = results.strategies[strategy]
     runs = record.seed_runs
     if not runs:
+        left = (next((look.reason for look in reversed(results.race.trace) if look.strategy == strategy and look.reason),
+                     None) if results.race is not None else None)
         raise UserError(f"strategy {strategy} has no finished seed run in {run_dir} (status: {record.status}); "
-                        "finish the comparison first")
+                        + (f"it left the race: {left}" if left else "finish the comparison first"))
     if seed is not None:
         chosen = next((run for run in runs if run.seed == seed), None)
         if chosen is None:

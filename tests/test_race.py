@@ -235,6 +235,11 @@ def test_a_screened_race_drops_by_rank_only_what_the_screen_says(tiny_model, dat
         assert strategy.status == "dropped" and not strategy.seed_runs
         assert strategy.trials[0].state == "PRUNED" and strategy.trials[0].reason.startswith("screened out after")
     assert "screened out by rank in round 1 (not a test): " + ", ".join(screened) in process.stdout
+    from tests.test_cli_train import assert_one_line_error, run_cli
+
+    exported = run_cli("runners.export", str(out), "--strategy", screened[0], "--out", str(tmp_path / "export"))
+    assert_one_line_error(exported, f"strategy {screened[0]} has no finished seed run")
+    assert "it left the race: screened out after" in exported.stderr
     assert "**Screened out** in round 1" in (out / "report" / "report.md").read_text()
 
 
