@@ -44,7 +44,7 @@ from peftbench.records import RaceLook, RaceRecord, RunResult
 from peftbench.strategy import Strategy
 from studies import queue
 from studies.compare import HALVING_RATE, Comparison, Round, Screen, seeds_study_name, study_name
-from studies.results import RACE_JUDGES_AT, first_failure, judged_configuration, stored_seed_runs
+from studies.results import RACE_JUDGES_AT, first_failure, judged_configuration, load_or_none, stored_seed_runs
 
 log = logging.getLogger("peftbench.race")
 DEFAULT_TIME_BUDGET = 15 * 60  # seconds: answers on the quick preset, 2 CPU cores (README, "Choose a strategy")
@@ -213,11 +213,8 @@ class Race:
         """A strategy's defaults trial's dev value after ``samples`` samples, where it has reached that point."""
         if name in self.defaults_curves:
             return self.defaults_curves[name].get(samples)
-        try:
-            tuning = optuna.load_study(study_name=study_name(self.settings, name), storage=self.comparison.storage)
-        except KeyError:  # not started
-            return None
-        for trial in queue.trials(tuning):
+        tuning = load_or_none(self.comparison, study_name(self.settings, name))
+        for trial in queue.trials(tuning) if tuning is not None else []:  # none: not started
             if samples in trial.intermediate_values:
                 if trial.state.is_finished():
                     self.defaults_curves[name] = dict(trial.intermediate_values)
