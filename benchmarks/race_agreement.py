@@ -1,7 +1,8 @@
 """Does a race agree with an equal-budget comparison? ``python -m benchmarks.race_agreement RACE_DIR COMPARE_DIR``
 
-The race's answer agrees when it is in the comparison's top group (reports.conclusions, the report's): its chosen
-strategy, or every member of its group if it stopped undetermined. Also prints whether every strategy's defaults
+The race's answer agrees when it is in the comparison's top group (reports.conclusions, the report's), judged at
+the race's own margin and family-wise error: its chosen strategy, or every member of its group if it stopped
+undetermined. Also prints whether every strategy's defaults
 trial learned the same curve in both (training is deterministic, so the race's screen saw what the comparison's
 first trials record), and what the screen would keep of the comparison (benchmarks.screen_replay). Exit 0 when
 the race agrees, 1 when it does not.
@@ -32,7 +33,7 @@ class Agreement:
 
 def agreement(race: ComparisonRecord, comparison: ComparisonRecord) -> Agreement:
     answer = [race.race.answer] if race.race.answer else list(race.race.top_group)
-    top = conclude(comparison).top_group
+    top = conclude(comparison, margin=race.race.margin, alpha=race.race.alpha).top_group
     differ = []
     for name, strategy in race.strategies.items():
         if name not in comparison.strategies:
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     race, comparison = load_results(args.race), load_results(args.comparison)
     result = agreement(race, comparison)
     print(f"race: {'use ' + result.answer[0] if race.race.answer else 'undetermined among ' + ', '.join(result.answer)}")
-    print(f"comparison's top group ({len(result.top_group)} of {len(comparison.strategies)}): "
+    print(f"comparison's top group at the race's margin ±{race.race.margin:g} "
+          f"({len(result.top_group)} of {len(comparison.strategies)}): "
           f"{', '.join(result.top_group)}")
     print(f"agrees: {'yes' if result.agrees else 'no'}"
           + (f" ({', '.join(result.outside)} outside the top group)" if result.outside else ""))
