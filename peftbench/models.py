@@ -91,6 +91,22 @@ def _load_failure(model: str, path: str, error: Exception) -> str:
             f"use {DEFAULT_MODEL} (installed with peftbench) or a local model directory")
 
 
+FOUR_BIT_REPACK_FLAG = "support_avx512bf16_for_cpu"  # bitsandbytes' Linear4bit: repack for bf16 inference on first eval
+
+
+def keep_training_layout(model: nn.Module) -> int:
+    """Switch off bitsandbytes' inference-only repacking of 4-bit weights on every layer of ``model``; call it
+    before the model's first forward pass. On a CPU with AVX512-BF16, bitsandbytes (0.50) repacks a ``Linear4bit``
+    weight into a bf16 layout the first time it runs in eval mode without grad: training then fails, and
+    predictions are another function than the one trained (strategies.qlora). Returns how many layers had it on."""
+    switched = 0
+    for module in model.modules():
+        if getattr(module, FOUR_BIT_REPACK_FLAG, False):
+            setattr(module, FOUR_BIT_REPACK_FLAG, False)
+            switched += 1
+    return switched
+
+
 def resolve_pooling(pooling: str, encoder: nn.Module, causal: bool) -> str:
     """``auto`` → ``last`` for a causal decoder, ``mean`` otherwise; ``cls`` is refused for a causal decoder."""
     if pooling not in POOLINGS:

@@ -11,13 +11,14 @@ inference layout the first time the layer runs in eval mode on an input without 
 different function from the one trained. Our first eval-mode pass comes before training (``is_causal`` in
 ``peftbench.build``), so the flag is switched off in :meth:`loaded`, as the encoder is loaded and before it ever
 runs; training, evaluation, inference timing, saving, reloading and export then all compute with the
-layout that trained. The exported loading code does the same (:func:`keep_training_layout`).
+layout that trained. The exported loading code does the same (``peftbench.models.keep_training_layout``).
 """
 
 from __future__ import annotations
 
 import torch
 
+from peftbench.models import keep_training_layout
 from peftbench.strategy import Hyperparameter
 from strategies.lora import Lora
 
@@ -58,17 +59,3 @@ class QLora(Lora):
 
         model.encoder = prepare_model_for_kbit_training(model.encoder, use_gradient_checkpointing=False)
         super().prepare(model, total_steps)
-
-
-REPACK_FLAG = "support_avx512bf16_for_cpu"  # bitsandbytes' Linear4bit: repack for bf16 inference on first eval
-
-
-def keep_training_layout(model: torch.nn.Module) -> int:
-    """Switch off bitsandbytes' inference-only repacking of 4-bit weights on every layer of ``model`` (see the
-    module's docstring); call it before the model's first forward pass. Returns how many layers had it on."""
-    switched = 0
-    for module in model.modules():
-        if getattr(module, REPACK_FLAG, False):
-            setattr(module, REPACK_FLAG, False)
-            switched += 1
-    return switched

@@ -14,6 +14,7 @@ from typing import Any
 from peftbench.errors import UserError
 from peftbench.inference import TOLERANCE  # |Δlogit| float rounding explains: the exported files must be within it
 from peftbench.layout import ComparisonDir, check_directory_target, staged_directory
+from peftbench.models import FOUR_BIT_REPACK_FLAG, keep_training_layout
 from peftbench.records import ComparisonRecord, RunResult
 from peftbench.schema import load_results
 
@@ -68,14 +69,14 @@ LOAD_ADAPTER = '''\
 tokenizer = AutoTokenizer.from_pretrained(f"{out}/tokenizer")
 base = AutoModel.from_pretrained(head["base_model_path"])  # the model the comparison fine-tuned
 encoder = PeftModel.from_pretrained(base, f"{out}/adapter").eval()'''
-LOAD_ADAPTER_QUANTISED = '''\
-tokenizer = AutoTokenizer.from_pretrained(f"{out}/tokenizer")
+LOAD_ADAPTER_QUANTISED = f'''\
+tokenizer = AutoTokenizer.from_pretrained(f"{{out}}/tokenizer")
 quantised = BitsAndBytesConfig.from_dict(head["quantization"])  # load the base 4-bit, as it was trained
 base = AutoModel.from_pretrained(head["base_model_path"], quantization_config=quantised)
 for layer in base.modules():  # compute as trained: bitsandbytes would repack 4-bit weights for bf16 on some CPUs
-    if hasattr(layer, "support_avx512bf16_for_cpu"):
-        layer.support_avx512bf16_for_cpu = False
-encoder = PeftModel.from_pretrained(base, f"{out}/adapter").eval()'''
+    if hasattr(layer, "{FOUR_BIT_REPACK_FLAG}"):
+        layer.{FOUR_BIT_REPACK_FLAG} = False
+encoder = PeftModel.from_pretrained(base, f"{{out}}/adapter").eval()'''
 
 
 def loading_code(out: Path, kind: str, quantised: bool = False) -> str:
@@ -413,8 +414,6 @@ def adapter_encoder(adapter: Path, head: dict[str, Any]):
     """The adapter on its base, loaded as the README says (peft and transformers only)."""
     from peft import PeftModel
     from transformers import AutoModel, BitsAndBytesConfig
-
-    from strategies.qlora import keep_training_layout
 
     options = {}
     if head["quantization"]:

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from peftbench.inference import TOLERANCE
+from peftbench.models import keep_training_layout
 from tests.test_cli_train import assert_one_line_error, run_cli
 
 
@@ -54,9 +55,7 @@ def standalone_logits(folder: Path, texts: list[str], *, adapter: Path | None = 
         if head["quantization"]:  # the base loaded 4-bit as it was trained
             options["quantization_config"] = BitsAndBytesConfig.from_dict(dict(head["quantization"]))
         base = AutoModel.from_pretrained(head["base_model_path"], **options)
-        for layer in base.modules():  # as the exported README does: no bf16 repacking on AVX512-BF16 CPUs
-            if hasattr(layer, "support_avx512bf16_for_cpu"):
-                layer.support_avx512bf16_for_cpu = False
+        keep_training_layout(base)  # as the exported README does: no bf16 repacking on AVX512-BF16 CPUs
         encoder = PeftModel.from_pretrained(base, str(adapter))
     else:
         encoder = AutoModel.from_pretrained(model)

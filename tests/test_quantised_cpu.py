@@ -24,7 +24,7 @@ from peftbench.train import train  # noqa: E402
 from peftbench.strategy import Strategy  # noqa: E402
 from strategies import STRATEGIES, get_strategy  # noqa: E402
 
-REPACK_FLAG = "support_avx512bf16_for_cpu"  # bitsandbytes' own attribute name (Linear4bit.__init__)
+from peftbench.models import FOUR_BIT_REPACK_FLAG as REPACK_FLAG  # noqa: E402
 HAS_AVX512_BF16 = bool(has_avx512bf16())
 # every strategy that loads its encoder quantised (it declares quantization()), so a new one is forced too
 QUANTISED_ENCODERS = [name for name, cls in STRATEGIES.items() if cls.quantization is not Strategy.quantization]
@@ -67,10 +67,13 @@ def test_the_first_eval_pass_never_repacks_even_with_the_flag_forced_on(repack_f
     assert repacked(model) == []
 
 
+@pytest.mark.parametrize("avx512_bf16", [True, False], ids=["flag-forced-on", "flag-forced-off"])
 @pytest.mark.parametrize("strategy", QUANTISED_ENCODERS)
-def test_training_evaluation_and_reload_work_with_the_flag_forced_on(repack_flag_on, tiny_model, data_dir,
-                                                                      tmp_path, strategy):
-    """A whole run, dev evaluations mid-training included, then a reload that predicts the same."""
+def test_training_evaluation_and_reload_work_with_the_flag_forced_either_way(monkeypatch, tiny_model, data_dir,
+                                                                           tmp_path, strategy, avx512_bf16):
+    """A whole run, dev evaluations mid-training included, then a reload that predicts the same: as bitsandbytes
+    builds its layers on a CPU with AVX512-BF16 and on one without, whichever CPU runs the suite."""
+    monkeypatch.setattr(bnb_modules, "has_avx512bf16", lambda: avx512_bf16)
     from strategies import load_trained
 
     config = TrainConfig(task="sst2", model=tiny_model, data_dir=data_dir, train_size=32, max_length=32,
