@@ -17,8 +17,10 @@ import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from peftbench.pareto import front_indices  # noqa: E402
@@ -46,7 +48,61 @@ def new_figure(style: Style, height: float = 1.0) -> Figure:
     return Figure(figsize=(style.width, style.height * height), layout="constrained")
 
 
+POINT_LABEL = "point-label"  # gid of a name written beside its point, moved apart from the others before saving
+LABEL_OFFSET = (2, 3)  # points right of and above the point it names
+LABEL_TRIES = 8  # positions above and below tried for a label before it stays where it overlaps least
+
+
+def label_point(ax, name: str, point: tuple[float, float], style: Style) -> None:
+    """``name`` beside ``point``; a thin leader joins them once :func:`separate_labels` has moved it away."""
+    label = ax.annotate(name, point, xytext=LABEL_OFFSET, textcoords="offset points", fontsize=style.font * 0.85,
+                        color="0.15", zorder=4, gid=POINT_LABEL,
+                        arrowprops=dict(arrowstyle="-", color="0.6", linewidth=0.4, shrinkA=0, shrinkB=1.5))
+    label.set_in_layout(False)  # the layout is fixed first; then the labels move within it
+
+
+def name_box(label, renderer):
+    """Where a point label's text sits on the page (an annotation's own extent includes its leader)."""
+    return Text.get_window_extent(label, renderer)
+
+
+def separate_labels(fig: Figure) -> None:
+    """Move point labels that overlap apart: left to right, each goes to the nearest of the offsets a line up
+    or down (then two, ...) where it touches no label placed before it, else where it overlaps least; a name that
+    would run past the axes' right edge is written left of its point."""
+    if not any(text.get_gid() == POINT_LABEL for ax in fig.axes for text in ax.texts):
+        return
+    if not hasattr(fig.canvas, "get_renderer"):  # a bare Figure: give it the canvas savefig's PNG uses
+        FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # the constrained layout settles, so positions on the page are final
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        placed = []
+        right = ax.get_window_extent(renderer).x1
+        for label in sorted((t for t in ax.texts if t.get_gid() == POINT_LABEL), key=lambda t: t.xy[0]):
+            side = 1
+            if name_box(label, renderer).x1 > right:  # past the axes' right edge: write it left of its point
+                side = -1
+                label.set_horizontalalignment("right")
+            line = 1.2 * name_box(label, renderer).height * 72 / fig.dpi  # in points, as the offsets are
+            candidates = [0] + [sign * lines for lines in range(1, LABEL_TRIES + 1) for sign in (1, -1)]
+
+            def overlap(shift: int) -> float:
+                label.xyann = (side * LABEL_OFFSET[0], LABEL_OFFSET[1] + shift * line)
+                box = name_box(label, renderer)
+                return sum(max(0.0, min(box.x1, other.x1) - max(box.x0, other.x0))
+                           * max(0.0, min(box.y1, other.y1) - max(box.y0, other.y0)) for other in placed)
+
+            best = next((shift for shift in candidates if overlap(shift) == 0), None)
+            if best is None:
+                best = min(candidates, key=overlap)
+            overlap(best)
+            label.arrow_patch.set_visible(best != 0)  # a leader only where the name moved off its point
+            placed.append(name_box(label, renderer).padded(1))  # touching counts as overlapping
+
+
 def save(fig: Figure, directory: Path, name: str, style: Style) -> None:
+    separate_labels(fig)
     for fmt in FORMATS:
         metadata = {"CreationDate": None} if fmt == "pdf" else {}
         fig.savefig(directory / f"{name}.{fmt}", format=fmt, dpi=style.dpi, metadata=metadata)
@@ -206,8 +262,7 @@ def draw_tradeoff(ax, table: MainTable, style: Style, palette: Palette, axis: Ax
         ax.step(*zip(*front), where="post", color="0.55", linestyle="--", linewidth=style.line_width * 0.8, zorder=1)
         if len(rows) > MAX_NAMED:  # the legend names families only: name the front's strategies at their points
             for point in front:
-                ax.annotate(names[point], point, xytext=(2, 3), textcoords="offset points", fontsize=style.font * 0.85,
-                            color="0.15", zorder=4)
+                label_point(ax, names[point], point, style)
     majority = baseline_shown(table)
     if majority is not None:
         ax.axhline(majority, linewidth=style.line_width * 0.8, **BASELINE_LINE)

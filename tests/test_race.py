@@ -156,6 +156,52 @@ def test_the_committed_race_agrees_with_the_committed_comparison_and_saw_the_sam
     assert replayed.kept and set(replayed.kept) | set(replayed.screened) == set(result.top_group)
 
 
+# the committed settings where the strategies differ (docs/guides/choose.md, "Where the strategies differ"):
+# (race, the equal-budget comparison of the same task, data and preset)
+DIFFERING = {"sst2-500": ("example-agreement/sst2-500-race", "example-agreement/sst2-500-compare"),
+             "subj": ("example-agreement/subj-race", "example-tasks/subj")}
+
+
+@pytest.mark.parametrize("setting", DIFFERING)
+def test_in_each_committed_setting_where_strategies_differ_the_comparison_separates_some(setting):
+    """A setting tests a race only if the comparison's top group, at the race's margin and alpha, leaves some
+    strategy out; the agreement is judged at the race's margin (SUBJ's race used ±0.02: at the default ±0.05 every
+    strategy there is within the margin of the best)."""
+    from benchmarks.race_agreement import agreement
+    from peftbench.schema import load_results
+    from reports.conclusions import conclude
+
+    race, comparison = (load_results(ROOT / "docs" / path) for path in DIFFERING[setting])
+    result = agreement(race, comparison)
+    assert result.top_group == conclude(comparison, margin=race.race.margin, alpha=race.race.alpha).top_group
+    assert 0 < len(result.top_group) < len(comparison.strategies)
+    assert set(race.strategies) == set(comparison.strategies) and not result.curves_differ
+    assert not (set(race.strategies) - set(result.answer)) & set(result.top_group)  # it dropped none of them
+
+
+def test_the_committed_races_keep_one_strategy_more_than_the_comparison_and_why():
+    """What was measured (2026-12-06): both 15-minute races stop on their budget and keep one strategy the
+    comparison shows worse, so by the issue's rule neither agrees. On SST-2 at 500 examples the race's last look
+    saw the comparison's own seed runs (the same scores) and kept p_tuning only because each look tests at
+    alpha ÷ 9 looks: at that alpha the comparison keeps it too. On SUBJ the budget ran out before bitfit's third
+    seed run: with its two, even a single test at alpha keeps it."""
+    from benchmarks.race_agreement import agreement
+    from peftbench.schema import load_results
+    from reports.conclusions import conclude
+
+    race, comparison = (load_results(ROOT / "docs" / path) for path in DIFFERING["sst2-500"])
+    result = agreement(race, comparison)
+    assert race.race.stopped == "budget" and result.outside == ["p_tuning"]
+    at_a_look = conclude(comparison, margin=race.race.margin, alpha=race.race.alpha / race.race.looks).top_group
+    assert set(at_a_look) == set(result.answer)
+
+    race, comparison = (load_results(ROOT / "docs" / path) for path in DIFFERING["subj"])
+    result = agreement(race, comparison)
+    assert race.race.stopped == "budget" and result.outside == ["bitfit"]
+    assert len(race.strategies["bitfit"].seed_runs) == 2
+    assert "bitfit" in conclude(race, margin=race.race.margin, alpha=race.race.alpha).top_group
+
+
 # ----------------------------------------------------------------------------- the command
 def choose(tiny_model: str, data_dir: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "runners.choose", "--task", "sst2", "--preset", "smoke", "--model", tiny_model,

@@ -768,6 +768,32 @@ def test_with_more_strategies_than_markers_the_legend_names_families_and_the_fro
     assert -0.05 < low and high < 1.05
 
 
+def test_the_fronts_names_do_not_overlap_on_the_page():
+    """At 53 strategies the front is dense where many cost little (docs/example-compare-all: ia3, road, frod and hra
+    were written over each other): before saving, the names move apart, each joined to its point by a leader."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from reports.style import STYLES, Palette
+
+    results = load_results(Path(__file__).resolve().parents[1] / "docs" / "example-compare-all")
+    table = main_table(results)
+    fig = plots.tradeoff(results, table, STYLES["paper"], Palette(row.info for row in table.rows), plots.PARAMS_AXIS)
+    FigureCanvasAgg(fig)
+    labels = [text for text in fig.axes[0].texts if text.get_gid() == plots.POINT_LABEL]
+    renderer = fig.canvas.get_renderer()
+
+    def overlapping() -> int:
+        boxes = [plots.name_box(label, renderer) for label in labels]
+        return sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+    fig.draw_without_rendering()
+    assert len(labels) >= 4 and overlapping() > 0  # as drawn at their points
+    plots.separate_labels(fig)
+    assert overlapping() == 0
+    moved = [label for label in labels if label.arrow_patch.get_visible()]
+    assert moved and all(label.xyann != plots.LABEL_OFFSET for label in moved)
+
+
 def test_the_combined_figure_draws_each_comparisons_interval():
     """Across tasks the error bars are each comparison's 95% interval (the conclusions'), as in every other figure."""
     from reports.style import STYLES, Palette
