@@ -115,6 +115,9 @@ class StrategyInfo:
     # one BibTeX entry: the paper the strategy's method comes from, cited in report/references.bib; None where it has
     # none on record (or the file was written before strategies declared it)
     paper: str | None = None
+    # its encoder is loaded quantised (4-bit) and computes with the quantised weights (it declares quantization());
+    # None: the file was written before strategies declared it
+    quantised_encoder: bool | None = None
 
 
 class Strategy:
@@ -149,6 +152,7 @@ class Strategy:
             encoder_frozen=cls.encoder_frozen, step_hook=cls.after_optimizer_step is not Strategy.after_optimizer_step,
             own_optimizer=cls.make_optimizer is not Strategy.make_optimizer, reference=cls.reference,
             family_index=cls.family_index, family_size=cls.family_size, paper=cls.paper,
+            quantised_encoder=cls.quantization is not Strategy.quantization,
         )
 
     @classmethod

@@ -262,7 +262,7 @@ def inference_markdown(results: ComparisonRecord, table: tables.MainTable) -> st
     changed = [row for row in rows if row.inference.predictions_equal is False]
     if changed:
         why = (" (a quantised base is re-quantised when the adapter is added to it)"
-               if any(row.family == "quantised" for row in changed) else "")
+               if any(row.info.quantised_encoder for row in changed) else "")
         lines.append(f"\n{', '.join(row.strategy for row in changed)}: merging changed the predictions by more than "
                      f"float rounding{why}, so the merged numbers are those of a different model, and the recommender "
                      "does not count them.")
@@ -473,7 +473,7 @@ def cost_notes(results: ComparisonRecord, table: tables.MainTable) -> list[str]:
                      f"{format_bytes(full.artifact_bytes)} for full).")
     notes[0] += rss
     slower = [r for r in peft if r.train_seconds > full.train_seconds]
-    quantised = [r.strategy for r in slower if r.family == "quantised"]
+    quantised = [r.strategy for r in slower if r.info.quantised_encoder]
     if slower:
         notes.append(f"**Slower than full:** {', '.join(r.strategy for r in slower)} took longer to train than full "
                      "fine-tuning" + (f" ({', '.join(quantised)} dequantise{'s' if len(quantised) == 1 else ''} "

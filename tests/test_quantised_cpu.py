@@ -21,13 +21,12 @@ from peftbench.build import build_model  # noqa: E402
 from peftbench.config import TrainConfig  # noqa: E402
 from peftbench.tasks import load_task  # noqa: E402
 from peftbench.train import train  # noqa: E402
-from peftbench.strategy import Strategy  # noqa: E402
 from strategies import STRATEGIES, get_strategy  # noqa: E402
 
 from peftbench.models import FOUR_BIT_REPACK_FLAG as REPACK_FLAG  # noqa: E402
 HAS_AVX512_BF16 = bool(has_avx512bf16())
-# every strategy that loads its encoder quantised (it declares quantization()), so a new one is forced too
-QUANTISED_ENCODERS = [name for name, cls in STRATEGIES.items() if cls.quantization is not Strategy.quantization]
+# every strategy that loads its encoder quantised (as declared), so a new one is forced too
+QUANTISED_ENCODERS = [name for name, cls in STRATEGIES.items() if cls.info().quantised_encoder]
 
 
 @pytest.fixture

@@ -768,6 +768,29 @@ def test_with_more_strategies_than_markers_the_legend_names_families_and_the_fro
     assert -0.05 < low and high < 1.05
 
 
+def test_only_a_strategy_declared_to_compute_on_a_quantised_encoder_is_said_to_dequantise(tmp_path):
+    """The cost note explains a slow quantised strategy by its 4-bit weights only where the strategy declares a
+    quantised encoder (qlora, qdora), not by its family: loftq is in the family "quantised" but holds its
+    dequantised weights in full precision, so the explanation would be false for it."""
+    import copy
+
+    from peftbench.schema import to_json
+    from strategies import STRATEGIES as REGISTRY
+
+    assert REGISTRY["qlora"].info().quantised_encoder and REGISTRY["qdora"].info().quantised_encoder
+    assert REGISTRY["loftq"].family == "quantised" and not REGISTRY["loftq"].info().quantised_encoder
+    data = make_results()
+    loftq = copy.deepcopy(data["strategies"]["qlora"])
+    loftq["info"] = to_json(REGISTRY["loftq"].info())
+    for run in loftq["seed_runs"]:
+        run["strategy"] = "loftq"
+    data["strategies"]["loftq"] = loftq
+    results = load_results(write_run(tmp_path / "run", data))
+    slower = next(note for note in render.cost_notes(results, main_table(results)) if "Slower than full" in note)
+    assert "loftq" in slower.split("took longer")[0]  # slower, as qlora is
+    assert "(qlora dequantises 4-bit weights on every forward pass" in slower
+
+
 def test_the_fronts_names_do_not_overlap_on_the_page():
     """At 53 strategies the front is dense where many cost little (docs/example-compare-all: ia3, road, frod and hra
     were written over each other): before saving, the names move apart, each joined to its point by a leader."""
