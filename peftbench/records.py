@@ -288,6 +288,10 @@ class RaceRecord:
     trace: list[RaceLook]
     screened: list[str] = field(default_factory=list)  # dropped by round 1's screen (by rank, not by a test)
 
+    def departures(self) -> list[RaceLook]:
+        """The look at which each strategy that left the race (dropped or excluded) left it, with why."""
+        return [look for look in self.trace if look.status in ("dropped", "excluded")]
+
 
 @dataclass(frozen=True)
 class ComparisonRecord:

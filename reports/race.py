@@ -95,7 +95,7 @@ def race_markdown(results: ComparisonRecord) -> str:
                   f"these. Screened out: {', '.join(race.screened)}.", ""]
     if race.unmeasured:
         lines += [f"Not measured before the budget ran out (no answer about them): {', '.join(race.unmeasured)}.", ""]
-    left = [look for look in race.trace if look.status in ("dropped", "excluded")]
+    left = race.departures()
     if left:
         lines += ["| strategy | left at look | after spending | why |", "|:--|--:|--:|:--|"]
         lines += [f"| {look.strategy} | {look.look} | {format_count(look.samples)} samples, "

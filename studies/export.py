@@ -109,8 +109,8 @@ def choose_run(results: ComparisonRecord, strategy: str, seed: int | None) -> tu
     record = results.strategies[strategy]
     runs = record.seed_runs
     if not runs:
-        left = (next((look.reason for look in reversed(results.race.trace) if look.strategy == strategy and look.reason),
-                     None) if results.race is not None else None)
+        left = (next((look.reason for look in results.race.departures() if look.strategy == strategy), None)
+                if results.race is not None else None)
         raise UserError(f"strategy {strategy} has no finished seed run in {run_dir} (status: {record.status}); "
                         + (f"it left the race: {left}" if left else "finish the comparison first"))
     if seed is not None:
