@@ -266,6 +266,8 @@ class RaceLook:
     high: float | None
     status: str  # racing | dropped | excluded | finished
     reason: str | None = None  # why it was dropped or excluded
+    alpha: float | None = None  # the alpha this look tested at (its share of the race's); None: no test, or a file
+    # written before races spent alpha by progress (each look then tested at the race's alpha / looks)
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,7 @@ class RaceRecord:
     """How a race went and what it answered: which strategy (or that it could not tell), and its trace."""
 
     margin: float  # equivalence margin, in the metric's units
-    alpha: float  # the family-wise error of every drop together (each look tests at alpha / looks)
+    alpha: float  # the family-wise error of every drop together (each look tests at its share, RaceLook.alpha)
     looks: int  # the most looks the race may take
     split: str  # the split the race compared on (the held-out split, where there is one)
     budget_kind: str  # seconds | runs
@@ -287,6 +289,8 @@ class RaceRecord:
     reproducible: bool  # a run budget, one worker, a seeded sampler
     trace: list[RaceLook]
     screened: list[str] = field(default_factory=list)  # dropped by round 1's screen (by rank, not by a test)
+    spending_power: float | None = None  # the looks together spend alpha · p ** this by progress p through the race;
+    # None: a file written before, whose looks each tested at alpha / looks
 
     def departures(self) -> list[RaceLook]:
         """The look at which each strategy that left the race (dropped or excluded) left it, with why."""

@@ -71,6 +71,23 @@ def answer(race: RaceRecord) -> str:
     return f"**Undetermined**: {why} with {left} still in; they could not be told apart within the race."
 
 
+def look_levels(race: RaceRecord) -> dict[int, float]:
+    """The alpha each look tested at, where the file records it (races before alpha spending do not)."""
+    return {look.look: look.alpha for look in race.trace if look.alpha is not None}
+
+
+def levels(race: RaceRecord) -> str:
+    """How the race shared alpha over its looks, with each look's level."""
+    if race.spending_power is None:  # a file written before alpha spending
+        return (f"Each look tested at α = {race.alpha:g} ÷ {race.looks} looks, so the chance that the truly best "
+                f"strategy is ever dropped at a look stays under {race.alpha:g}.")
+    tested = ", ".join(f"look {look} at {alpha:.3g}" for look, alpha in sorted(look_levels(race).items()))
+    return (f"The looks shared α = {race.alpha:g} by the race's progress p through its budget (or through its most "
+            f"looks, {race.looks}; 1 at the last look): together they may spend α · p^{race.spending_power:g}, each "
+            f"testing at what it adds{f' ({tested})' if tested else ''}, so the chance that the truly best strategy "
+            f"is ever dropped at a look stays under {race.alpha:g} (checked by simulation).")
+
+
 def race_markdown(results: ComparisonRecord) -> str:
     """The race's section of report.md."""
     race = results.race
@@ -82,9 +99,7 @@ def race_markdown(results: ComparisonRecord) -> str:
              f"runs; then the rest of the tuning trials and more seed runs went only to the strategies still in. After "
              f"each round a look compared them on the {SPLIT_NAMES[race.split]} split with the confidence engine: a "
              f"strategy the leader was *better* than (its corrected interval excludes 0 and lies outside "
-             f"±{race.margin:g}) was dropped. Each look tested at α = {race.alpha:g} ÷ {race.looks} looks, so the chance "
-             f"that the truly best strategy is ever dropped at a look stays under {race.alpha:g}. Budget: {budget}; "
-             f"{looks} look{'s' * (looks != 1)} taken."
+             f"±{race.margin:g}) was dropped. {levels(race)} Budget: {budget}; {looks} look{'s' * (looks != 1)} taken."
              + (" With a run budget, one worker and the seeded sampler, the same command gives the same race."
                 if race.reproducible else ""), ""]
     if race.screened:

@@ -17,8 +17,12 @@ its training, not by a test: the screen has no error rate of its own, and the re
 
 After each round, a **look**: the confidence engine (``reports.confidence``) on the strategies' held-out
 predictions. A strategy the leader is *better* than (its corrected interval excludes 0 and is not inside the
-margin) is dropped; each look tests at alpha ÷ looks (Bonferroni over the looks as well as the pairs), so the
-chance that the true best is ever dropped stays under alpha. The race stops when one strategy is left, when
+margin) is dropped. The looks share alpha by an **alpha-spending function** (Lan & DeMets 1983): by the time the
+race is a fraction p through its budget (of seconds or runs, or of its most looks, whichever is further; 1 at its
+last look) its looks together may have spent ``alpha_spent(alpha, p)`` = alpha · p², and each look tests at what
+it adds (Bonferroni over the looks as well as the pairs). So a race that the budget ends after 2 looks spends
+nearly all of alpha on them, not 2/9 of it, and the chance that the true best is ever dropped stays under alpha
+(checked by simulation, tests/test_race.py). Progress is measured from time and runs spent, never from scores. The race stops when one strategy is left, when
 every one left is *equivalent* to the leader within the margin (then the cheapest on ``prefer`` is chosen where
 it is materially cheaper), when the seed runs reach ``max_seeds``, or when the budget is spent; the last two
 answer with the strategies still in, undetermined. A budget in runs with one worker and a seeded sampler gives
@@ -56,6 +60,10 @@ SCREEN_RUNGS = 2  # the dev evaluations of a defaults trial that screen it (quic
 SCREEN_ABOVE = 12
 SCREEN_SETTINGS = ("auto", "on", "off")
 SCREENED = "screened out"  # how a screened-out trial's reason starts
+# alpha spent by progress p through the race: alpha · p ** SPENDING_POWER (Kim & DeMets 1987's power family; 1 spends
+# like Pocock's bounds, 3 like O'Brien & Fleming's). In the simulated races of benchmarks/race_spending.py all three
+# held the error rate; 2 and 3 dropped about as often, 2 sooner (benchmarks/NOTES.md, "Spending alpha over ...")
+SPENDING_POWER = 2
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,16 @@ class RaceSettings:
     def looks(self) -> int:
         """Round r ends with r + 1 seed runs, so there are at most max_seeds − 1 looks."""
         return self.max_seeds - 1
+
+
+def alpha_spent(alpha: float, progress: float, power: float = SPENDING_POWER) -> float:
+    """The part of ``alpha`` that the looks up to ``progress`` (0 to 1 of the race) may spend together."""
+    return alpha * min(max(progress, 0.0), 1.0) ** power
+
+
+def look_alpha(alpha: float, before: float, now: float, power: float = SPENDING_POWER) -> float:
+    """The alpha a look at progress ``now`` tests at, the previous look having been at ``before``."""
+    return alpha_spent(alpha, now, power) - alpha_spent(alpha, before, power)
 
 
 def screens(setting: str, strategies: int) -> bool:
@@ -96,13 +114,13 @@ def schedule(look: int, trials: int, max_seeds: int) -> tuple[int, int]:
     return (1, 2) if look == 1 else (trials, min(look + 1, max_seeds))
 
 
-def drops(analysis, race: RaceSettings) -> dict[str, str]:
+def drops(analysis, alpha: float) -> dict[str, str]:
     """The strategies one look drops, with why: every one the leader is *better* than (a corrected interval that
-    excludes 0 and is not inside the margin; ``analysis`` was made at alpha ÷ looks)."""
+    excludes 0 and is not inside the margin; ``analysis`` was made at the look's ``alpha``)."""
     leader = analysis.ranking[0]
     return {pair.behind: f"{leader} is better by {pair.difference.estimate:+.3f} (corrected interval "
-                         f"[{pair.difference.low:+.3f}, {pair.difference.high:+.3f}], alpha {race.alpha:g} over "
-                         f"{race.looks} looks and {pair.comparisons} pairs)"
+                         f"[{pair.difference.low:+.3f}, {pair.difference.high:+.3f}], this look's alpha {alpha:.3g} "
+                         f"over {pair.comparisons} pairs)"
             for pair in analysis.pairs if pair.ahead == leader and pair.verdict == "better"}
 
 
@@ -112,6 +130,7 @@ class State:
 
     look: int = 0
     seconds: float = 0.0  # race time spent before this process (a resumed race goes on counting)
+    progress: float = 0.0  # how far through the race the last look was (alpha_spent of it is spent)
     out: dict[str, str] = field(default_factory=dict)  # dropped or excluded strategy → why
     excluded: list[str] = field(default_factory=list)  # of ``out``: those a constraint excluded
     failed: list[str] = field(default_factory=list)  # of ``out``: those whose runs failed
@@ -152,11 +171,20 @@ class Race:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    def used(self) -> float:
+        """The budget used so far, in its own unit (runs or seconds)."""
+        return self.comparison.finished_runs() if self.race.budget_kind == "runs" else self.elapsed()
+
     def spent(self) -> bool:
         """The budget is spent: no further run starts (the one running goes on)."""
-        if self.race.budget_kind == "runs":
-            return self.comparison.finished_runs() >= self.race.budget
-        return self.elapsed() >= self.race.budget
+        return self.used() >= self.race.budget
+
+    def progress(self, last: bool) -> float:
+        """How far through the race the look now is: 1 at its last look, else the fraction of its budget or of its
+        most looks used, whichever is further. From time and runs alone, never from scores."""
+        if last:
+            return 1.0
+        return min(1.0, max(self.used() / self.race.budget, self.state.look / self.race.looks, self.state.progress))
 
     # ------------------------------------------------------------------ the race
     def run(self, after_strategy: Callable[[], None] = lambda: None) -> RaceRecord:
@@ -289,6 +317,9 @@ class Race:
                 self.drop(name, f"no result: {failure or 'its runs failed'}")
         labels = self.comparison.data.test if self.split == "test" else self.comparison.data.dev
         gold = RowValues(np.arange(len(labels)), np.asarray(labels["label"]))
+        progress = self.progress(last=budget_spent or self.state.seeds >= self.race.max_seeds)
+        alpha = look_alpha(self.race.alpha, self.state.progress, progress)
+        self.state.progress = progress
         analysis = None
         if len(measured) >= 2:
             analysis = analyse({name: [RowValues(np.arange(len(run.predictions[self.split])),
@@ -296,10 +327,10 @@ class Race:
                                        for run in done if run.predictions and self.split in run.predictions]
                                 for name, done in measured.items()},
                                gold, self.comparison.data.spec.metric, self.race.margin,
-                               self.race.alpha / self.race.looks, self.comparison.data.spec.num_labels)
-            for name, reason in drops(analysis, self.race).items():
+                               alpha, self.comparison.data.spec.num_labels)
+            for name, reason in drops(analysis, alpha).items():
                 self.drop(name, reason)
-        self.trace(runs, analysis)
+        self.trace(runs, analysis, alpha)
         left = [name for name in measured if name not in self.state.out]
         unmeasured = [s.name for s in alive if s.name not in measured and s.name not in self.state.out]
         if not unmeasured and len(left) == 1:
@@ -330,7 +361,7 @@ class Race:
         self.say(f"race: stopped ({why}); " + (f"answer: {answer}" if answer else
                                                f"undetermined among {', '.join(left) or 'none measured'}"))
 
-    def trace(self, runs: dict[str, tuple[int, list[RunResult]]], analysis) -> None:
+    def trace(self, runs: dict[str, tuple[int, list[RunResult]]], analysis, alpha: float) -> None:
         for name, (configuration, done) in runs.items():
             spent = self.comparison.spent_by(name)
             score = analysis.scores.get(name) if analysis is not None else None
@@ -339,7 +370,8 @@ class Race:
                 look=self.state.look, seconds=round(self.elapsed(), 1), strategy=name, configuration=configuration,
                 seed_runs=len(done), samples=spent["samples"], run_seconds=round(spent["seconds"], 1),
                 estimate=score.estimate if score else None, low=score.low if score else None,
-                high=score.high if score else None, status=status, reason=self.state.out.get(name))))
+                high=score.high if score else None, status=status, reason=self.state.out.get(name),
+                alpha=alpha if analysis is not None else None)))
 
     def record(self) -> RaceRecord:
         state = self.state
@@ -349,7 +381,7 @@ class Race:
             budget_kind=self.race.budget_kind, budget=self.race.budget, prefer=self.race.prefer,
             stopped=state.stopped, answer=state.answer, top_group=list(state.top_group),
             unmeasured=[s.name for s in self.settings.strategies if s.name not in measured and s.name not in state.out],
-            failed=list(state.failed), screened=list(state.screened),
+            failed=list(state.failed), screened=list(state.screened), spending_power=SPENDING_POWER,
             reproducible=self.race.budget_kind == "runs" and self.settings.workers == 1,
             trace=[RaceLook(**look) for look in state.trace])
 
