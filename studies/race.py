@@ -22,9 +22,10 @@ race is a fraction p through its budget (of seconds or runs, or of its most look
 last look) its looks together may have spent ``alpha_spent(alpha, p)`` = alpha · p², and each look tests at what
 it adds (Bonferroni over the looks as well as the pairs). So a race that the budget ends after 2 looks spends
 nearly all of alpha on them, not 2/9 of it, and the chance that the true best is ever dropped stays under alpha
-(checked by simulation, tests/test_race.py). Progress is measured from time and runs spent, never from scores. The race stops when one strategy is left, when
-every one left is *equivalent* to the leader within the margin (then the cheapest on ``prefer`` is chosen where
-it is materially cheaper), when the seed runs reach ``max_seeds``, or when the budget is spent; the last two
+(checked by simulation, tests/test_race.py). Progress is measured from time and runs spent, never from scores.
+
+The race stops when one strategy is left, when every one left is *equivalent* to the leader within the margin
+(then the cheapest on ``prefer`` is chosen where it is materially cheaper), when the seed runs reach ``max_seeds``, or when the budget is spent; the last two
 answer with the strategies still in, undetermined. A budget in runs with one worker and a seeded sampler gives
 the same race every time; a time budget does not.
 
@@ -86,6 +87,12 @@ class RaceSettings:
 def alpha_spent(alpha: float, progress: float, power: float = SPENDING_POWER) -> float:
     """The part of ``alpha`` that the looks up to ``progress`` (0 to 1 of the race) may spend together."""
     return alpha * min(max(progress, 0.0), 1.0) ** power
+
+
+def progress_at(used: float, budget: float, look: int, looks: int, before: float, last: bool) -> float:
+    """How far through the race a look is: 1 at its last look, else the fraction of its budget or of its most looks
+    used, whichever is further (never behind the look ``before``). From time and runs alone, never from scores."""
+    return 1.0 if last else min(1.0, max(used / budget, look / looks, before))
 
 
 def look_alpha(alpha: float, before: float, now: float, power: float = SPENDING_POWER) -> float:
@@ -178,13 +185,6 @@ class Race:
     def spent(self) -> bool:
         """The budget is spent: no further run starts (the one running goes on)."""
         return self.used() >= self.race.budget
-
-    def progress(self, last: bool) -> float:
-        """How far through the race the look now is: 1 at its last look, else the fraction of its budget or of its
-        most looks used, whichever is further. From time and runs alone, never from scores."""
-        if last:
-            return 1.0
-        return min(1.0, max(self.used() / self.race.budget, self.state.look / self.race.looks, self.state.progress))
 
     # ------------------------------------------------------------------ the race
     def run(self, after_strategy: Callable[[], None] = lambda: None) -> RaceRecord:
@@ -317,7 +317,8 @@ class Race:
                 self.drop(name, f"no result: {failure or 'its runs failed'}")
         labels = self.comparison.data.test if self.split == "test" else self.comparison.data.dev
         gold = RowValues(np.arange(len(labels)), np.asarray(labels["label"]))
-        progress = self.progress(last=budget_spent or self.state.seeds >= self.race.max_seeds)
+        progress = progress_at(self.used(), self.race.budget, self.state.look, self.race.looks, self.state.progress,
+                               last=budget_spent or self.state.seeds >= self.race.max_seeds)
         alpha = look_alpha(self.race.alpha, self.state.progress, progress)
         self.state.progress = progress
         analysis = None

@@ -24,7 +24,7 @@ import pytest
 from peftbench.exits import Exit
 from reports.confidence import analyse
 from studies.race import (SCREEN_ABOVE, SPENDING_POWER, RaceSettings, alpha_spent, drops, goes_on, look_alpha,
-                          screens)
+                          progress_at, screens)
 from tests.test_confidence import as_predictions, correctness
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def simulated_race(rng, accuracies: list[float], budget: float,
     """One race on simulated seed runs (tests.test_confidence's model of real ones), decided as studies.race decides:
     runs of one length each, in turn across the strategies still in, none started once ``budget`` (in run lengths)
     is spent; after each round a look on the strategies with 2 seed runs, at the alpha ``alpha_at(before, now)``
-    gives for the race's progress (Race.progress). Dropped strategies' runs are saved, so later looks come sooner.
+    gives for the race's progress (progress_at). Dropped strategies' runs are saved, so later looks come sooner.
     Returns each look's (time, dropped so far)."""
     predictions, labels = as_predictions(rng, correctness(rng, accuracies, seeds=RACE.max_seeds))
     seeds = dict.fromkeys(predictions, 0)
@@ -58,7 +58,7 @@ def simulated_race(rng, accuracies: list[float], budget: float,
                     clock += 1
                     seeds[name] += adds
         last = clock >= budget or look == RACE.looks
-        progress = 1.0 if last else min(1.0, max(clock / budget, look / RACE.looks, before))
+        progress = progress_at(clock, budget, look, RACE.looks, before, last)
         alpha = alpha_at(before, progress)
         measured = {name: predictions[name][:seeds[name]] for name in alive if seeds[name] >= 2}
         if len(measured) >= 2:
