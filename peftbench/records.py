@@ -291,6 +291,8 @@ class RaceRecord:
     screened: list[str] = field(default_factory=list)  # dropped by round 1's screen (by rank, not by a test)
     spending_power: float | None = None  # the looks together spend alpha · p ** this by progress p through the race;
     # None: a file written before, whose looks each tested at alpha / looks
+    tuning_trials: list[int] | None = None  # the tuning trials each strategy still in had after each round (the rest
+    # of the budget's run once the budget left paid for them); None: a file written before, whose round 2 always tuned
 
     def departures(self) -> list[RaceLook]:
         """The look at which each strategy that left the race (dropped or excluded) left it, with why."""

@@ -88,6 +88,23 @@ def levels(race: RaceRecord) -> str:
             f"is ever dropped at a look stays under {race.alpha:g} (checked by simulation).")
 
 
+def rounds(results: ComparisonRecord) -> str:
+    """What the rounds after the first gave the strategies still in: a seed run more each, and the rest of the
+    tuning trials in the first round whose budget left paid for them (if one did)."""
+    race, budget = results.race, results.budget
+    if race.tuning_trials is None or budget.kind != "trials":  # a file written before: round 2 always tuned
+        return "then the rest of the tuning trials and more seed runs went only to the strategies still in"
+    trials = int(budget.per_strategy)
+    tuned = next((round_ for round_, done in enumerate(race.tuning_trials, 1) if done >= trials), None)
+    if tuned is None and len(race.tuning_trials) > 1:
+        return (f"then each round added a seed run to the strategies still in; the budget left never paid for their "
+                f"other {trials - 1} tuning trials, so each was judged by its defaults")
+    if tuned is None or tuned <= 2:
+        return "then the rest of the tuning trials and more seed runs went only to the strategies still in"
+    return (f"then each round added a seed run to the strategies still in, and round {tuned}, the first whose budget "
+            f"left paid for them, their other {trials - 1} tuning trials")
+
+
 def race_markdown(results: ComparisonRecord) -> str:
     """The race's section of report.md."""
     race = results.race
@@ -96,7 +113,7 @@ def race_markdown(results: ComparisonRecord) -> str:
               if race.budget_kind == "seconds" else f"{race.budget:g} runs")
     lines = ["## The race", "", answer(race), "",
              f"A race instead of an equal budget (`runners.choose`): every strategy's defaults ran first, with 2 seed "
-             f"runs; then the rest of the tuning trials and more seed runs went only to the strategies still in. After "
+             f"runs; {rounds(results)}. After "
              f"each round a look compared them on the {SPLIT_NAMES[race.split]} split with the confidence engine: a "
              f"strategy the leader was *better* than (its corrected interval excludes 0 and lies outside "
              f"±{race.margin:g}) was dropped. {levels(race)} Budget: {budget}; {looks} look{'s' * (looks != 1)} taken."

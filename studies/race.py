@@ -5,9 +5,11 @@ It runs in rounds on the comparison machinery (``studies.compare``: the same stu
 
 - round 1: every strategy's defaults (its first tuning trial), then 2 seed runs of them (the first is that trial
   rescored on the held-out split, so it costs an evaluation);
-- round 2: the rest of the preset's tuning trials, then 3 seed runs of the best configuration so far (a new best
-  configuration starts its own seed runs);
-- round r ≥ 3: one more seed run each, up to ``max_seeds``.
+- round r ≥ 2: one more seed run each (r + 1 in all, up to ``max_seeds``), and in the first round whose budget left
+  pays for them (``affords_tuning``), before that seed run, the rest of the preset's tuning trials (a new best
+  configuration starts its own seed runs). A budget too short for them goes to seed runs, so every look but the
+  first has more of them than the one before; the strategies are then judged by their defaults, and the report
+  says so.
 
 With more strategies than a first round can run in the default budget, round 1 **screens** them first
 (``--screen``): each strategy's defaults trial goes on past its first ``SCREEN_RUNGS`` dev evaluations only if it
@@ -116,9 +118,18 @@ def goes_on(value: float, others: list[float]) -> bool:
     return value >= halving_bar([value, *others])
 
 
-def schedule(look: int, trials: int, max_seeds: int) -> tuple[int, int]:
-    """(tuning trials, seed runs) each strategy still in has after round ``look``."""
-    return (1, 2) if look == 1 else (trials, min(look + 1, max_seeds))
+def schedule(round_: int, trials: int, max_seeds: int, tuned: int = 1, tune: bool = True) -> tuple[int, int]:
+    """(tuning trials, seed runs) each strategy still in has after round ``round_``: its defaults and 2 seed runs
+    after round 1; one seed run more after each later round, and all ``trials`` once a round ``tune``s (before
+    that, the ``tuned`` so far)."""
+    return (1, 2) if round_ == 1 else (trials if tune else tuned, min(round_ + 1, max_seeds))
+
+
+def affords_tuning(used: float, budget: float, run_lengths: list[float], more_trials: int, workers: int = 1) -> bool:
+    """Whether the budget left pays for ``more_trials`` tuning trials and a seed run of every strategy still in
+    (``run_lengths``: each one's run, in the budget's unit), so that a round which tunes still ends in a look with a
+    seed run more. From time and runs alone, never from scores."""
+    return used + (more_trials + 1) * sum(run_lengths) / workers <= budget
 
 
 def drops(analysis, alpha: float) -> dict[str, str]:
@@ -150,6 +161,7 @@ class State:
     alive: list[str] = field(default_factory=list)
     trials: int = 0
     seeds: int = 0
+    tuning: list[int] = field(default_factory=list)  # the tuning trials each strategy still in had after each round
 
 
 class Race:
@@ -194,7 +206,9 @@ class Race:
         while self.state.stopped is None:
             alive = self.alive()
             self.state.round = self.state.look + 1
-            self.state.trials, self.state.seeds = schedule(self.state.round, self.trials(), self.race.max_seeds)
+            self.state.trials, self.state.seeds = schedule(self.state.round, self.trials(), self.race.max_seeds,
+                                                           self.state.trials, self.tunes(alive))
+            self.state.tuning[self.state.round - 1:] = [self.state.trials]
             self.state.alive = [strategy.name for strategy in alive]
             self.save()  # published: workers run this round too
             self.comparison.run(after_strategy, Round(alive, self.state.trials, self.state.seeds, by_configuration=True,
@@ -257,6 +271,23 @@ class Race:
 
     def trials(self) -> int:
         return int(self.settings.budget) if self.settings.budget_kind == "trials" else self.settings.preset.trials
+
+    def tunes(self, alive: list[type[Strategy]]) -> bool:
+        """Whether the round about to start runs the rest of the tuning trials (``affords_tuning``): each strategy's
+        run length is its tuning trials' mean (a first seed run only rescores its trial), or one run."""
+        more = self.trials() - self.state.trials
+        if self.state.round == 1 or more <= 0:
+            return False
+        lengths = [1.0] * len(alive)
+        if self.race.budget_kind == "seconds":
+            spent = [self.comparison.spent(optuna.load_study(study_name=study_name(self.settings, strategy.name),
+                                                             storage=self.comparison.storage)) for strategy in alive]
+            lengths = [run["seconds"] / run["trials"] for run in spent if run["trials"]]
+        if affords_tuning(self.used(), self.race.budget, lengths, more, self.settings.workers):
+            return True
+        self.say(f"race: round {self.state.round} adds seed runs first: the budget left does not pay for {more} more "
+                 f"tuning trial{'s' * (more != 1)} of each of the {len(alive)} strategies still in")
+        return False
 
     def alive(self) -> list[type[Strategy]]:
         return [strategy for strategy in self.settings.strategies if strategy.name not in self.state.out]
@@ -383,6 +414,7 @@ class Race:
             stopped=state.stopped, answer=state.answer, top_group=list(state.top_group),
             unmeasured=[s.name for s in self.settings.strategies if s.name not in measured and s.name not in state.out],
             failed=list(state.failed), screened=list(state.screened), spending_power=SPENDING_POWER,
+            tuning_trials=list(state.tuning),
             reproducible=self.race.budget_kind == "runs" and self.settings.workers == 1,
             trace=[RaceLook(**look) for look in state.trace])
 
