@@ -9,7 +9,8 @@ It runs in rounds on the comparison machinery (``studies.compare``: the same stu
   pays for them (``affords_tuning``), before that seed run, the rest of the preset's tuning trials (a new best
   configuration starts its own seed runs). A budget too short for them goes to seed runs, so every look but the
   first has more of them than the one before; the strategies are then judged by their defaults, and the report
-  says so.
+  says so. Each round runs the strategies with the shortest runs first, so a budget that ends mid-round leaves
+  the fewest of them without that round's seed run.
 
 With more strategies than a first round can run in the default budget, round 1 **screens** them first
 (``--screen``): each strategy's defaults trial goes on past its first ``SCREEN_RUNGS`` dev evaluations only if it
@@ -209,10 +210,12 @@ class Race:
             self.state.trials, self.state.seeds = schedule(self.state.round, self.trials(), self.race.max_seeds,
                                                            self.state.trials, self.tunes(alive))
             self.state.tuning[self.state.round - 1:] = [self.state.trials]
-            self.state.alive = [strategy.name for strategy in alive]
+            ordered = self.in_order(alive)
+            self.state.alive = [strategy.name for strategy in ordered]
             self.save()  # published: workers run this round too
-            self.comparison.run(after_strategy, Round(alive, self.state.trials, self.state.seeds, by_configuration=True,
-                                                      should_stop=self.spent, screen=self.screen_of(self.state.round)))
+            self.comparison.run(after_strategy, Round(ordered, self.state.trials, self.state.seeds,
+                                                      by_configuration=True, should_stop=self.spent,
+                                                      screen=self.screen_of(self.state.round)))
             self.state.look += 1
             self.decide(alive, budget_spent=self.spent())
             self.save()
@@ -226,7 +229,8 @@ class Race:
             if self.state.stopped is not None:
                 return
             if self.state.round > done:
-                alive = [s for s in self.settings.strategies if s.name in self.state.alive]
+                named = {strategy.name: strategy for strategy in self.settings.strategies}
+                alive = [named[name] for name in self.state.alive]  # the coordinator's order
                 self.comparison.run(plan=Round(alive, self.state.trials, self.state.seeds, by_configuration=True,
                                                should_stop=lambda: self.load().stopped is not None,
                                                screen=self.screen_of(self.state.round)))
@@ -272,17 +276,27 @@ class Race:
     def trials(self) -> int:
         return int(self.settings.budget) if self.settings.budget_kind == "trials" else self.settings.preset.trials
 
+    def run_length(self, strategy: type[Strategy]) -> float:
+        """One run of a strategy in the budget's unit: one run, or its tuning trials' mean seconds (a first seed run
+        only rescores its trial); 0 before any."""
+        if self.race.budget_kind == "runs":
+            return 1.0
+        tuning = load_or_none(self.comparison, study_name(self.settings, strategy.name))
+        spent = self.comparison.spent(tuning) if tuning is not None else {"trials": 0}
+        return spent["seconds"] / spent["trials"] if spent["trials"] else 0.0
+
+    def in_order(self, alive: list[type[Strategy]]) -> list[type[Strategy]]:
+        """The round's strategies, shortest runs first (the registry's order among equals, as in round 1): a budget
+        that ends mid-round then leaves the fewest of them without the round's seed run (shortest processing time
+        first maximises the jobs done by a common deadline). From measured times alone, never from scores."""
+        return sorted(alive, key=self.run_length)
+
     def tunes(self, alive: list[type[Strategy]]) -> bool:
-        """Whether the round about to start runs the rest of the tuning trials (``affords_tuning``): each strategy's
-        run length is its tuning trials' mean (a first seed run only rescores its trial), or one run."""
+        """Whether the round about to start runs the rest of the tuning trials (``affords_tuning``)."""
         more = self.trials() - self.state.trials
         if self.state.round == 1 or more <= 0:
             return False
-        lengths = [1.0] * len(alive)
-        if self.race.budget_kind == "seconds":
-            spent = [self.comparison.spent(optuna.load_study(study_name=study_name(self.settings, strategy.name),
-                                                             storage=self.comparison.storage)) for strategy in alive]
-            lengths = [run["seconds"] / run["trials"] for run in spent if run["trials"]]
+        lengths = [self.run_length(strategy) for strategy in alive]
         if affords_tuning(self.used(), self.race.budget, lengths, more, self.settings.workers):
             return True
         self.say(f"race: round {self.state.round} adds seed runs first: the budget left does not pay for {more} more "
@@ -363,7 +377,9 @@ class Race:
             for name, reason in drops(analysis, alpha).items():
                 self.drop(name, reason)
         self.trace(runs, analysis, alpha)
-        left = [name for name in measured if name not in self.state.out]
+        ranked = analysis.ranking if analysis is not None else []
+        left = [name for name in [*ranked, *measured] if name not in self.state.out]  # the leader first
+        left = list(dict.fromkeys(left))
         unmeasured = [s.name for s in alive if s.name not in measured and s.name not in self.state.out]
         if not unmeasured and len(left) == 1:
             self.stop("one left", left[0], left)
