@@ -9,8 +9,7 @@ It runs in rounds on the comparison machinery (``studies.compare``: the same stu
   pays for them (``affords_tuning``), before that seed run, the rest of the preset's tuning trials (a new best
   configuration starts its own seed runs). A budget too short for them goes to seed runs, so every look but the
   first has more of them than the one before; the strategies are then judged by their defaults, and the report
-  says so. Each round runs the strategies with the shortest runs first, so a budget that ends mid-round leaves
-  the fewest of them without that round's seed run.
+  says so.
 
 With more strategies than a first round can run in the default budget, round 1 **screens** them first
 (``--screen``): each strategy's defaults trial goes on past its first ``SCREEN_RUNGS`` dev evaluations only if it
@@ -210,12 +209,10 @@ class Race:
             self.state.trials, self.state.seeds = schedule(self.state.round, self.trials(), self.race.max_seeds,
                                                            self.state.trials, self.tunes(alive))
             self.state.tuning[self.state.round - 1:] = [self.state.trials]
-            ordered = self.in_order(alive)
-            self.state.alive = [strategy.name for strategy in ordered]
+            self.state.alive = [strategy.name for strategy in alive]
             self.save()  # published: workers run this round too
-            self.comparison.run(after_strategy, Round(ordered, self.state.trials, self.state.seeds,
-                                                      by_configuration=True, should_stop=self.spent,
-                                                      screen=self.screen_of(self.state.round)))
+            self.comparison.run(after_strategy, Round(alive, self.state.trials, self.state.seeds, by_configuration=True,
+                                                      should_stop=self.spent, screen=self.screen_of(self.state.round)))
             self.state.look += 1
             self.decide(alive, budget_spent=self.spent())
             self.save()
@@ -229,8 +226,7 @@ class Race:
             if self.state.stopped is not None:
                 return
             if self.state.round > done:
-                named = {strategy.name: strategy for strategy in self.settings.strategies}
-                alive = [named[name] for name in self.state.alive]  # the coordinator's order
+                alive = [s for s in self.settings.strategies if s.name in self.state.alive]
                 self.comparison.run(plan=Round(alive, self.state.trials, self.state.seeds, by_configuration=True,
                                                should_stop=lambda: self.load().stopped is not None,
                                                screen=self.screen_of(self.state.round)))
@@ -284,12 +280,6 @@ class Race:
         tuning = load_or_none(self.comparison, study_name(self.settings, strategy.name))
         spent = self.comparison.spent(tuning) if tuning is not None else {"trials": 0}
         return spent["seconds"] / spent["trials"] if spent["trials"] else 0.0
-
-    def in_order(self, alive: list[type[Strategy]]) -> list[type[Strategy]]:
-        """The round's strategies, shortest runs first (the registry's order among equals, as in round 1): a budget
-        that ends mid-round then leaves the fewest of them without the round's seed run (shortest processing time
-        first maximises the jobs done by a common deadline). From measured times alone, never from scores."""
-        return sorted(alive, key=self.run_length)
 
     def tunes(self, alive: list[type[Strategy]]) -> bool:
         """Whether the round about to start runs the rest of the tuning trials (``affords_tuning``)."""

@@ -440,22 +440,3 @@ def test_a_killed_race_resumes_and_ends_as_an_uninterrupted_one(race, tiny_model
     assert {n: len(s["seed_runs"]) for n, s in killed["strategies"].items()} == \
         {n: len(s["seed_runs"]) for n, s in whole["strategies"].items()}
 
-
-def test_a_round_runs_the_shortest_runs_first(tiny_model, data_dir, tmp_path):
-    """A budget that ends mid-round leaves the fewest strategies without the round's seed run when the shortest
-    runs go first: round 2 runs the strategies in the order of their measured run lengths (round 1's defaults
-    trials; never their scores). With a run budget every run counts one and the registry's order stays."""
-    out = tmp_path / "ordered"
-    process = choose(tiny_model, data_dir, out, "--strategies", "full,frozen,bitfit", "--trials", "1",
-                     "--time-budget", "300s", "--max-seeds", "3")
-    assert process.returncode in (Exit.OK, Exit.UNDETERMINED), process.stderr
-    storage = f"sqlite:///{out / 'optuna.db'}"
-    names = optuna.get_all_study_names(storage)
-
-    def study(suffix: str) -> optuna.Study:
-        return optuna.load_study(study_name=next(name for name in names if name.endswith(suffix)), storage=storage)
-
-    state = json.loads(study("-state-smoke-race").user_attrs["race_state"])
-    assert state["round"] == 2 and state["tuning"] == [1, 1]
-    lengths = {name: study(f"-{name}-smoke-race").trials[0].duration.total_seconds() for name in state["alive"]}
-    assert state["alive"] == sorted(lengths, key=lengths.get)
