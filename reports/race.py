@@ -92,17 +92,17 @@ def rounds(results: ComparisonRecord) -> str:
     """What the rounds after the first gave the strategies still in: a seed run more each, and the rest of the
     tuning trials in the first round whose budget left paid for them (if one did)."""
     race, budget = results.race, results.budget
-    if race.tuning_trials is None or budget.kind != "trials":  # a file written before: round 2 always tuned
-        return "then the rest of the tuning trials and more seed runs went only to the strategies still in"
-    trials = int(budget.per_strategy)
-    tuned = next((round_ for round_, done in enumerate(race.tuning_trials, 1) if done >= trials), None)
-    if tuned is None and len(race.tuning_trials) > 1:
-        return (f"then each round added a seed run to the strategies still in; the budget left never paid for their "
-                f"other {trials - 1} tuning trials, so each was judged by its defaults")
-    if tuned is None or tuned <= 2:
-        return "then the rest of the tuning trials and more seed runs went only to the strategies still in"
-    return (f"then each round added a seed run to the strategies still in, and round {tuned}, the first whose budget "
-            f"left paid for them, their other {trials - 1} tuning trials")
+    if race.tuning_trials is not None and budget.kind == "trials":
+        trials = int(budget.per_strategy)
+        tuned = next((round_ for round_, done in enumerate(race.tuning_trials, 1) if done >= trials), None)
+        if tuned is None and len(race.tuning_trials) > 1:
+            return (f"then each round added a seed run to the strategies still in; the budget left never paid for "
+                    f"their other {trials - 1} tuning trials, so each was judged by its defaults")
+        if tuned is not None and tuned > 2:
+            return (f"then each round added a seed run to the strategies still in, and round {tuned}, the first whose "
+                    f"budget left paid for them, their other {trials - 1} tuning trials")
+    # round 2 tuned (always so in files written before the record kept the rounds)
+    return "then the rest of the tuning trials and more seed runs went only to the strategies still in"
 
 
 def race_markdown(results: ComparisonRecord) -> str:

@@ -27,8 +27,8 @@ nearly all of alpha on them, not 2/9 of it, and the chance that the true best is
 (checked by simulation, tests/test_race.py). Progress is measured from time and runs spent, never from scores.
 
 The race stops when one strategy is left, when every one left is *equivalent* to the leader within the margin
-(then the cheapest on ``prefer`` is chosen where it is materially cheaper), when the seed runs reach ``max_seeds``, or when the budget is spent; the last two
-answer with the strategies still in, undetermined. A budget in runs with one worker and a seeded sampler gives
+(then the cheapest on ``prefer`` is chosen where it is materially cheaper), when the seed runs reach
+``max_seeds``, or when the budget is spent; the last two answer with the strategies still in, undetermined. A budget in runs with one worker and a seeded sampler gives
 the same race every time; a time budget does not.
 
 Its state (each look's trace and drops) is kept in the storage, so a killed race resumes at its last look.
@@ -368,8 +368,7 @@ class Race:
                 self.drop(name, reason)
         self.trace(runs, analysis, alpha)
         ranked = analysis.ranking if analysis is not None else []
-        left = [name for name in [*ranked, *measured] if name not in self.state.out]  # the leader first
-        left = list(dict.fromkeys(left))
+        left = [name for name in dict.fromkeys([*ranked, *measured]) if name not in self.state.out]  # leader first
         unmeasured = [s.name for s in alive if s.name not in measured and s.name not in self.state.out]
         if not unmeasured and len(left) == 1:
             self.stop("one left", left[0], left)

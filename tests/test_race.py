@@ -245,7 +245,6 @@ def test_the_committed_races_keep_one_strategy_more_than_the_comparison_and_why(
     assert "bitfit" in conclude(race, margin=race.race.margin, alpha=race.race.alpha).top_group
 
 
-
 def test_the_fifteen_minute_race_agrees_where_its_budget_allows_several_looks():
     """What was measured (2026-12-06): SST-2 at 500 examples, full, lora and p_tuning, the default 15 minutes. The
     race tuned in round 2 (its budget paid for it), reached the comparison's own configurations and scores by look
@@ -260,14 +259,9 @@ def test_the_fifteen_minute_race_agrees_where_its_budget_allows_several_looks():
     assert result.agrees and race.race.answer == "lora" and race.race.stopped == "all equivalent"
     assert race.race.budget == 900 and race.race.tuning_trials[1] == 4
     assert [look.strategy for look in race.race.departures()] == ["p_tuning"]
-    shorter = load_results(ROOT / "docs" / "example-agreement" / "subj-race-seeds")
-    assert shorter.race.tuning_trials == [1, 1] and not agreement(shorter, comparison_of("subj-seeds")).agrees
+    shorter, its_comparison = (load_results(ROOT / "docs" / path) for path in DIFFERING["subj-seeds"])
+    assert shorter.race.tuning_trials == [1, 1] and not agreement(shorter, its_comparison).agrees
 
-
-def comparison_of(setting: str):
-    from peftbench.schema import load_results
-
-    return load_results(ROOT / "docs" / DIFFERING[setting][1])
 
 # ----------------------------------------------------------------------------- the command
 def choose(tiny_model: str, data_dir: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -335,7 +329,8 @@ def test_a_budget_too_short_for_the_tuning_trials_goes_to_seed_runs_first(race, 
     trial, and the report says each strategy was judged by its defaults; given 14 (the ``race`` fixture) round 2
     tunes first."""
     out = tmp_path / "short"
-    process = choose(tiny_model, data_dir, out, "--strategies", "frozen,bitfit", "--run-budget", "9", "--max-seeds", "3")
+    process = choose(tiny_model, data_dir, out, "--strategies", "frozen,bitfit", "--run-budget", "9",
+                     "--max-seeds", "3")
     assert process.returncode in (Exit.OK, Exit.UNDETERMINED), process.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["race"]["tuning_trials"] == [1, 1]
